@@ -1,0 +1,1 @@
+"""The indicator service: performance indicators, their figures and targets, over HTTP."""

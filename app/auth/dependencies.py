@@ -1,0 +1,51 @@
+"""The CurrentPrincipal dependency: who sent the request, and whether their role suffices."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.auth import service as tokens
+from app.auth.models import Role
+from app.auth.principal import ANONYMOUS, Principal
+from app.config import Settings, get_settings
+from app.database import get_session
+from app.problems import Forbidden, Unauthorized
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'")
+    return credentials.strip()
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    def dependency(
+        request: Request, session: SessionDep, settings: Annotated[Settings, Depends(get_settings)]
+    ) -> Principal:
+        secret = _bearer(request)
+        if secret is None:
+            if role is Role.viewer and settings.public_read:
+                return ANONYMOUS
+            raise Unauthorized("A bearer token is required")
+        principal = tokens.authenticate(session, secret)
+        if principal is None:
+            raise Unauthorized("The token is unknown or revoked")
+        if not principal.has(role):
+            raise Forbidden(f"This needs the {role} role; token {principal.name!r} is {principal.role}")
+        return principal
+
+    return dependency
+
+
+Viewer = Annotated[Principal, Depends(require(Role.viewer))]
+Clerk = Annotated[Principal, Depends(require(Role.clerk))]
+Commission = Annotated[Principal, Depends(require(Role.commission))]
+Admin = Annotated[Principal, Depends(require(Role.admin))]

@@ -1,0 +1,50 @@
+import datetime as dt
+import enum
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.cells import str_enum
+from app.database import Base, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    viewer = "viewer"
+    clerk = "clerk"
+    commission = "commission"
+    admin = "admin"
+
+    @property
+    def level(self) -> int:
+        return _LEVELS[self]
+
+
+_LEVELS = {Role.viewer: 0, Role.clerk: 1, Role.commission: 2, Role.admin: 3}
+
+
+class ApiToken(Base):
+    """A bearer token; only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id", ondelete="RESTRICT"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    # A name is unique among live tokens, so a revoked clerk's token can be re-issued under its name.
+    __table_args__ = (
+        Index(
+            "uq_api_token_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )

@@ -1,0 +1,121 @@
+"""Tokens: random secrets handed out once and kept only as SHA-256 hashes."""
+
+import builtins
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.auth.models import ApiToken, Role
+from app.auth.principal import Principal
+from app.auth.schemas import TokenCreate, TokenRead
+from app.database import utcnow
+from app.departments import service as departments
+from app.departments.models import Department
+from app.problems import Conflict, FieldError, InvalidValue, NotFound
+
+PREFIX = "ind_"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def authenticate(session: Session, secret: str) -> Principal | None:
+    row = session.execute(
+        select(ApiToken.name, ApiToken.role, ApiToken.department_id, Department.code)
+        .outerjoin(Department, Department.id == ApiToken.department_id)
+        .where(ApiToken.token_hash == hash_secret(secret), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    name, role, department_id, department_code = row
+    return Principal(name, Role(role), department_id, department_code)
+
+
+def create(session: Session, *, data: TokenCreate, actor: str) -> tuple[ApiToken, str]:
+    """Create a token; the secret is returned here and stored nowhere."""
+    department_id = None
+    if data.department is not None:
+        department = departments.find_by_code(session, data.department)
+        if department is None:
+            raise InvalidValue(
+                f"No department with code {data.department!r}",
+                errors=[FieldError(["body", "department"], f"unknown department {data.department!r}")],
+            )
+        department_id = department.id
+    elif data.role is Role.clerk:
+        raise InvalidValue(
+            "A clerk's token needs the department it writes for",
+            errors=[FieldError(["body", "department"], "required for the clerk role", "missing")],
+        )
+    if find_live(session, data.name) is not None:
+        raise Conflict(f"A live token named {data.name!r} exists; revoke it first")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=data.name,
+        role=data.role,
+        department_id=department_id,
+        token_hash=hash_secret(secret),
+        created_by=actor,
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def find_live(session: Session, name: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
+
+
+def revoke(session: Session, *, name: str) -> None:
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"No live token named {name!r}")
+
+
+def list(session: Session, *, include_revoked: bool = False) -> builtins.list[TokenRead]:
+    query = (
+        select(ApiToken, Department.code)
+        .outerjoin(Department, Department.id == ApiToken.department_id)
+        .order_by(ApiToken.name, ApiToken.id)
+    )
+    if not include_revoked:
+        query = query.where(ApiToken.revoked_at.is_(None))
+    return [read(token, code) for token, code in session.execute(query).tuples()]
+
+
+def read(token: ApiToken, department_code: str | None) -> TokenRead:
+    return TokenRead(
+        name=token.name,
+        role=token.role,
+        department=department_code,
+        created_at=token.created_at,
+        created_by=token.created_by,
+        revoked_at=token.revoked_at,
+    )
+
+
+def has_live_admin(session: Session) -> bool:
+    return (
+        session.scalar(select(ApiToken.id).where(ApiToken.role == Role.admin, ApiToken.revoked_at.is_(None)))
+        is not None
+    )
+
+
+def ensure_admin(session: Session) -> str | None:
+    """On a database with no live admin token, make one and return its secret (shown once)."""
+    if has_live_admin(session):
+        return None
+    name = "admin"
+    n = 1
+    while find_live(session, name) is not None:
+        n += 1
+        name = f"admin-{n}"
+    _, secret = create(session, data=TokenCreate(name=name, role=Role.admin), actor="system")
+    return secret

@@ -1,0 +1,61 @@
+"""What the observation and target routers share: cell paths, their resolution, preconditions."""
+
+from typing import Annotated, Protocol
+
+from fastapi import Path, Query, Request
+from sqlalchemy.orm import Session
+
+from app.cells import YEAR_MAX, YEAR_MIN, Cell, Precondition
+from app.departments import service as departments
+from app.departments.models import Department
+from app.http import check_if_match
+from app.indicators import service as indicators
+from app.indicators.models import Indicator
+from app.problems import FieldError, InvalidValue
+
+CELL = "/{indicator}/{department}/{year}"
+YearPath = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX)]
+YearQuery = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+def etag(row: _Versioned) -> str:
+    return f'"{row.version}"'
+
+
+def resolve(session: Session, indicator: str, department: str, year: int) -> Cell:
+    """The cell a path names; 404 for an unknown indicator or department."""
+    return Cell(
+        indicator=indicators.get_by_code(session, indicator),
+        department=departments.get_by_code(session, department),
+        year=year,
+    )
+
+
+def precondition(request: Request) -> Precondition | None:
+    """If-Match / If-None-Match of a write, checked against the current row once it is locked."""
+    if "if-match" not in request.headers and "if-none-match" not in request.headers:
+        return None
+
+    def check(current: _Versioned | None) -> None:
+        check_if_match(request, etag(current) if current else None)
+
+    return check
+
+
+def filter_id(session: Session, kind: str, code: str | None) -> int | None:
+    """The id behind a filter's code; an unknown code is a 422 naming the query parameter."""
+    if code is None:
+        return None
+    finder = indicators.find_by_code if kind == "indicator" else departments.find_by_code
+    found: Indicator | Department | None = finder(session, code)
+    if found is None:
+        raise InvalidValue(
+            f"No {kind} with code {code!r}",
+            errors=[FieldError(["query", kind], f"unknown {kind} {code!r}")],
+        )
+    return found.id

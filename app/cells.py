@@ -1,0 +1,275 @@
+"""What observations and targets share: a cell is one indicator, one department, one year."""
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Integer,
+    Select,
+    SmallInteger,
+    String,
+    func,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+
+from app.database import ExactDecimal, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.departments.models import Department
+    from app.indicators.models import Indicator
+
+YEAR_MIN, YEAR_MAX = 1900, 2100
+
+
+class Action(enum.StrEnum):
+    create = "create"
+    update = "update"
+    delete = "delete"
+
+
+def str_enum(cls: type[enum.Enum], length: int = 16, name: str | None = None) -> Enum:
+    """A string column with a CHECK of the allowed values; `name` names that CHECK (unique per table)."""
+    return Enum(
+        cls, native_enum=False, create_constraint=True, length=length, name=name or cls.__name__.lower()
+    )
+
+
+class CellMixin:
+    """The key columns of a cell, and who last changed it."""
+
+    @declared_attr
+    def indicator_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("indicator.id", ondelete="RESTRICT"))
+
+    @declared_attr
+    def department_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("department.id", ondelete="RESTRICT"), index=True)
+
+    year: Mapped[int] = mapped_column(SmallInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(2000))
+    source: Mapped[str | None] = mapped_column(String(500))
+
+
+def year_check() -> CheckConstraint:
+    return CheckConstraint(f"year BETWEEN {YEAR_MIN} AND {YEAR_MAX}", name="year_range")
+
+
+class CurrentMixin(CellMixin):
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class RevisionMixin(CellMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[Action] = mapped_column(str_enum(Action, 8))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(100))
+
+
+def exact() -> Mapped[Decimal]:
+    return mapped_column(ExactDecimal())
+
+
+def exact_or_null() -> Mapped[Decimal | None]:
+    return mapped_column(ExactDecimal(), nullable=True)
+
+
+@dataclass(frozen=True)
+class Cell:
+    indicator: "Indicator"
+    department: "Department"
+    year: int
+
+    @property
+    def key(self) -> dict[str, int]:
+        return {
+            "indicator_id": self.indicator.id,
+            "department_id": self.department.id,
+            "year": self.year,
+        }
+
+    def describe(self) -> str:
+        return f"{self.indicator.code}/{self.department.code}/{self.year}"
+
+
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+
+
+@dataclass(frozen=True)
+class CellFilters:
+    """The filters of a list of cells; `apply` narrows a query over `model`."""
+
+    indicator_id: int | None = None
+    department_id: int | None = None
+    year: int | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def apply(self, query: S, model: Any) -> S:
+        if self.indicator_id is not None:
+            query = query.where(model.indicator_id == self.indicator_id)
+        if self.department_id is not None:
+            query = query.where(model.department_id == self.department_id)
+        if self.year is not None:
+            query = query.where(model.year == self.year)
+        if self.year_from is not None:
+            query = query.where(model.year >= self.year_from)
+        if self.year_to is not None:
+            query = query.where(model.year <= self.year_to)
+        return query
+
+
+class Outcome(enum.StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+
+
+class Current(Protocol):
+    id: int
+    version: int
+    note: str | None
+    source: str | None
+    updated_at: dt.datetime
+    updated_by: str
+
+
+M = TypeVar("M", bound=Current)
+Precondition = Callable[[Any], None]
+
+
+class CellStore(Generic[M]):
+    """Versioned writes to one kind of cell (observations, targets).
+
+    The current row lives in `model`; every create, change and deletion adds a row to `revision`
+    holding `<field>_before` and `<field>_after` for each of `fields`, with the note and source.
+    """
+
+    def __init__(self, model: type[M], revision: type[Any], fields: tuple[str, ...]) -> None:
+        self.model = model
+        self._new: Callable[..., M] = model
+        self.revision = revision
+        self.fields = fields
+        self._compared = (*fields, "note", "source")
+
+    def find(self, session: Session, key: dict[str, int], *, for_update: bool = False) -> M | None:
+        query = select(self.model).filter_by(**key)
+        if for_update:
+            query = query.with_for_update()
+        return session.scalar(query)
+
+    def put(
+        self,
+        session: Session,
+        *,
+        key: dict[str, int],
+        data: dict[str, Any],
+        actor: str,
+        precondition: Precondition | None = None,
+    ) -> tuple[M, Outcome]:
+        """Create or replace a cell; the same content again changes nothing.
+
+        `precondition` sees the current row, locked, and may refuse (If-Match): two writers racing
+        with the same ETag cannot both pass it.
+        """
+        current = self.find(session, key, for_update=True)
+        if precondition is not None:
+            precondition(current)
+        if current is None:
+            try:
+                with session.begin_nested():
+                    return self._create(session, key, data, actor), Outcome.created
+            except IntegrityError:
+                # Another writer created the cell between our read and our insert: update theirs.
+                current = self.find(session, key, for_update=True)
+                if current is None:
+                    raise
+                if precondition is not None:
+                    precondition(current)
+        if all(getattr(current, f) == data[f] for f in self._compared):
+            return current, Outcome.unchanged
+        now = utcnow()
+        session.add(self._revision(key, current.version + 1, Action.update, current, data, actor, now))
+        for field in self._compared:
+            setattr(current, field, data[field])
+        current.version += 1
+        current.updated_at = now
+        current.updated_by = actor
+        session.flush()
+        return current, Outcome.updated
+
+    def _create(self, session: Session, key: dict[str, int], data: dict[str, Any], actor: str) -> M:
+        now = utcnow()
+        last = session.scalar(select(func.max(self.revision.version)).filter_by(**key))
+        version = (last or 0) + 1
+        row = self._new(**key, **data, version=version, updated_at=now, updated_by=actor)
+        session.add(row)
+        session.add(self._revision(key, version, Action.create, None, data, actor, now))
+        session.flush()
+        return row
+
+    def delete(
+        self,
+        session: Session,
+        *,
+        key: dict[str, int],
+        actor: str,
+        precondition: Precondition | None = None,
+    ) -> M | None:
+        """Remove a cell, keeping the deletion as a version; None when there was nothing to delete."""
+        current = self.find(session, key, for_update=True)
+        if current is None:
+            return None
+        if precondition is not None:
+            precondition(current)
+        session.add(self._revision(key, current.version + 1, Action.delete, current, None, actor, utcnow()))
+        session.delete(current)
+        session.flush()
+        return current
+
+    def history(
+        self, session: Session, *, key: dict[str, int], limit: int, after_version: int = 0
+    ) -> Sequence[Any]:
+        return session.scalars(
+            select(self.revision)
+            .filter_by(**key)
+            .where(self.revision.version > after_version)
+            .order_by(self.revision.version)
+            .limit(limit)
+        ).all()
+
+    def _revision(
+        self,
+        key: dict[str, int],
+        version: int,
+        action: Action,
+        before: M | None,
+        after: dict[str, Any] | None,
+        actor: str,
+        at: dt.datetime,
+    ) -> Any:
+        values: dict[str, Any] = {}
+        for field in self.fields:
+            values[f"{field}_before"] = getattr(before, field) if before is not None else None
+            values[f"{field}_after"] = after[field] if after is not None else None
+        kept = after if after is not None else {f: getattr(before, f) for f in ("note", "source")}
+        return self.revision(
+            **key,
+            **values,
+            version=version,
+            action=action,
+            note=kept["note"],
+            source=kept["source"],
+            changed_at=at,
+            changed_by=actor,
+        )

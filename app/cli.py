@@ -1,0 +1,112 @@
+"""The `indicators` command: migrate, seed, serve, and manage tokens."""
+
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.auth import service as tokens
+from app.auth.models import Role
+from app.auth.schemas import TokenCreate
+from app.config import get_settings
+from app.database import get_engine
+from app.problems import Problem
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_cli = typer.Typer(no_args_is_help=True, help="The database schema.")
+token_cli = typer.Typer(no_args_is_help=True, help="Bearer tokens: create and revoke.")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(token_cli, name="token")
+
+
+def _session() -> Session:
+    return Session(get_engine(), expire_on_commit=False)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (alembic upgrade head)."""
+    migrate.upgrade(get_engine())
+    typer.echo("database is at the latest schema", err=True)
+
+
+@cli.command()
+def seed() -> None:
+    """Load the 2021 report; running it twice changes nothing."""
+    from seed.loader import load
+
+    with _session() as session, session.begin():
+        counts = load(session)
+    typer.echo(f"seed: {counts}", err=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Migrate, then serve the API."""
+    migrate.upgrade(get_engine())
+    with _session() as session, session.begin():
+        secret = tokens.ensure_admin(session)
+    if secret is not None:
+        banner = "=" * 72
+        typer.echo(
+            f"{banner}\nNo admin token existed, so one was made. It is shown this once only:\n\n"
+            f"    {secret}\n\nUse it as 'Authorization: Bearer <token>'; keep it safe.\n{banner}",
+            err=True,
+        )
+    get_engine().dispose()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=get_settings().log_level,
+    )
+
+
+@token_cli.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="Who the token is for; recorded on writes")],
+    role: Annotated[Role, typer.Option("--role", help="viewer, clerk, commission or admin")],
+    department: Annotated[
+        str | None, typer.Option("--department", help="The clerk's department code")
+    ] = None,
+) -> None:
+    """Print a new token alone on stdout; only its hash is stored."""
+    try:
+        data = TokenCreate(name=name, role=role, department=department)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        with _session() as session, session.begin():
+            _, secret = tokens.create(session, data=data, actor="cli")
+    except Problem as exc:
+        _fail(exc.detail)
+    sys.stdout.write(secret + "\n")
+
+
+@token_cli.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name")]) -> None:
+    """Revoke a token: its next request gets 401."""
+    try:
+        with _session() as session, session.begin():
+            tokens.revoke(session, name=name)
+    except Problem as exc:
+        _fail(exc.detail)
+    typer.echo(f"token {name!r} revoked", err=True)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,28 @@
+"""Settings from the environment, all prefixed INDICATORS_."""
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INDICATORS_", extra="ignore")
+
+    database_url: str = "sqlite:///./indicators.db"
+    public_read: bool = False
+    max_upload_mb: float = 20
+    max_batch_rows: int = 2_000_000
+    max_year_span: int = 201
+    max_json_depth: int = 32
+    db_pool_size: int = 8
+    db_max_overflow: int = 8
+    log_level: str = "info"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

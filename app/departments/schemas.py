@@ -1,0 +1,26 @@
+from pydantic import Field
+
+from app.schemas import Code, Schema
+
+
+class DepartmentBase(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    parent: Code | None = None
+
+
+class DepartmentCreate(DepartmentBase):
+    code: Code
+
+
+class DepartmentUpdate(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    parent: Code | None = None
+
+
+class DepartmentRead(Schema):
+    code: str
+    name: str
+    name_en: str | None
+    parent: str | None

@@ -1,0 +1,140 @@
+"""Departments form a tree; codes are their public names."""
+
+import builtins
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import exists, literal, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from app.database import utcnow
+from app.departments.models import Department
+from app.departments.schemas import DepartmentCreate, DepartmentRead, DepartmentUpdate
+from app.problems import Conflict, FieldError, InvalidValue, NotFound
+
+
+def get_by_code(session: Session, code: str) -> Department:
+    department = session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise NotFound(f"No department with code {code!r}")
+    return department
+
+
+def find_by_code(session: Session, code: str) -> Department | None:
+    return session.scalar(select(Department).where(Department.code == code))
+
+
+def code_map(session: Session) -> dict[str, int]:
+    """Every department's code and id: batches resolve thousands of rows against it at once."""
+    return dict(session.execute(select(Department.code, Department.id)).tuples().all())
+
+
+def read(session: Session, department: Department) -> DepartmentRead:
+    parent = None
+    if department.parent_id is not None:
+        parent = session.scalar(select(Department.code).where(Department.id == department.parent_id))
+    return DepartmentRead(
+        code=department.code, name=department.name, name_en=department.name_en, parent=parent
+    )
+
+
+def list(session: Session, *, limit: int = 100, after: str | None = None) -> builtins.list[DepartmentRead]:
+    """A page of departments in code order, starting after the code `after`."""
+    parent = aliased(Department)
+    query = (
+        select(Department.code, Department.name, Department.name_en, parent.code)
+        .outerjoin(parent, Department.parent_id == parent.id)
+        .order_by(Department.code)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Department.code > after)
+    rows = session.execute(query).tuples()
+    return [DepartmentRead(code=c, name=n, name_en=e, parent=p) for c, n, e, p in rows]
+
+
+def subtree_ids(session: Session, department_id: int) -> set[int]:
+    """The department and every department below it."""
+    tree = select(Department.id).where(Department.id == department_id).cte(recursive=True)
+    tree = tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
+    return set(session.scalars(select(tree.c.id)))
+
+
+def ancestor_ids(session: Session, department_id: int) -> builtins.list[int]:
+    """The department and every department above it, nearest first."""
+    chain = (
+        select(Department.id, Department.parent_id, literal(0).label("depth"))
+        .where(Department.id == department_id)
+        .cte(recursive=True)
+    )
+    chain = chain.union_all(
+        select(Department.id, Department.parent_id, (chain.c.depth + 1).label("depth")).where(
+            Department.id == chain.c.parent_id
+        )
+    )
+    return builtins.list(session.scalars(select(chain.c.id).order_by(chain.c.depth)))
+
+
+def _resolve_parent(session: Session, code: str | None) -> Department | None:
+    if code is None:
+        return None
+    parent = find_by_code(session, code)
+    if parent is None:
+        raise InvalidValue(
+            f"No department with code {code!r} to be the parent",
+            errors=[FieldError(["body", "parent"], f"unknown department {code!r}")],
+        )
+    return parent
+
+
+def create(session: Session, *, data: DepartmentCreate, actor: str) -> Department:
+    if find_by_code(session, data.code) is not None:
+        raise Conflict(f"A department with code {data.code!r} already exists")
+    parent = _resolve_parent(session, data.parent)
+    department = Department(
+        code=data.code,
+        name=data.name,
+        name_en=data.name_en,
+        parent_id=parent.id if parent else None,
+        updated_by=actor,
+    )
+    session.add(department)
+    session.flush()
+    return department
+
+
+def update(session: Session, *, department: Department, data: DepartmentUpdate, actor: str) -> None:
+    fields = data.model_fields_set
+    if "name" in fields:
+        if data.name is None:
+            raise InvalidValue(
+                "A department must have a name",
+                errors=[FieldError(["body", "name"], "may not be null")],
+            )
+        department.name = data.name
+    if "name_en" in fields:
+        department.name_en = data.name_en
+    if "parent" in fields:
+        parent = _resolve_parent(session, data.parent)
+        if parent is not None and parent.id in subtree_ids(session, department.id):
+            raise InvalidValue(
+                f"{data.parent!r} is {department.code!r} or lies below it: that would make a cycle",
+                errors=[FieldError(["body", "parent"], "would create a cycle", "cycle")],
+            )
+        department.parent_id = parent.id if parent else None
+    department.updated_at = utcnow()
+    department.updated_by = actor
+    session.flush()
+
+
+def delete(session: Session, *, department: Department) -> None:
+    """Delete a department nothing refers to: no sub-departments, figures, targets, history or tokens."""
+    if session.scalar(select(exists().where(Department.parent_id == department.id))):
+        raise Conflict(f"Department {department.code!r} has departments below it")
+    try:
+        with session.begin_nested():
+            session.execute(sql_delete(Department).where(Department.id == department.id))
+    except IntegrityError:
+        raise Conflict(
+            f"Department {department.code!r} has observations, targets, history or tokens"
+        ) from None

@@ -1,0 +1,60 @@
+from fastapi import Request
+from starlette.responses import Response
+
+from app.auth.dependencies import Admin, SessionDep, Viewer
+from app.http import api_router, json_etag
+from app.indicators import service
+from app.indicators.schemas import IndicatorCreate, IndicatorRead, IndicatorUpdate
+from app.jsonio import json_response
+from app.observations import service as observations
+from app.schemas import Code, Limit, Page, decode_cursor, page_by_code
+
+router = api_router("/indicators", "indicators")
+
+
+@router.get("", response_model=Page[IndicatorRead])
+def list_indicators(
+    session: SessionDep,
+    _: Viewer,
+    section: Code | None = None,
+    q: str | None = None,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Response:
+    """Indicators in code order; `section` filters, `q` matches code and names."""
+    after = decode_cursor(cursor) if cursor else None
+    items = service.list(session, section=section, q=q, limit=limit, after=after)
+    return json_response(page_by_code(items, limit))
+
+
+@router.post("", status_code=201, response_model=IndicatorRead)
+def create_indicator(data: IndicatorCreate, session: SessionDep, actor: Admin) -> Response:
+    """Create an indicator."""
+    indicator = service.create(session, data=data, actor=actor.name)
+    return json_response(
+        service.read(indicator),
+        status_code=201,
+        headers={"Location": f"/api/v1/indicators/{indicator.code}"},
+    )
+
+
+@router.get("/{code}", response_model=IndicatorRead)
+def get_indicator(code: Code, request: Request, session: SessionDep, _: Viewer) -> Response:
+    """One indicator."""
+    return json_etag(request, service.read(service.get_by_code(session, code)))
+
+
+@router.patch("/{code}", response_model=IndicatorRead)
+def update_indicator(code: Code, data: IndicatorUpdate, session: SessionDep, actor: Admin) -> Response:
+    """Change an indicator; its value_type is fixed once it has observations (409)."""
+    indicator = service.get_by_code(session, code)
+    has_data = observations.indicator_has_data(session, indicator.id)
+    service.update(session, indicator=indicator, data=data, actor=actor.name, has_data=has_data)
+    return json_response(service.read(indicator))
+
+
+@router.delete("/{code}", status_code=204)
+def delete_indicator(code: Code, session: SessionDep, _: Admin) -> Response:
+    """Delete an indicator that nothing refers to (409 otherwise)."""
+    service.delete(session, indicator=service.get_by_code(session, code))
+    return Response(status_code=204)

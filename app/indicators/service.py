@@ -1,0 +1,102 @@
+"""Indicators: what is measured, its type, which way is better and how departments roll up."""
+
+import builtins
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.database import utcnow
+from app.indicators.models import Indicator
+from app.indicators.schemas import IndicatorCreate, IndicatorRead, IndicatorUpdate
+from app.problems import Conflict, FieldError, InvalidValue, NotFound
+
+_NOT_NULL = ("name", "value_type", "direction", "aggregation")
+
+
+def get_by_code(session: Session, code: str) -> Indicator:
+    indicator = find_by_code(session, code)
+    if indicator is None:
+        raise NotFound(f"No indicator with code {code!r}")
+    return indicator
+
+
+def find_by_code(session: Session, code: str) -> Indicator | None:
+    return session.scalar(select(Indicator).where(Indicator.code == code))
+
+
+def by_code(session: Session) -> dict[str, Indicator]:
+    """Every indicator by code: batches check thousands of rows against them at once."""
+    return {i.code: i for i in session.scalars(select(Indicator))}
+
+
+def read(indicator: Indicator) -> IndicatorRead:
+    return IndicatorRead.model_validate(indicator)
+
+
+def list(
+    session: Session,
+    *,
+    section: str | None = None,
+    q: str | None = None,
+    limit: int = 100,
+    after: str | None = None,
+) -> builtins.list[IndicatorRead]:
+    query = select(Indicator).order_by(Indicator.code).limit(limit)
+    if section is not None:
+        query = query.where(Indicator.section == section)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            or_(
+                Indicator.code.contains(q.lower(), autoescape=True),
+                func.lower(Indicator.name_en).like(pattern),
+                Indicator.name.contains(q, autoescape=True),
+            )
+        )
+    if after is not None:
+        query = query.where(Indicator.code > after)
+    return [read(i) for i in session.scalars(query)]
+
+
+def create(session: Session, *, data: IndicatorCreate, actor: str) -> Indicator:
+    if find_by_code(session, data.code) is not None:
+        raise Conflict(f"An indicator with code {data.code!r} already exists")
+    indicator = Indicator(**data.model_dump(), updated_by=actor)
+    session.add(indicator)
+    session.flush()
+    return indicator
+
+
+def update(
+    session: Session, *, indicator: Indicator, data: IndicatorUpdate, actor: str, has_data: bool
+) -> None:
+    """Apply the fields sent; `has_data` says whether observations already use the indicator."""
+    changes = data.model_dump(exclude_unset=True)
+    nulls = [f for f in _NOT_NULL if f in changes and changes[f] is None]
+    if nulls:
+        raise InvalidValue(
+            f"These fields may not be null: {', '.join(nulls)}",
+            errors=[FieldError(["body", f], "may not be null") for f in nulls],
+        )
+    new_type = changes.get("value_type")
+    if new_type is not None and new_type != indicator.value_type and has_data:
+        raise Conflict(
+            f"Indicator {indicator.code!r} has observations; its value_type cannot change "
+            f"from {indicator.value_type} to {new_type}"
+        )
+    for field, value in changes.items():
+        setattr(indicator, field, value)
+    indicator.updated_at = utcnow()
+    indicator.updated_by = actor
+    session.flush()
+
+
+def delete(session: Session, *, indicator: Indicator) -> None:
+    """Delete an indicator nothing refers to: no figures, targets or history."""
+    try:
+        with session.begin_nested():
+            session.execute(sql_delete(Indicator).where(Indicator.id == indicator.id))
+    except IntegrityError:
+        raise Conflict(f"Indicator {indicator.code!r} has observations, targets or history") from None

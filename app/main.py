@@ -1,0 +1,48 @@
+"""create_app(): the routers, the problem handlers, and the docs."""
+
+import logging
+
+from fastapi import FastAPI
+
+from app import problems
+from app.auth.router import router as tokens_router
+from app.config import get_settings
+from app.departments.router import router as departments_router
+from app.indicators.router import router as indicators_router
+from app.limits import BodyLimit
+from app.observations.router import router as observations_router
+from app.ops import install_docs
+from app.ops import router as ops_router
+from app.targets.router import router as targets_router
+
+DESCRIPTION = """
+Performance indicators of a local government: the figures each department reports every year,
+the targets they must reach, and whether they do.
+
+Authenticate with `Authorization: Bearer <token>`. Every error is `application/problem+json`.
+"""
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper())
+    app = FastAPI(
+        title="Indicators API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+    )
+    problems.install(app)
+    for router in (
+        ops_router,
+        departments_router,
+        indicators_router,
+        observations_router,
+        targets_router,
+        tokens_router,
+    ):
+        app.include_router(router)
+    install_docs(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    return app

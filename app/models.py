@@ -1,0 +1,21 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from app.auth.models import ApiToken
+from app.database import Base
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.models import Observation, ObservationRevision
+from app.targets.models import Target, TargetRevision
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiToken",
+    "Department",
+    "Indicator",
+    "Observation",
+    "ObservationRevision",
+    "Target",
+    "TargetRevision",
+    "metadata",
+]

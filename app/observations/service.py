@@ -1,0 +1,126 @@
+"""Observations one cell at a time: every change leaves a revision, nothing is ever lost."""
+
+import builtins
+from decimal import Decimal
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from app.auth.principal import Principal, check_department
+from app.cells import Cell, CellFilters, CellStore, Outcome, Precondition
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.models import Observation, ObservationRevision, Qualifier
+from app.observations.rules import violation
+from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
+from app.problems import FieldError, InvalidValue, NotFound
+
+
+def read(cell: Cell, observation: Observation) -> ObservationRead:
+    return ObservationRead(
+        indicator=cell.indicator.code,
+        department=cell.department.code,
+        year=cell.year,
+        value=observation.value,
+        qualifier=observation.qualifier,
+        note=observation.note,
+        source=observation.source,
+        version=observation.version,
+        updated_at=observation.updated_at,
+        updated_by=observation.updated_by,
+    )
+
+
+STORE = CellStore(Observation, ObservationRevision, ("value", "qualifier"))
+
+
+def find(session: Session, cell: Cell) -> Observation | None:
+    return STORE.find(session, cell.key)
+
+
+def get(session: Session, cell: Cell) -> Observation:
+    observation = find(session, cell)
+    if observation is None:
+        raise NotFound(f"No observation for {cell.describe()}")
+    return observation
+
+
+def check_value(indicator: Indicator, value: Decimal, loc: builtins.list[str | int]) -> None:
+    rule = violation(indicator.value_type, value)
+    if rule is not None:
+        raise InvalidValue(
+            f"{value} does not fit indicator {indicator.code!r}: {rule}",
+            errors=[FieldError(loc, rule, f"value_type.{indicator.value_type}")],
+        )
+
+
+def put(
+    session: Session,
+    *,
+    cell: Cell,
+    data: ObservationWrite,
+    actor: Principal,
+    precondition: Precondition | None = None,
+) -> tuple[Observation, Outcome]:
+    """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure."""
+    check_department(session, actor, cell.department.id, cell.department.code)
+    check_value(cell.indicator, data.value, ["body", "value"])
+    return STORE.put(
+        session, key=cell.key, data=data.model_dump(), actor=actor.name, precondition=precondition
+    )
+
+
+def delete(
+    session: Session, *, cell: Cell, actor: Principal, precondition: Precondition | None = None
+) -> None:
+    """Remove a cell's figure; the deletion is kept as a version of its own."""
+    check_department(session, actor, cell.department.id, cell.department.code)
+    if STORE.delete(session, key=cell.key, actor=actor.name, precondition=precondition) is None:
+        raise NotFound(f"No observation for {cell.describe()}")
+
+
+def history(
+    session: Session, *, cell: Cell, limit: int, after_version: int = 0
+) -> builtins.list[RevisionRead]:
+    rows = STORE.history(session, key=cell.key, limit=limit, after_version=after_version)
+    if not rows and after_version == 0:
+        raise NotFound(f"No observation for {cell.describe()} has ever been recorded")
+    return [RevisionRead.model_validate(r) for r in rows]
+
+
+def list(
+    session: Session, *, filters: CellFilters, limit: int, after_id: int | None = None
+) -> tuple[builtins.list[ObservationRead], int | None]:
+    """A page of observations in the order they were first recorded, and the key of the next page."""
+    query = (
+        select(Observation, Indicator.code, Department.code)
+        .join(Indicator, Indicator.id == Observation.indicator_id)
+        .join(Department, Department.id == Observation.department_id)
+        .order_by(Observation.id)
+        .limit(limit)
+    )
+    query = filters.apply(query, Observation)
+    if after_id is not None:
+        query = query.where(Observation.id > after_id)
+    rows = session.execute(query).all()
+    last = rows[-1][0].id if len(rows) == limit else None
+    return [_read_row(o, i, d) for o, i, d in rows], last
+
+
+def _read_row(o: Observation, indicator_code: str, department_code: str) -> ObservationRead:
+    return ObservationRead(
+        indicator=indicator_code,
+        department=department_code,
+        year=o.year,
+        value=o.value,
+        qualifier=Qualifier(o.qualifier),
+        note=o.note,
+        source=o.source,
+        version=o.version,
+        updated_at=o.updated_at,
+        updated_by=o.updated_by,
+    )
+
+
+def indicator_has_data(session: Session, indicator_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(Observation.indicator_id == indicator_id))))

@@ -1,0 +1,110 @@
+from fastapi import Request
+from starlette.responses import Response
+
+from app.auth.dependencies import Commission, SessionDep, Viewer
+from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve
+from app.cells import CellFilters, Outcome
+from app.http import api_router, json_etag
+from app.jsonio import json_response
+from app.schemas import Code, Limit, Page, decode_cursor, encode_cursor
+from app.targets import service
+from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
+
+router = api_router("/targets", "targets")
+
+
+@router.get("", response_model=Page[TargetRead])
+def list_targets(
+    session: SessionDep,
+    _: Viewer,
+    indicator: Code | None = None,
+    department: Code | None = None,
+    year: YearQuery = None,
+    year_from: YearQuery = None,
+    year_to: YearQuery = None,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Response:
+    """A page of targets, filtered by indicator, department and years."""
+    filters = CellFilters(
+        indicator_id=filter_id(session, "indicator", indicator),
+        department_id=filter_id(session, "department", department),
+        year=year,
+        year_from=year_from,
+        year_to=year_to,
+    )
+    after = decode_cursor(cursor) if cursor else None
+    items, last = service.list(
+        session, filters=filters, limit=limit, after_id=after if isinstance(after, int) else None
+    )
+    return json_response(Page(items=items, next_cursor=encode_cursor(last) if last else None))
+
+
+@router.put(CELL, response_model=TargetRead, responses={201: {"model": TargetRead, "description": "Created"}})
+def put_target(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    data: TargetWrite,
+    request: Request,
+    session: SessionDep,
+    actor: Commission,
+) -> Response:
+    """Set a cell's target (commission and admin): 201 when created, 200 otherwise."""
+    cell = resolve(session, indicator, department, year)
+    target, outcome = service.put(
+        session, cell=cell, data=data, actor=actor, precondition=precondition(request)
+    )
+    status = 201 if outcome is Outcome.created else 200
+    headers = {"ETag": etag(target)}
+    if status == 201:
+        headers["Location"] = f"/api/v1/targets/{indicator}/{department}/{year}"
+    return json_response(service.read(cell, target), status_code=status, headers=headers)
+
+
+@router.get(CELL, response_model=TargetRead)
+def get_target(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+) -> Response:
+    """A cell's target, with an ETag."""
+    cell = resolve(session, indicator, department, year)
+    target = service.get(session, cell)
+    return json_etag(request, service.read(cell, target), etag=etag(target))
+
+
+@router.delete(CELL, status_code=204)
+def delete_target(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    request: Request,
+    session: SessionDep,
+    actor: Commission,
+) -> Response:
+    """Remove a cell's target; its history keeps the deletion."""
+    cell = resolve(session, indicator, department, year)
+    service.delete(session, cell=cell, actor=actor, precondition=precondition(request))
+    return Response(status_code=204)
+
+
+@router.get(CELL + "/history", response_model=Page[TargetRevisionRead])
+def target_history(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    session: SessionDep,
+    _: Viewer,
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Response:
+    """Every version of a cell's target, oldest first."""
+    cell = resolve(session, indicator, department, year)
+    after = decode_cursor(cursor) if cursor else 0
+    items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
+    next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None
+    return json_response(Page(items=items, next_cursor=next_cursor))

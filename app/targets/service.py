@@ -1,0 +1,100 @@
+"""Targets: what a cell's figure must reach. Versioned like observations; set by the commission."""
+
+import builtins
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.principal import Principal
+from app.cells import Cell, CellFilters, CellStore, Outcome, Precondition
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.service import check_value
+from app.problems import NotFound
+from app.targets.models import Target, TargetRevision
+from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
+
+STORE = CellStore(Target, TargetRevision, ("operator", "value", "upper"))
+
+
+def read(cell: Cell, target: Target) -> TargetRead:
+    return _read_row(target, cell.indicator.code, cell.department.code)
+
+
+def _read_row(t: Target, indicator_code: str, department_code: str) -> TargetRead:
+    return TargetRead(
+        indicator=indicator_code,
+        department=department_code,
+        year=t.year,
+        operator=t.operator,
+        value=t.value,
+        upper=t.upper,
+        note=t.note,
+        source=t.source,
+        version=t.version,
+        updated_at=t.updated_at,
+        updated_by=t.updated_by,
+    )
+
+
+def find(session: Session, cell: Cell) -> Target | None:
+    return STORE.find(session, cell.key)
+
+
+def get(session: Session, cell: Cell) -> Target:
+    target = find(session, cell)
+    if target is None:
+        raise NotFound(f"No target for {cell.describe()}")
+    return target
+
+
+def put(
+    session: Session,
+    *,
+    cell: Cell,
+    data: TargetWrite,
+    actor: Principal,
+    precondition: Precondition | None = None,
+) -> tuple[Target, Outcome]:
+    """Set a cell's target; the bounds must fit the indicator's value_type."""
+    check_value(cell.indicator, data.value, ["body", "value"])
+    if data.upper is not None:
+        check_value(cell.indicator, data.upper, ["body", "upper"])
+    return STORE.put(
+        session, key=cell.key, data=data.model_dump(), actor=actor.name, precondition=precondition
+    )
+
+
+def delete(
+    session: Session, *, cell: Cell, actor: Principal, precondition: Precondition | None = None
+) -> None:
+    if STORE.delete(session, key=cell.key, actor=actor.name, precondition=precondition) is None:
+        raise NotFound(f"No target for {cell.describe()}")
+
+
+def history(
+    session: Session, *, cell: Cell, limit: int, after_version: int = 0
+) -> builtins.list[TargetRevisionRead]:
+    rows = STORE.history(session, key=cell.key, limit=limit, after_version=after_version)
+    if not rows and after_version == 0:
+        raise NotFound(f"No target for {cell.describe()} has ever been set")
+    return [TargetRevisionRead.model_validate(r) for r in rows]
+
+
+def list(
+    session: Session, *, filters: CellFilters, limit: int, after_id: int | None = None
+) -> tuple[builtins.list[TargetRead], int | None]:
+    """A page of targets in the order they were first set, and the key of the next page."""
+    query = (
+        select(Target, Indicator.code, Department.code)
+        .join(Indicator, Indicator.id == Target.indicator_id)
+        .join(Department, Department.id == Target.department_id)
+        .order_by(Target.id)
+        .limit(limit)
+    )
+    query = filters.apply(query, Target)
+    if after_id is not None:
+        query = query.where(Target.id > after_id)
+    rows = session.execute(query).all()
+    last = rows[-1][0].id if len(rows) == limit else None
+    return [_read_row(t, i, d) for t, i, d in rows], last

@@ -1,0 +1,109 @@
+"""Load the report's departments, indicators, figures and targets; a second run changes nothing.
+
+Rows already present are left as they are: a figure a clerk has since corrected is not put back.
+"""
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.cells import Cell, Outcome
+from app.departments import service as departments
+from app.departments.schemas import DepartmentCreate
+from app.indicators import service as indicators
+from app.indicators.schemas import IndicatorCreate
+from app.observations import service as observations
+from app.observations.models import Qualifier
+from app.observations.schemas import ObservationWrite
+from app.targets import service as targets
+from app.targets.models import Operator
+from app.targets.schemas import TargetWrite
+
+DATA = Path(__file__).resolve().parent / "data"
+ACTOR = "seed"
+SEED = Principal(name=ACTOR, role=Role.admin)
+
+
+@dataclass
+class Counts:
+    created: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, created: bool) -> None:
+        bucket = self.created if created else self.kept
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+    def __str__(self) -> str:
+        kinds = ("departments", "indicators", "observations", "targets")
+        made = ", ".join(f"{self.created.get(k, 0)} {k}" for k in kinds)
+        return f"created {made}; {sum(self.kept.values())} already present and left as they were"
+
+
+def rows(name: str) -> Iterator[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as handle:
+        yield from csv.DictReader(handle)
+
+
+def _blank(value: str) -> str | None:
+    return value or None
+
+
+def load(session: Session) -> Counts:
+    counts = Counts()
+    for row in rows("departments.csv"):
+        exists = departments.find_by_code(session, row["code"]) is not None
+        if not exists:
+            departments.create(
+                session,
+                data=DepartmentCreate(
+                    code=row["code"],
+                    name=row["name"],
+                    name_en=_blank(row["name_en"]),
+                    parent=_blank(row["parent"]),
+                ),
+                actor=ACTOR,
+            )
+        counts.add("departments", not exists)
+    for row in rows("indicators.csv"):
+        exists = indicators.find_by_code(session, row["code"]) is not None
+        if not exists:
+            indicators.create(session, data=IndicatorCreate.model_validate(row), actor=ACTOR)
+        counts.add("indicators", not exists)
+    for row in rows("observations.csv"):
+        cell = _cell(session, row)
+        if observations.find(session, cell) is None:
+            data = ObservationWrite(
+                value=Decimal(row["value"]), qualifier=Qualifier(row["qualifier"]), source=row["source"]
+            )
+            _, outcome = observations.put(session, cell=cell, data=data, actor=SEED)
+            counts.add("observations", outcome is Outcome.created)
+        else:
+            counts.add("observations", False)
+    for row in rows("targets.csv"):
+        cell = _cell(session, row)
+        if targets.find(session, cell) is None:
+            data_t = TargetWrite(
+                operator=Operator(row["operator"]),
+                value=Decimal(row["value"]),
+                upper=Decimal(row["upper"]) if row["upper"] else None,
+                source=row["source"],
+            )
+            _, outcome = targets.put(session, cell=cell, data=data_t, actor=SEED)
+            counts.add("targets", outcome is Outcome.created)
+        else:
+            counts.add("targets", False)
+    return counts
+
+
+def _cell(session: Session, row: dict[str, str]) -> Cell:
+    return Cell(
+        indicator=indicators.get_by_code(session, row["indicator"]),
+        department=departments.get_by_code(session, row["department"]),
+        year=int(row["year"]),
+    )

@@ -1,0 +1,134 @@
+"""Every database test runs on SQLite and on PostgreSQL.
+
+A database per backend is migrated and seeded once per run; each test works inside a transaction
+(the app's commits become savepoints) that is rolled back at its end.
+"""
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from app import migrate  # noqa: E402
+from app.auth import service as tokens  # noqa: E402
+from app.auth.models import Role  # noqa: E402
+from app.auth.schemas import TokenCreate  # noqa: E402
+from app.config import Settings, get_settings  # noqa: E402
+from app.database import get_engine, get_session  # noqa: E402
+from app.main import create_app  # noqa: E402
+from seed.loader import load  # noqa: E402
+from tests.databases import IN_CI, POSTGRES_URL, fresh_database, postgres_problem  # noqa: E402
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_report_header() -> list[str]:
+    problem = postgres_problem()
+    if problem is None:
+        return [f"PostgreSQL: answering at {POSTGRES_URL}; every database test runs on both backends"]
+    verdict = "CI=true: PostgreSQL tests will FAIL" if IN_CI else "PostgreSQL tests will be SKIPPED"
+    return [f"PostgreSQL: {problem}", f"*** {verdict} ***"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database with the 2021 report loaded."""
+    with fresh_database(backend, tmp_path_factory.mktemp(backend)) as engine:
+        migrate.upgrade(engine)
+        with Session(engine) as session, session.begin():
+            load(session)
+        yield engine
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    return create_app()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def client(app: FastAPI, session: Session, engine: Engine, settings: Settings) -> Iterator[TestClient]:
+    def use_test_session() -> Iterator[Session]:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = use_test_session
+    app.dependency_overrides[get_engine] = lambda: engine
+    app.dependency_overrides[get_settings] = lambda: settings
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+    app.dependency_overrides.clear()
+
+
+@dataclass
+class Tokens:
+    """Bearer headers for one token of each role, and clerks of two departments."""
+
+    headers: dict[str, dict[str, str]]
+
+    def __getitem__(self, name: str) -> dict[str, str]:
+        return self.headers[name]
+
+
+TOKEN_SPECS: dict[str, tuple[Role, str | None]] = {
+    "admin": (Role.admin, None),
+    "commission": (Role.commission, None),
+    "viewer": (Role.viewer, None),
+    "clerk-zone": (Role.clerk, "zone"),
+    "clerk-em": (Role.clerk, "emergency-management"),
+    "clerk-um": (Role.clerk, "urban-management"),
+}
+
+
+@pytest.fixture
+def auth(session: Session) -> Tokens:
+    headers = {}
+    for name, (role, department) in TOKEN_SPECS.items():
+        _, secret = tokens.create(
+            session, data=TokenCreate(name=name, role=role, department=department), actor="test"
+        )
+        headers[name] = {"Authorization": f"Bearer {secret}"}
+    session.commit()
+    return Tokens(headers)
+
+
+@pytest.fixture
+def fresh(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, unmigrated database of the current backend."""
+    with fresh_database(backend, tmp_path) as engine:
+        yield engine

@@ -1,0 +1,70 @@
+"""Real test databases: a SQLite file and a PostgreSQL database made and dropped per run."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
+
+from app.database import make_engine
+
+POSTGRES_URL = os.environ.get(
+    "INDICATORS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it answers."""
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except OperationalError as exc:
+        return f"no PostgreSQL answers at {make_url(POSTGRES_URL).render_as_string()}: {exc.orig}"
+    return None
+
+
+def require_postgres() -> None:
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {problem}", pytrace=False)
+    pytest.skip(f"PostgreSQL half skipped: {problem}")
+
+
+@contextmanager
+def fresh_database(backend: str, tmp: Path) -> Iterator[Engine]:
+    """An empty database of the given backend, dropped afterwards."""
+    if backend == "sqlite":
+        path = tmp / f"test-{uuid.uuid4().hex[:8]}.db"
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    require_postgres()
+    name = f"indicators_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name)
+    engine = make_engine(url.render_as_string(hide_password=False), pool_size=4, max_overflow=4)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def url_of(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
