@@ -87,7 +87,7 @@ def list(session: Session, *, include_revoked: bool = False) -> builtins.list[To
     )
     if not include_revoked:
         query = query.where(ApiToken.revoked_at.is_(None))
-    return [read(token, code) for token, code in session.execute(query).tuples()]
+    return [read(token, code) for token, code in session.execute(query).all()]
 
 
 def read(token: ApiToken, department_code: str | None) -> TokenRead:

@@ -26,7 +26,7 @@ def find_by_code(session: Session, code: str) -> Department | None:
 
 def code_map(session: Session) -> dict[str, int]:
     """Every department's code and id: batches resolve thousands of rows against it at once."""
-    return dict(session.execute(select(Department.code, Department.id)).tuples().all())
+    return dict(session.execute(select(Department.code, Department.id)).all())
 
 
 def read(session: Session, department: Department) -> DepartmentRead:
@@ -49,7 +49,7 @@ def list(session: Session, *, limit: int = 100, after: str | None = None) -> bui
     )
     if after is not None:
         query = query.where(Department.code > after)
-    rows = session.execute(query).tuples()
+    rows = session.execute(query).all()
     return [DepartmentRead(code=c, name=n, name_en=e, parent=p) for c, n, e, p in rows]
 
 
