@@ -1,0 +1,211 @@
+"""Every endpoint x every principal: the right status, and nothing changed when refused.
+
+OWASP API Security Top 10 (2023) covered here: API1 broken object-level authorization (clerks write
+only their own department subtree), API2 broken authentication (missing, malformed, unknown and revoked
+tokens get 401), API5 broken function-level authorization (each role reaches only its functions).
+API3 broken object property-level authorization is in test_tokens.py (a body cannot set updated_by,
+version or another department).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth import service as tokens
+from app.models import metadata
+from tests.conftest import Tokens
+
+ROLE_LEVEL = {"anonymous": -1, "viewer": 0, "clerk": 1, "commission": 2, "admin": 3}
+PRINCIPALS = {
+    # name: (role, departments it may write observations for)
+    "anonymous": ("anonymous", set()),
+    "revoked": ("anonymous", set()),
+    "garbage": ("anonymous", set()),
+    "viewer": ("viewer", set()),
+    "clerk-zone": ("clerk", {"zone", "emergency-management", "urban-management"}),
+    "clerk-em": ("clerk", {"emergency-management"}),
+    "commission": ("commission", None),
+    "admin": ("admin", None),
+}
+Setup = Callable[[TestClient, Tokens], None]
+
+
+@dataclass
+class Case:
+    method: str
+    path: str
+    role: str
+    ok: int = 200
+    body: dict[str, Any] | None = None
+    department: str | None = None  # an observation write: clerks need this department in scope
+    setup: Setup | None = None
+    raw: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _make_department(client: TestClient, auth: Tokens) -> None:
+    client.post("/api/v1/departments", json={"code": "temp", "name": "临时"}, headers=auth["admin"])
+
+
+def _make_indicator(client: TestClient, auth: Tokens) -> None:
+    body = {"code": "temp-ind", "name": "临时", "value_type": "count"}
+    client.post("/api/v1/indicators", json=body, headers=auth["admin"])
+
+
+def _make_token(client: TestClient, auth: Tokens) -> None:
+    client.post("/api/v1/tokens", json={"name": "spare", "role": "viewer"}, headers=auth["admin"])
+
+
+OBS = "/api/v1/observations"
+TGT = "/api/v1/targets"
+CASES = [
+    Case("GET", "/api/v1/departments", "viewer"),
+    Case("POST", "/api/v1/departments", "admin", 201, {"code": "new-dept", "name": "新"}),
+    Case("GET", "/api/v1/departments/zone", "viewer"),
+    Case("PATCH", "/api/v1/departments/urban-management", "admin", body={"name_en": "Urban"}),
+    Case("DELETE", "/api/v1/departments/temp", "admin", 204, setup=_make_department),
+    Case("GET", "/api/v1/indicators", "viewer"),
+    Case("POST", "/api/v1/indicators", "admin", 201, {"code": "x-new", "name": "新", "value_type": "count"}),
+    Case("GET", "/api/v1/indicators/free-seals", "viewer"),
+    Case("PATCH", "/api/v1/indicators/free-seals", "admin", body={"unit": "个"}),
+    Case("DELETE", "/api/v1/indicators/temp-ind", "admin", 204, setup=_make_indicator),
+    Case("GET", OBS, "viewer"),
+    Case("GET", f"{OBS}/free-seals/zone/2021", "viewer"),
+    Case("GET", f"{OBS}/free-seals/zone/2021/history", "viewer"),
+    Case("PUT", f"{OBS}/free-seals/zone/2021", "clerk", body={"value": 1600}, department="zone"),
+    Case(
+        "PUT",
+        f"{OBS}/expert-inspections/emergency-management/2021",
+        "clerk",
+        body={"value": 30},
+        department="emergency-management",
+    ),
+    Case(
+        "PUT",
+        f"{OBS}/service-work-share/urban-management/2021",
+        "clerk",
+        201,
+        {"value": 70},
+        department="urban-management",
+    ),
+    Case("DELETE", f"{OBS}/free-seals/zone/2021", "clerk", 204, department="zone"),
+    Case(
+        "DELETE",
+        f"{OBS}/expert-inspections/emergency-management/2021",
+        "clerk",
+        204,
+        department="emergency-management",
+    ),
+    Case("GET", TGT, "viewer"),
+    Case("GET", f"{TGT}/deadline-compression/zone/2021", "viewer"),
+    Case("GET", f"{TGT}/deadline-compression/zone/2021/history", "viewer"),
+    Case(
+        "PUT",
+        f"{TGT}/deadline-compression/zone/2021",
+        "commission",
+        body={"operator": "at_least", "value": 80},
+    ),
+    Case("DELETE", f"{TGT}/deadline-compression/zone/2021", "commission", 204),
+    Case("GET", "/api/v1/tokens", "admin"),
+    Case("POST", "/api/v1/tokens", "admin", 201, {"name": "new-token", "role": "viewer"}),
+    Case("DELETE", "/api/v1/tokens/spare", "admin", 204, setup=_make_token),
+]
+
+
+def expected(case: Case, principal: str) -> int:
+    role, scope = PRINCIPALS[principal]
+    if role == "anonymous":
+        return 401
+    if ROLE_LEVEL[role] < ROLE_LEVEL[case.role]:
+        return 403
+    if case.department is not None and scope is not None and case.department not in scope:
+        return 403
+    return case.ok
+
+
+def fingerprint(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table: what 'nothing changed' is checked against."""
+    session.expire_all()
+    out = {}
+    for table in metadata.sorted_tables:
+        rows = session.execute(select(table).order_by(*table.primary_key.columns)).all()
+        out[table.name] = [tuple(r) for r in rows]
+    return out
+
+
+def headers_for(principal: str, auth: Tokens, client: TestClient, session: Session) -> dict[str, str]:
+    if principal == "anonymous":
+        return {}
+    if principal == "garbage":
+        return {"Authorization": "Bearer not-a-token"}
+    if principal == "revoked":
+        headers = auth["viewer"]
+        tokens.revoke(session, name="viewer")
+        session.commit()
+        return headers
+    return auth[principal]
+
+
+@pytest.mark.parametrize("principal", list(PRINCIPALS))
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_matrix(case: Case, principal: str, client: TestClient, auth: Tokens, session: Session) -> None:
+    if case.setup is not None:
+        case.setup(client, auth)
+    headers = headers_for(principal, auth, client, session)
+    before = fingerprint(session)
+    r = client.request(case.method, case.path, json=case.body, headers=headers)
+    want = expected(case, principal)
+    assert r.status_code == want, r.text
+    if want >= 400:
+        assert r.headers["content-type"].startswith("application/problem+json")
+        if want == 401:
+            assert r.headers["www-authenticate"] == "Bearer"
+        assert fingerprint(session) == before, "a refused request changed the database"
+    elif case.method != "GET":
+        assert fingerprint(session) != before, "an accepted write changed nothing"
+
+
+def test_every_route_is_in_the_matrix(app: FastAPI) -> None:
+    """A new endpoint must be added to CASES (or to OPEN) so its authorization is tested."""
+    covered = {(c.method, c.path) for c in CASES} | EXTRA_COVERED
+    routes = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/api/")
+        for method in route.methods
+    }
+    missing = {r for r in routes if not any(_same(r, c) for c in covered)}
+    assert not missing, f"endpoints with no authorization test: {sorted(missing)}"
+
+
+# Endpoints whose role and scope checks are tested in their own modules, as (method, concrete path).
+EXTRA_COVERED: set[tuple[str, str]] = set()
+
+
+def _same(route: tuple[str, str], case: tuple[str, str]) -> bool:
+    method, pattern = route
+    case_method, path = case
+    if method != case_method:
+        return False
+    parts, concrete = pattern.split("/"), path.split("/")
+    if len(parts) != len(concrete):
+        return False
+    return all(
+        p == c or (p.startswith("{") and p.endswith("}")) for p, c in zip(parts, concrete, strict=True)
+    )
+
+
+def test_open_endpoints_need_no_token(client: TestClient) -> None:
+    for path in ("/healthz", "/readyz", "/docs", "/openapi.json"):
+        assert client.get(path).status_code == 200, path

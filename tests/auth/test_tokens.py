@@ -1,0 +1,126 @@
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import ApiToken
+from app.config import Settings
+from tests.conftest import Tokens
+from tests.helpers import problem, revisions, stored
+
+URL = "/api/v1/tokens"
+
+
+def test_token_lifecycle_over_http(client: TestClient, auth: Tokens, session: Session) -> None:
+    r = client.post(
+        URL,
+        json={"name": "clerk-2", "role": "clerk", "department": "urban-management"},
+        headers=auth["admin"],
+    )
+    assert r.status_code == 201, r.text
+    assert r.headers["cache-control"] == "no-store"
+    created = r.json()
+    secret = created.pop("token")
+    assert created["name"] == "clerk-2"
+    assert created["department"] == "urban-management"
+    assert created["created_by"] == "admin"
+    assert created["revoked_at"] is None
+    mine = {"Authorization": f"Bearer {secret}"}
+
+    r = client.put(
+        "/api/v1/observations/service-work-share/urban-management/2021", json={"value": 70}, headers=mine
+    )
+    assert r.status_code == 201
+    assert r.json()["updated_by"] == "clerk-2"
+    history = revisions(session, "service-work-share", "urban-management", 2021)
+    assert [h.changed_by for h in history] == ["clerk-2"]
+
+    listed = client.get(URL, headers=auth["admin"]).json()["items"]
+    assert "clerk-2" in [t["name"] for t in listed]
+    assert all("token" not in t for t in listed)
+    assert secret not in client.get(URL, headers=auth["admin"]).text
+
+    assert client.delete(f"{URL}/clerk-2", headers=auth["admin"]).status_code == 204
+    r = client.get("/api/v1/departments", headers=mine)
+    problem(r, 401)
+    assert r.headers["www-authenticate"] == "Bearer"
+    problem(client.delete(f"{URL}/clerk-2", headers=auth["admin"]), 404)
+    revoked = client.get(URL, params={"include_revoked": True}, headers=auth["admin"]).json()["items"]
+    assert any(t["name"] == "clerk-2" and t["revoked_at"] for t in revoked)
+    # the name can be given out again once the old token is revoked
+    assert (
+        client.post(URL, json={"name": "clerk-2", "role": "viewer"}, headers=auth["admin"]).status_code == 201
+    )
+
+
+def test_only_a_hash_is_stored_and_nothing_logs_the_secret(
+    client: TestClient, auth: Tokens, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = client.post(URL, json={"name": "v2", "role": "viewer"}, headers=auth["admin"]).json()["token"]
+    assert len(secret) >= 40
+    client.get("/api/v1/departments", headers={"Authorization": f"Bearer {secret}"})
+    row = session.scalar(select(ApiToken).where(ApiToken.name == "v2"))
+    assert row is not None
+    assert secret not in (row.token_hash, row.name)
+    assert len(row.token_hash) == 64
+    assert secret not in caplog.text
+
+
+def test_token_creation_errors(client: TestClient, auth: Tokens, session: Session) -> None:
+    body = problem(client.post(URL, json={"name": "c", "role": "clerk"}, headers=auth["admin"]), 422)
+    assert body["errors"][0]["loc"] == ["body", "department"]
+    body = problem(
+        client.post(URL, json={"name": "c", "role": "clerk", "department": "nope"}, headers=auth["admin"]),
+        422,
+    )
+    assert body["errors"][0]["loc"] == ["body", "department"]
+    body = problem(client.post(URL, json={"name": "c", "role": "root"}, headers=auth["admin"]), 422)
+    assert body["errors"][0]["loc"] == ["body", "role"]
+    problem(client.post(URL, json={"name": "viewer", "role": "viewer"}, headers=auth["admin"]), 409)
+    assert session.scalar(select(ApiToken).where(ApiToken.name == "c")) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "bearer nope", "Token abc"],
+)
+def test_malformed_or_unknown_credentials_are_401(client: TestClient, header: str) -> None:
+    r = client.get("/api/v1/departments", headers={"Authorization": header})
+    problem(r, 401)
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_body_cannot_set_attribution_version_or_department(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """OWASP API3: properties a clerk must not control are refused, not silently used."""
+    cell = "/api/v1/observations/expert-inspections/emergency-management/2021"
+    for extra in ({"updated_by": "admin"}, {"version": 99}, {"department": "zone"}, {"year": 2020}):
+        body = problem(client.put(cell, json={"value": 31, **extra}, headers=auth["clerk-em"]), 422)
+        assert body["errors"][0]["loc"] == ["body", next(iter(extra))]
+    row = stored(session, "expert-inspections", "emergency-management", 2021)
+    assert row is not None
+    assert (row.value, row.version, row.updated_by) == (27, 1, "seed")
+    # the clerk may not reach another department through the path either
+    problem(
+        client.put("/api/v1/observations/free-seals/zone/2021", json={"value": 1}, headers=auth["clerk-em"]),
+        403,
+    )
+
+
+def test_public_read_lets_anonymous_read_but_never_write(
+    client: TestClient, auth: Tokens, settings: Settings, session: Session
+) -> None:
+    problem(client.get("/api/v1/observations/free-seals/zone/2021"), 401)
+    settings.public_read = True
+    assert client.get("/api/v1/observations/free-seals/zone/2021").status_code == 200
+    assert client.get("/api/v1/indicators").status_code == 200
+    problem(client.put("/api/v1/observations/free-seals/zone/2021", json={"value": 1}), 401)
+    problem(client.get("/api/v1/tokens"), 401)
+    # a bad token is still refused, public read or not
+    problem(client.get("/api/v1/indicators", headers={"Authorization": "Bearer wrong"}), 401)
+    row = stored(session, "free-seals", "zone", 2021)
+    assert row is not None and row.value == 1584
