@@ -1,0 +1,172 @@
+"""The `indicators` command against real, empty databases."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from app import database
+from app.auth.models import ApiToken
+from app.cli import cli
+from app.config import get_settings
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.models import Observation, ObservationRevision
+from app.targets.models import Target
+from tests.databases import url_of
+
+runner = CliRunner()
+FIGURES = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "report-2021-figures.md"
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    database.get_engine.cache_clear()
+    database._sessionmaker.cache_clear()
+
+
+@pytest.fixture
+def cli_db(fresh: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    monkeypatch.setenv("INDICATORS_DATABASE_URL", url_of(fresh))
+    _clear_caches()
+    yield fresh
+    database.get_engine().dispose()
+    _clear_caches()
+
+
+def _count(engine: Engine, model: type) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_upgrade_seed_twice_changes_nothing(cli_db: Engine) -> None:
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    first = runner.invoke(cli, ["seed"])
+    assert first.exit_code == 0, first.output
+    assert "created 3 departments, 35 indicators, 32 observations, 10 targets" in first.output
+    counts = (_count(cli_db, Observation), _count(cli_db, ObservationRevision), _count(cli_db, Target))
+    assert counts == (32, 32, 10)
+    second = runner.invoke(cli, ["seed"])
+    assert second.exit_code == 0
+    assert "created 0 departments, 0 indicators, 0 observations, 0 targets" in second.output
+    assert (
+        _count(cli_db, Observation),
+        _count(cli_db, ObservationRevision),
+        _count(cli_db, Target),
+    ) == counts
+
+
+def test_seed_loads_the_report_exactly(cli_db: Engine) -> None:
+    """Every figure of ../shared/seeds/report-2021-figures.md, with its qualifier, and nothing else."""
+    runner.invoke(cli, ["db", "upgrade"])
+    runner.invoke(cli, ["seed"])
+    table = FIGURES.read_text(encoding="utf-8").split("## Observations")[1].split("##")[0]
+    expected = set()
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 11 and cells[0] not in ("code", "---"):
+            code, *_, value, qualifier, department, year, _section = cells
+            expected.add((code, department, int(year), Decimal(value), qualifier))
+    assert len(expected) == 32
+    with Session(cli_db) as session:
+        rows = session.execute(
+            select(
+                Indicator.code, Department.code, Observation.year, Observation.value, Observation.qualifier
+            )
+            .join(Indicator, Indicator.id == Observation.indicator_id)
+            .join(Department, Department.id == Observation.department_id)
+        ).all()
+    assert {(i, d, y, v, str(q)) for i, d, y, v, q in rows} == expected
+
+
+def test_token_create_prints_the_token_alone_and_revoke_works(cli_db: Engine) -> None:
+    runner.invoke(cli, ["db", "upgrade"])
+    runner.invoke(cli, ["seed"])
+    result = runner.invoke(
+        cli,
+        ["token", "create", "--name", "clerk-em", "--role", "clerk", "--department", "emergency-management"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(r"ind_[A-Za-z0-9_-]{40,}", lines[0])
+    with Session(cli_db) as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.name == "clerk-em"))
+        assert row is not None and row.revoked_at is None and lines[0] not in row.token_hash
+
+    bad = runner.invoke(cli, ["token", "create", "--name", "x", "--role", "clerk"])
+    assert bad.exit_code == 1
+    assert "department" in bad.stderr
+    assert runner.invoke(cli, ["token", "create", "--name", "x", "--role", "king"]).exit_code != 0
+
+    assert runner.invoke(cli, ["token", "revoke", "clerk-em"]).exit_code == 0
+    with Session(cli_db) as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.name == "clerk-em"))
+        assert row is not None and row.revoked_at is not None
+    again = runner.invoke(cli, ["token", "revoke", "clerk-em"])
+    assert again.exit_code == 1
+    assert "No live token" in again.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_first_serve_migrates_and_hands_out_an_admin_token_once(tmp_path: Path) -> None:
+    """`indicators serve` on a new database: migrate, print an admin token once, serve with it."""
+    env = {**os.environ, "INDICATORS_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    port = _free_port()
+
+    def serve_once() -> tuple[str, int]:
+        log = tmp_path / f"serve-{time.monotonic_ns()}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            status = 0
+            while time.monotonic() < deadline:
+                try:
+                    status = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            text = log.read_text()
+            match = re.search(r"^\s+(ind_\S+)$", text, re.MULTILINE)
+            token = match.group(1) if match else ""
+            if token:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/tokens",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=5,
+                )
+                assert r.status_code == 200
+                assert [t["role"] for t in r.json()["items"]] == ["admin"]
+            return token, status
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+    token, status = serve_once()
+    assert status == 200
+    assert token.startswith("ind_")
+    second_token, status = serve_once()
+    assert status == 200
+    assert second_token == "", "the admin token must be shown once only"
