@@ -1,7 +1,7 @@
 """The `indicators` command: migrate, seed, serve, and manage tokens."""
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -66,14 +66,12 @@ def serve(
             err=True,
         )
     get_engine().dispose()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=get_settings().log_level,
-    )
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, **server_options(workers))
+
+
+def server_options(workers: int) -> dict[str, Any]:
+    """uvicorn's options for `serve`; bench/ runs its bare-ASGI ceiling with the very same ones."""
+    return {"workers": workers, "log_level": get_settings().log_level}
 
 
 @token_cli.command("create")

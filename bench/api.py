@@ -1,0 +1,572 @@
+"""The service against its ceilings, in one table.
+
+For each database (a throwaway SQLite file, then a throwaway PostgreSQL database when one answers),
+each worker count and each number of connections, the real server (`indicators serve`) is driven by
+a separate load-generating process (bench.load), next to
+
+- the framework ceiling: a bare ASGI app on the same uvicorn with the same options and workers,
+  answering with the very bytes the service gave (bench.bare), and
+- the database ceiling: the same query by raw SQLAlchemy Core in as many processes (bench.core).
+
+    python -m bench.api [--backends sqlite,postgresql] [--workers 1,2] [--connections 1,8,32]
+                        [--seconds 2] [--client wrk|python] [--only get,public,put,series,...]
+
+It prints figures and ratios and never fails on a timing. Results also go to bench/results/.
+"""
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import delete, func, insert, select
+
+from app.auth.models import Role
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.models import Observation, ObservationRevision
+from bench import bare
+from bench.core import run_core
+from bench.data import Dataset, populate, value_for
+from bench.harness import (
+    BIN,
+    Server,
+    Skip,
+    cpu_seconds,
+    engine_for,
+    machine,
+    make_token,
+    postgres_version,
+    prepare,
+    throwaway,
+)
+from bench.load import LoadResult, Workload, client_name, run_load
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BATCH_ROWS = 100_000
+_bases = itertools.count(1)
+
+
+def unique_base() -> int:
+    """A value base no earlier PUT run used, so that every PUT of a run really changes its cell."""
+    return (int(time.time()) % 100_000) * 1_000_000_000 + next(_bases) * 10_000_000
+
+
+@dataclass
+class Row:
+    backend: str
+    workers: int
+    connections: int
+    work: str
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    rows_per_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    server_cpu: float = 0.0  # cores busy in the server during the run
+    client_cpu: float = 0.0  # cores busy in the load generator
+    errors: int = 0
+    asgi_rps: float | None = None
+    asgi_p99_ms: float | None = None
+    core_rps: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def vs_asgi(self) -> float | None:
+        return self.rps / self.asgi_rps if self.asgi_rps else None
+
+    @property
+    def vs_core(self) -> float | None:
+        return self.rps / self.core_rps if self.core_rps else None
+
+
+@dataclass
+class Work:
+    """One kind of request: how to send it, how many rows it carries, its Core twin."""
+
+    key: str
+    label: str
+    workload: Workload
+    rows: int
+    core: str | None = None
+    core_args: dict[str, Any] = field(default_factory=dict)
+    ceiling: str | None = None  # key of the bare answer it is compared with (default: its own)
+    writes: bool = False
+
+
+@dataclass
+class Context:
+    url: str
+    backend: str
+    data: Dataset
+    viewer: str
+    clerk: str
+    clerk_department: str
+    seconds: float
+    client: str
+    only: set[str] | None
+    rows: list[Row] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def works(ctx: Context, routes: set[tuple[str, str]]) -> list[Work]:
+    data = ctx.data
+    unit = ctx.clerk_department
+    indicator = data.indicators[0]
+    year = data.scale.last_year
+    auth = {"Authorization": f"Bearer {ctx.viewer}"}
+    one = f"/api/v1/observations/{indicator}/{unit}/{year}"
+    out = [
+        Work(
+            "get",
+            "GET observation",
+            Workload("GET", [one], auth),
+            1,
+            "get_observation",
+            {"indicator": indicator, "department": unit, "year": year},
+        ),
+        Work(
+            "public",
+            "GET observation, public read",
+            Workload("GET", [one]),
+            1,
+            "get_observation",
+            {"indicator": indicator, "department": unit, "year": year},
+            ceiling="get",
+        ),
+    ]
+    cells = data.cells(unit)
+    out.append(
+        Work(
+            "put",
+            "PUT observation",
+            Workload(
+                "PUT",
+                [f"/api/v1/observations/{i}/{d}/{y}" for i, d, y in cells],
+                {"Authorization": f"Bearer {ctx.clerk}", "Content-Type": "application/json"},
+                '{"value": %d, "source": "bench"}',
+            ),
+            1,
+            "put_observation",
+            {"cells": cells},
+            writes=True,
+        )
+    )
+    if ("GET", "/api/v1/series") in routes:
+        out.append(
+            Work(
+                "series",
+                "GET 10-year series",
+                Workload("GET", [f"/api/v1/series?indicator={indicator}&department={unit}"], auth),
+                len(data.years),
+                "series",
+                {"indicator": indicator, "department": unit},
+            )
+        )
+    else:
+        ctx.skipped.append("GET 10-year series: GET /api/v1/series does not exist yet")
+    if ("GET", "/api/v1/compliance") in routes:
+        out.append(
+            Work(
+                "compliance",
+                "GET compliance (1 dept)",
+                Workload("GET", [f"/api/v1/compliance?year={year}&department={unit}"], auth),
+                len(data.indicators),
+                "compliance",
+                {"year": year, "department": unit},
+            )
+        )
+    else:
+        ctx.skipped.append("GET compliance: GET /api/v1/compliance does not exist yet")
+    if ctx.only is not None:
+        out = [w for w in out if w.key in ctx.only]
+    return out
+
+
+def openapi_routes(base: str) -> set[tuple[str, str]]:
+    spec = httpx.get(base + "/openapi.json", timeout=30).json()
+    return {(m.upper(), p) for p, ops in spec.get("paths", {}).items() for m in ops}
+
+
+def sample_answers(base: str, work_list: list[Work]) -> list[dict[str, Any]]:
+    """One real answer per work: the bytes and headers the bare app will send back."""
+    answers = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for work in work_list:
+            w = work.workload
+            body = (w.body % unique_base()).encode() if w.body is not None else None
+            r = client.request(w.method, w.paths[0], headers=w.headers, content=body)
+            if r.status_code >= 400:
+                raise RuntimeError(f"{work.label}: {r.status_code} {r.text[:300]}")
+            headers = [
+                [k, v] for k, v in r.headers.items() if k.lower() not in ("date", "server", "content-length")
+            ]
+            answers.append(
+                {
+                    "method": w.method,
+                    "path": w.paths[0],
+                    "status": r.status_code,
+                    "headers": headers,
+                    "body": r.content,
+                }
+            )
+    return answers
+
+
+def measure(
+    server: Server, work: Workload, connections: int, seconds: float, client: str, *, warm_up: bool
+) -> tuple[LoadResult, float, float]:
+    """The timed run (after a one-second warm-up if asked): the load, the server's peak RSS, its CPU."""
+    if warm_up:
+        if work.body is not None:
+            work = Workload(work.method, work.paths, work.headers, work.body, unique_base())
+        run_load(server.base, work, connections=connections, seconds=1, client=client)
+    if work.body is not None:
+        work = Workload(work.method, work.paths, work.headers, work.body, unique_base())
+    pids = server.pids
+    cpu_before = cpu_seconds(pids)
+    with server.rss_sampler() as rss:
+        result = run_load(server.base, work, connections=connections, seconds=seconds, client=client)
+    cpu = (cpu_seconds(pids) - cpu_before) / result.seconds if result.seconds else 0.0
+    return result, rss.peak, cpu
+
+
+def revision_count(url: str) -> int:
+    with engine_for(url) as engine, engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(ObservationRevision)).scalar_one())
+
+
+def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
+    env = {"INDICATORS_PUBLIC_READ": "true"}
+    with ExitStack() as stack:
+        server = stack.enter_context(Server(ctx.url, workers=workers, env=env))
+        routes = openapi_routes(server.base)
+        work_list = works(ctx, routes)
+        answers = sample_answers(server.base, work_list)
+        bodies = Path(tempfile.mkstemp(prefix="bench-bodies-", suffix=".json")[1])
+        stack.callback(bodies.unlink, missing_ok=True)
+        bare.save(bodies, answers)
+        bare_server = stack.enter_context(
+            Server(
+                ctx.url,
+                workers=workers,
+                command=lambda port: [
+                    *(str(BIN / "python"), "-m", "bench.bare", str(bodies)),
+                    *("--port", str(port), "--workers", str(workers)),
+                ],
+            )
+        )
+        core: dict[str, float] = {}
+        for work in work_list:
+            if work.core is None or work.core in core:
+                continue
+            args = dict(work.core_args)
+            if work.writes:
+                args["base"] = unique_base()
+            core[work.core] = run_core(ctx.url, work.core, args, processes=workers, seconds=ctx.seconds).rps
+        for n, conns in enumerate(connections):
+            first = n == 0
+            ceilings: dict[str, LoadResult] = {}
+            for work in work_list:
+                key = work.ceiling or work.key
+                if key not in ceilings:
+                    ceilings[key], _, _ = measure(
+                        bare_server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
+                    )
+                before = revision_count(ctx.url) if work.writes else 0
+                result, rss, cpu = measure(
+                    server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
+                )
+                row = Row(
+                    ctx.backend,
+                    workers,
+                    conns,
+                    work.label,
+                    rps=result.rps,
+                    p50_ms=result.p50_ms,
+                    p99_ms=result.p99_ms,
+                    rows_per_s=result.rps * work.rows,
+                    peak_rss_mb=rss,
+                    server_cpu=cpu,
+                    client_cpu=result.client_cpu_s / result.seconds if result.seconds else 0.0,
+                    errors=result.http_errors + result.socket_errors,
+                    asgi_rps=ceilings[key].rps,
+                    asgi_p99_ms=ceilings[key].p99_ms,
+                    core_rps=core.get(work.core) if work.core else None,
+                )
+                if work.writes:
+                    written = revision_count(ctx.url) - before
+                    if written < result.requests - result.http_errors:
+                        row.notes.append(f"only {written} of {result.requests} PUTs wrote a version")
+                ctx.rows.append(row)
+                print_row(row, flush=True)
+        if ("POST", "/api/v1/observations") in routes and (ctx.only is None or "batch" in ctx.only):
+            ctx.rows.append(batch_row(ctx, server, workers))
+        elif ("POST", "/api/v1/observations") not in routes:
+            ctx.skipped.append("100,000-row batch: POST /api/v1/observations does not exist yet")
+
+
+def batch_rows(data: Dataset) -> Iterator[tuple[str, str, int, int]]:
+    """100,000 cells that do not exist yet: every generated department and indicator, years after."""
+    departments = data.bureaus + [u for b in data.bureaus for u in data.units[b]]
+    year = data.scale.last_year + 1
+    n = 0
+    while True:
+        for d, department in enumerate(departments):
+            for i, indicator in enumerate(data.indicators):
+                yield indicator, department, year, int(value_for(i, d, year))
+                n += 1
+                if n == BATCH_ROWS:
+                    return
+        year += 1
+
+
+def _drop_batch(url: str, first_year: int) -> None:
+    with engine_for(url) as engine, engine.begin() as conn:
+        conn.execute(delete(ObservationRevision).where(ObservationRevision.year >= first_year))
+        conn.execute(delete(Observation).where(Observation.year >= first_year))
+
+
+def batch_row(ctx: Context, server: Server, workers: int) -> Row:
+    """POST 100,000 new figures as one JSON batch; Core ceiling: the same rows by executemany."""
+    rows = list(batch_rows(ctx.data))
+    first_year = ctx.data.scale.last_year + 1
+    with engine_for(ctx.url) as engine:
+        with engine.connect() as conn:
+            ids_i = dict(conn.execute(select(Indicator.code, Indicator.id)).tuples().all())
+            ids_d = dict(conn.execute(select(Department.code, Department.id)).tuples().all())
+        now = dt.datetime.now(dt.UTC)
+        current = [
+            {
+                "indicator_id": ids_i[i],
+                "department_id": ids_d[d],
+                "year": y,
+                "value": v,
+                "qualifier": "exact",
+                "version": 1,
+                "note": None,
+                "source": "bench",
+                "updated_at": now,
+                "updated_by": "core",
+            }
+            for i, d, y, v in rows
+        ]
+        history = [
+            {
+                "indicator_id": r["indicator_id"],
+                "department_id": r["department_id"],
+                "year": r["year"],
+                "version": 1,
+                "action": "create",
+                "value_before": None,
+                "value_after": r["value"],
+                "qualifier_before": None,
+                "qualifier_after": "exact",
+                "note": None,
+                "source": "bench",
+                "changed_at": now,
+                "changed_by": "core",
+            }
+            for r in current
+        ]
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(insert(Observation), current)
+            conn.execute(insert(ObservationRevision), history)
+        core_seconds = time.perf_counter() - started
+    _drop_batch(ctx.url, first_year)
+    body = orjson.dumps(
+        {"observations": [{"indicator": i, "department": d, "year": y, "value": v} for i, d, y, v in rows]}
+    )
+    admin = make_token(ctx.url, f"bench-batch-{unique_base()}", Role.commission)
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    with server.rss_sampler() as rss:
+        started = time.perf_counter()
+        r = httpx.post(server.base + "/api/v1/observations", content=body, headers=headers, timeout=600)
+        seconds = time.perf_counter() - started
+    _drop_batch(ctx.url, first_year)
+    row = Row(
+        ctx.backend,
+        workers,
+        1,
+        "POST 100,000-row batch",
+        rps=1 / seconds,
+        p50_ms=seconds * 1000,
+        p99_ms=seconds * 1000,
+        rows_per_s=BATCH_ROWS / seconds,
+        peak_rss_mb=rss.peak,
+        errors=0 if r.status_code < 400 else 1,
+        core_rps=1 / core_seconds,
+    )
+    if r.status_code >= 400:
+        row.notes.append(f"answered {r.status_code}: {r.text[:200]}")
+    print_row(row, flush=True)
+    return row
+
+
+# --- the table ---------------------------------------------------------------------------------------
+
+HEADER = (
+    f"{'db':<10} {'w':>1} {'conn':>4}  {'work':<29} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+    f"{'rows/s':>9} {'RSS MB':>7} {'ASGI r/s':>9} {'÷ASGI':>6} {'ASGI p99':>8} {'Core r/s':>9} "
+    f"{'÷Core':>6} {'cpu s/c':>7} {'err':>4}"
+)
+
+
+def _ratio(x: float | None) -> str:
+    return f"{x * 100:5.0f}%" if x is not None else "     -"
+
+
+def format_row(row: Row) -> str:
+    asgi = f"{row.asgi_rps:9.0f}" if row.asgi_rps else "        -"
+    asgi_p99 = f"{row.asgi_p99_ms:8.2f}" if row.asgi_p99_ms is not None else "       -"
+    core = f"{row.core_rps:9.0f}" if row.core_rps else "        -"
+    text = (
+        f"{row.backend:<10} {row.workers:>1} {row.connections:>4}  {row.work:<29} {row.rps:8.0f} "
+        f"{row.p50_ms:7.2f} {row.p99_ms:7.2f} {row.rows_per_s:9.0f} {row.peak_rss_mb:7.0f} {asgi} "
+        f"{_ratio(row.vs_asgi)} {asgi_p99} {core} {_ratio(row.vs_core)} "
+        f"{row.server_cpu:3.1f}/{row.client_cpu:3.1f} {row.errors:>4}"
+    )
+    return text + "".join(f"  ! {n}" for n in row.notes)
+
+
+_printed_header = False
+
+
+def print_row(row: Row, flush: bool = False) -> None:
+    global _printed_header
+    if not _printed_header:
+        print(HEADER, flush=flush)
+        _printed_header = True
+    print(format_row(row), flush=flush)
+
+
+def auth_ratios(rows: list[Row]) -> list[str]:
+    """Authenticated GET against the same GET with public read (issue 3: within 10%)."""
+    lines, ratios = [], []
+    for (backend, workers, conns), group in itertools.groupby(
+        rows, key=lambda r: (r.backend, r.workers, r.connections)
+    ):
+        by_work = {r.work: r for r in group}
+        authed, public = by_work.get("GET observation"), by_work.get("GET observation, public read")
+        if authed and public and public.rps:
+            ratio = authed.rps / public.rps
+            ratios.append(ratio)
+            lines.append(
+                f"  {backend:<10} w={workers} conn={conns:>2}: token {authed.rps:7.0f} req/s, "
+                f"public {public.rps:7.0f} req/s -> {ratio * 100:5.1f}%"
+            )
+    if ratios:
+        lines.append(f"  median: authenticated GET at {statistics.median(ratios) * 100:.1f}% of public read")
+    return lines
+
+
+def print_table(
+    rows: list[Row], skipped: list[str], info: dict[str, str], client: str, seconds: float
+) -> None:
+    print()
+    print("The service against its ceilings ", end="")
+    print(f"(client {client}, {seconds:g} s per run; " + ", ".join(f"{k} {v}" for k, v in info.items()) + ")")
+    print(HEADER)
+    for row in rows:
+        print(format_row(row))
+    print(
+        "÷ASGI: req/s over a bare ASGI app on the same uvicorn answering the same bytes; ÷Core: over the"
+        " same query by SQLAlchemy Core in as many processes; cpu s/c: cores busy in server/client"
+    )
+    lines = auth_ratios(rows)
+    if lines:
+        print("Authentication cost (GET with a token vs the same GET with INDICATORS_PUBLIC_READ=true):")
+        print("\n".join(lines))
+    for note in dict.fromkeys(skipped):
+        print(f"skipped: {note}")
+
+
+def run_backend(backend: str, args: argparse.Namespace, client: str) -> Context:
+    with throwaway(backend) as url:
+        started = time.perf_counter()
+        prepare(url)
+        data = populate(url)
+        # An admin token exists, so `indicators serve` has none to make and print.
+        make_token(url, "bench-admin", Role.admin)
+        unit = data.units[data.bureaus[0]][0]
+        ctx = Context(
+            url=url,
+            backend=backend,
+            data=data,
+            viewer=make_token(url, "bench-viewer", Role.viewer),
+            clerk=make_token(url, "bench-clerk", Role.clerk, data.bureaus[0]),
+            clerk_department=unit,
+            seconds=args.seconds,
+            client=client,
+            only=set(args.only.split(",")) if args.only else None,
+        )
+        print(
+            f"{backend}: {data.scale.departments} departments, {data.scale.indicators} indicators, "
+            f"{data.scale.observations} observations ready in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        for workers in args.workers:
+            run_workers(ctx, workers, args.connections)
+        return ctx
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ints: Callable[[str], list[int]] = lambda s: [int(x) for x in s.split(",")]  # noqa: E731
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__.split("\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=ints, default=[1, 2])
+    parser.add_argument("--connections", type=ints, default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 2)))
+    parser.add_argument("--client", choices=["wrk", "python"], default=None)
+    parser.add_argument(
+        "--only", default=None, help="comma-separated: get,public,put,series,compliance,batch"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    client = client_name(args.client)
+    if client == "python" and args.client is None:
+        print(
+            "wrk is not installed: the Python client drives the load (it may be the limit; see BENCHMARKS.md)"
+        )
+    info = machine()
+    pg = postgres_version()
+    if pg:
+        info["postgresql"] = pg
+    rows: list[Row] = []
+    skipped: list[str] = []
+    for backend in args.backends.split(","):
+        try:
+            ctx = run_backend(backend, args, client)
+        except Skip as exc:
+            skipped.append(str(exc))
+            print(exc)
+            continue
+        rows += ctx.rows
+        skipped += ctx.skipped
+    print_table(rows, skipped, info, client, args.seconds)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"api-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    out.write_text(
+        json.dumps({"machine": info, "client": client, "rows": [asdict(r) for r in rows]}, indent=1)
+    )
+    print(f"figures saved to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

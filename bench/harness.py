@@ -1,0 +1,328 @@
+"""What every benchmark shares: throwaway databases, the real server in a subprocess, tokens, memory.
+
+Reuse it from any bench module:
+
+    with throwaway("sqlite", tmp) as url:          # or "postgresql"; raises Skip when none answers
+        prepare(url)                               # migrate + the 2021 report (bench.data adds more)
+        token = make_token(url, "bench-viewer", Role.viewer)
+        with Server(url, workers=1) as server:     # `indicators serve` on a free loopback port
+            ...                                    # server.base, server.peak_rss_mb(), server.cpu_seconds()
+
+Everything listens on 127.0.0.1 only, and every subprocess is ended by the context that started it.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.auth import service as tokens
+from app.auth.models import Role
+from app.auth.schemas import TokenCreate
+from app.database import make_engine
+
+POSTGRES_URL = os.environ.get(
+    "INDICATORS_BENCH_POSTGRES_URL",
+    os.environ.get("INDICATORS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+)
+HOST = "127.0.0.1"
+BIN = Path(sys.executable).parent
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Skip(Exception):
+    """A benchmark that cannot run here (no PostgreSQL, no route yet); its message says why."""
+
+
+# --- databases -------------------------------------------------------------------------------------
+
+
+def postgres_problem() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    except OperationalError as exc:
+        return f"no PostgreSQL answers at {make_url(POSTGRES_URL).render_as_string()}: {exc.orig}"
+    return None
+
+
+@contextmanager
+def throwaway(backend: str, tmp: Path | None = None) -> Iterator[str]:
+    """The URL of an empty database of `backend`, removed afterwards. PostgreSQL: Skip if none answers."""
+    if backend == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="bench-", dir=tmp))
+        try:
+            yield f"sqlite:///{folder / 'bench.db'}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    if backend != "postgresql":
+        raise ValueError(f"unknown backend {backend!r}")
+    problem = postgres_problem()
+    if problem is not None:
+        raise Skip(f"PostgreSQL skipped: {problem}")
+    name = f"indicators_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def engine_for(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def prepare(url: str) -> None:
+    """Migrate and load the 2021 report, as `indicators db upgrade` and `indicators seed` would."""
+    from seed.loader import load
+
+    with engine_for(url) as engine:
+        migrate.upgrade(engine)
+        with Session(engine) as session, session.begin():
+            load(session)
+
+
+def make_token(url: str, name: str, role: Role, department: str | None = None) -> str:
+    """A token made through the service, as `indicators token create` makes it."""
+    with engine_for(url) as engine, Session(engine) as session, session.begin():
+        _, secret = tokens.create(
+            session, data=TokenCreate(name=name, role=role, department=department), actor="bench"
+        )
+    return secret
+
+
+# --- processes -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (uvicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_mb(pids: list[int]) -> float:
+    return sum(_status_kb(p, "VmRSS") for p in pids) / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+class RssSampler:
+    """Samples the resident memory of a process tree every 50 ms; `peak` is the largest sum seen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(process_tree(self.pid)))
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> Self:
+        self.peak = rss_mb(process_tree(self.pid))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb(process_tree(self.pid)))
+
+
+def serve_command(workers: int, port: int) -> list[str]:
+    """The service as operators run it: `indicators serve`."""
+    return [str(BIN / "indicators"), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+
+
+class Server:
+    """A server in a subprocess on a free loopback port, stopped (SIGINT, then SIGKILL) on exit.
+
+    `command(port)` builds its command line; by default the real service (`indicators serve`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        workers: int = 1,
+        env: Mapping[str, str] | None = None,
+        command: Callable[[int], list[str]] | None = None,
+        ready_path: str = "/healthz",
+        log: Path | None = None,
+    ) -> None:
+        self.url = url
+        self.workers = workers
+        self.port = free_port()
+        self.base = f"http://{HOST}:{self.port}"
+        self.command = (command or partial(serve_command, workers))(self.port)
+        self.env = {**os.environ, "INDICATORS_DATABASE_URL": url, **(env or {})}
+        self.ready_path = ready_path
+        self.log_path = log or Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Self:
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            start_new_session=True,
+        )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        expected = self.workers + (1 if self.workers > 1 else 0)
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_tail()}")
+            try:
+                # With --workers, wait until every worker is up, not only the first.
+                answered = httpx.get(self.base + self.ready_path, timeout=1).status_code < 500
+                if answered and len(process_tree(self.process.pid)) >= expected:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server not ready after {timeout}s: {self.log_tail()}")
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    @property
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        return process_tree(self.process.pid)
+
+    def rss_sampler(self) -> RssSampler:
+        assert self.process is not None
+        return RssSampler(self.process.pid)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+        self.log_path.unlink(missing_ok=True)
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    import platform
+    import sqlite3
+
+    mem_kb = _meminfo_kb("MemTotal")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {
+        "cpus": str(os.cpu_count()),
+        "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "load average": load,
+    }
+
+
+def _meminfo_kb(field: str) -> int:
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def postgres_version() -> str | None:
+    if postgres_problem() is not None:
+        return None
+    engine = create_engine(POSTGRES_URL)
+    with engine.connect() as connection:
+        version = str(connection.execute(text("SHOW server_version")).scalar())
+    engine.dispose()
+    return version
