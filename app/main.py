@@ -11,6 +11,7 @@ from app.departments.router import router as departments_router
 from app.indicators.router import router as indicators_router
 from app.limits import BodyLimit
 from app.observations.router import router as observations_router
+from app.observations.templates import router as templates_router
 from app.ops import install_docs
 from app.ops import router as ops_router
 from app.targets.router import router as targets_router
@@ -39,6 +40,7 @@ def create_app() -> FastAPI:
         departments_router,
         indicators_router,
         observations_router,
+        templates_router,
         targets_router,
         tokens_router,
     ):

@@ -1,0 +1,332 @@
+"""Many observations at once: every row checked, the valid ones written in bulk with their history.
+
+A batch resolves codes once, checks rows in plain Python, looks up the existing cells in bulk and
+writes with app.observations.bulk, leaving the same current rows and revisions as one-cell writes
+would. It is fed rows all at once (HTTP) or in chunks (the command line streaming a large file):
+
+- `atomic`: one rejected row and nothing is written (422); the counts are then 0.
+- not `atomic`: the valid rows are written, the others are reported.
+- `dry_run`: everything is checked and counted, nothing is written.
+- a row for a department the actor may not write: 403 and nothing written, whatever `atomic` says.
+"""
+
+import builtins
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.auth.principal import Principal, writable_departments
+from app.cells import YEAR_MAX, YEAR_MIN
+from app.database import utcnow
+from app.departments import service as departments
+from app.indicators import service as indicators
+from app.indicators.models import ValueType
+from app.observations import bulk
+from app.observations.files import MISSING, BadRow, Row
+from app.observations.models import Qualifier
+from app.observations.rules import violation
+from app.problems import Forbidden, InvalidValue, PayloadTooLarge
+from app.schemas import parse_value
+
+MAX_ERRORS = 1000
+NOTE_MAX, SOURCE_MAX = 2000, 500
+QUALIFIERS = frozenset(q.value for q in Qualifier)
+_QUALIFIER_MSG = "must be one of " + ", ".join(q.value for q in Qualifier)
+# (key, row, indicator_id, department_id, year, value, qualifier, note, source)
+Valid = tuple[int, int, int, int, int, Decimal, str, str | None, str | None]
+
+
+@dataclass
+class Summary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    dry_run: bool = False
+    errors: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)
+    error_count: int = 0
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "dry_run": self.dry_run,
+            "errors": self.errors,
+            "error_count": self.error_count,
+        }
+
+
+def _text(raw: Any) -> str | None:
+    """A spreadsheet cell as text: numbers as written (2021.0 -> 2021), blanks as None."""
+    if raw is None or raw is MISSING:
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    text = raw.strip() if isinstance(raw, str) else str(raw)
+    return text or None
+
+
+class Batch:
+    """One batch: feed it rows (all at once or in chunks), then `finish()` for the summary."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        actor: Principal,
+        dry_run: bool = False,
+        atomic: bool = True,
+        strict: bool = True,
+        max_rows: int | None = None,
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.strict = strict  # JSON: types as the contract says; CSV and sheets: cells parsed as text
+        self.max_rows = max_rows
+        self.summary = Summary(dry_run=dry_run)
+        self.atomic = atomic
+        dbapi = session.get_bind().dialect.loaded_dbapi
+        # COPY goes through the driver itself, whose errors SQLAlchemy does not wrap.
+        self.conflicts: tuple[type[Exception], ...] = (IntegrityError, dbapi.IntegrityError)
+        self.indicators = {code: (i.id, i.value_type) for code, i in indicators.by_code(session).items()}
+        self.departments = departments.code_map(session)
+        self.allowed = writable_departments(session, actor)
+        self.seen: dict[int, int] = {}  # packed key -> the row that first named the cell
+        self.rows = 0
+        self.forbidden = 0
+        self.at = utcnow()
+
+    # --- checking -----------------------------------------------------------------------------------
+
+    def _error(self, row: int, loc: tuple[str, ...], msg: str, type: str) -> None:
+        summary = self.summary
+        summary.error_count += 1
+        if len(summary.errors) < MAX_ERRORS:
+            summary.errors.append({"row": row, "loc": list(loc), "msg": msg, "type": type})
+
+    def check(self, rows: Iterable[Row]) -> builtins.list[Valid]:
+        valid: builtins.list[Valid] = []
+        for item in rows:
+            self.rows += 1
+            if self.max_rows is not None and self.rows > self.max_rows:
+                raise PayloadTooLarge(
+                    f"A batch holds at most {self.max_rows} rows (INDICATORS_MAX_BATCH_ROWS); split it"
+                )
+            if isinstance(item, BadRow):
+                self.summary.rejected += 1
+                self._error(item.row, item.loc, item.msg, item.type)
+                continue
+            before = self.summary.error_count
+            checked = self._row(*item)
+            if self.summary.error_count > before:
+                self.summary.rejected += 1
+            elif checked is not None:
+                valid.append(checked)
+        return valid
+
+    def _code(self, n: int, name: str, raw: Any, known: dict[str, Any]) -> Any:
+        if self.strict:
+            if raw is MISSING or raw is None:
+                self._error(n, (name,), "required", "missing")
+                return None
+            if not isinstance(raw, str):
+                self._error(n, (name,), f"must be a {name} code (a string)", "string_type")
+                return None
+            code = raw
+        else:
+            text = _text(raw)
+            if text is None:
+                self._error(n, (name,), "required", "missing")
+                return None
+            code = text
+        found = known.get(code)
+        if found is None:
+            self._error(n, (name,), f"unknown {name} {code!r}", "unknown_code")
+        return found
+
+    def _year(self, n: int, raw: Any) -> int | None:
+        year = raw
+        if not self.strict and not isinstance(raw, int):
+            text = _text(raw)
+            year = int(text) if text is not None and text.lstrip("+-").isdigit() else raw
+        if year is MISSING or year is None or year == "":
+            self._error(n, ("year",), "required", "missing")
+            return None
+        if type(year) is not int:
+            self._error(n, ("year",), "must be a whole number such as 2021", "int_type")
+            return None
+        if not YEAR_MIN <= year <= YEAR_MAX:
+            self._error(n, ("year",), f"must be between {YEAR_MIN} and {YEAR_MAX}", "year_range")
+            return None
+        return year
+
+    def _value(self, n: int, raw: Any, value_type: ValueType | None) -> Decimal | None:
+        if raw is MISSING or raw is None or (not self.strict and _text(raw) is None):
+            self._error(n, ("value",), "required", "missing")
+            return None
+        if self.strict and isinstance(raw, str):
+            self._error(n, ("value",), "must be a JSON number, not a string", "number_type")
+            return None
+        try:
+            value = parse_value(raw)
+        except ValueError as exc:
+            self._error(n, ("value",), str(exc), "number")
+            return None
+        if value_type is not None:
+            rule = violation(value_type, value)
+            if rule is not None:
+                self._error(n, ("value",), rule, f"value_type.{value_type}")
+                return None
+        return value
+
+    def _optional(self, n: int, name: str, raw: Any, limit: int) -> str | None:
+        if raw is MISSING or raw is None:
+            return None
+        if not isinstance(raw, str):
+            if self.strict:
+                self._error(n, (name,), "must be a string or null", "string_type")
+                return None
+            raw = _text(raw)
+        if len(raw) > limit:
+            self._error(n, (name,), f"at most {limit} characters", "string_too_long")
+            return None
+        return raw or None
+
+    def _row(self, n: int, values: tuple[Any, ...]) -> Valid | None:
+        ind_raw, dep_raw, year_raw, value_raw, qual_raw, note_raw, source_raw = values
+        indicator = self._code(n, "indicator", ind_raw, self.indicators)
+        department = self._code(n, "department", dep_raw, self.departments)
+        year = self._year(n, year_raw)
+        value = self._value(n, value_raw, indicator[1] if indicator else None)
+        qualifier = qual_raw
+        if not self.strict or qual_raw is MISSING:
+            qualifier = _text(qual_raw)
+        if qualifier is None:
+            qualifier = "exact"
+        elif not isinstance(qualifier, str) or qualifier not in QUALIFIERS:
+            self._error(n, ("qualifier",), _QUALIFIER_MSG, "enum")
+            qualifier = None
+        note = self._optional(n, "note", note_raw, NOTE_MAX)
+        source = self._optional(n, "source", source_raw, SOURCE_MAX)
+        if department is not None and self.allowed is not None and department not in self.allowed:
+            self.forbidden += 1
+            scope = self.actor.department_code or "no department"
+            self._error(
+                n, ("department",), f"{self.actor.name!r} may write only for {scope} and below", "forbidden"
+            )
+        if indicator is None or department is None or year is None:
+            return None
+        key = ((indicator[0] << 32 | department) << 8) | (year - YEAR_MIN)
+        first = self.seen.setdefault(key, n)
+        if first != n:
+            self._error(n, (), f"the same cell (indicator, department, year) as row {first}", "duplicate")
+            return None
+        if value is None or qualifier is None:
+            return None
+        return key, n, indicator[0], department, year, value, qualifier, note, source
+
+    # --- writing ------------------------------------------------------------------------------------
+
+    @property
+    def writing(self) -> bool:
+        """Whether rows still get written: never in a dry run, and not once an atomic batch has failed."""
+        return not self.summary.dry_run and not self.forbidden and not (self.atomic and self.summary.rejected)
+
+    def feed(self, rows: Iterable[Row]) -> None:
+        """Check rows, then write the valid ones (or only classify them in a dry run)."""
+        valid = self.check(rows)
+        if self.forbidden or (self.atomic and self.summary.rejected) or not valid:
+            return  # the batch will fail: spare the database
+        valid.sort()  # key order is index order: inserts append instead of splitting pages
+        if not self.writing:
+            self._apply(valid, write=False)
+            return
+        for attempt in range(3):
+            try:
+                with self.session.begin_nested():
+                    self._apply(valid, write=True)
+                return
+            except self.conflicts:
+                # A concurrent writer created or changed one of these cells after we read it: its
+                # row is committed now, so reading again classifies against it.
+                if attempt == 2:
+                    raise
+
+    def _apply(self, valid: builtins.list[Valid], *, write: bool) -> None:
+        conn = self.session.connection()
+        keys = [(v[2], v[3], v[4]) for v in valid]
+        current = bulk.existing(conn, keys)
+        last = bulk.last_versions(conn, [k for k in keys if k not in current])
+        new: builtins.list[bulk.NewRow] = []
+        changed: builtins.list[bulk.ChangedRow] = []
+        revisions: builtins.list[bulk.RevisionRow] = []
+        unchanged = 0
+        for _, _, i, d, y, value, q, note, source in valid:
+            now = current.get((i, d, y))
+            if now is None:
+                version = last.get((i, d, y), 0) + 1
+                new.append((i, d, y, version, value, q, note, source))
+                revisions.append((i, d, y, version, "create", None, value, None, q, note, source))
+            elif (
+                now.value == value
+                and now.qualifier == q
+                and (now.note or None) == note
+                and (now.source or None) == source
+            ):
+                unchanged += 1
+            else:
+                version = now.version + 1
+                changed.append((now.id, version, value, q, note, source))
+                revisions.append(
+                    (i, d, y, version, "update", now.value, value, now.qualifier, q, note, source)
+                )
+        if write:
+            bulk.write(conn, new=new, changed=changed, revisions=revisions, at=self.at, by=self.actor.name)
+        self.summary.created += len(new)
+        self.summary.updated += len(changed)
+        self.summary.unchanged += unchanged
+
+    # --- the answer ---------------------------------------------------------------------------------
+
+    def finish(self) -> Summary:
+        """The summary; raises 403 (a department out of scope) or 422 (atomic with rejected rows)."""
+        summary = self.summary
+        failed = self.forbidden or (self.atomic and summary.rejected)
+        if failed:
+            summary.created = summary.updated = summary.unchanged = 0
+        if self.forbidden:
+            scope = self.actor.department_code or "no department"
+            raise Forbidden(
+                f"{self.forbidden} row(s) are for departments {self.actor.name!r} may not write "
+                f"(only {scope} and the departments below it); nothing was written",
+                extra=summary.body(),
+            )
+        if failed:
+            raise InvalidValue(
+                f"{summary.rejected} of {self.rows} row(s) rejected; the batch is atomic, so nothing "
+                "was written (send atomic=false to write the valid rows)",
+                extra=summary.body(),
+            )
+        return summary
+
+
+def run(
+    session: Session,
+    *,
+    rows: Iterable[Row],
+    actor: Principal,
+    dry_run: bool,
+    atomic: bool,
+    strict: bool,
+    max_rows: int | None = None,
+) -> Summary:
+    """A whole batch held in memory: every row checked before anything is written."""
+    batch = Batch(session, actor=actor, dry_run=dry_run, atomic=atomic, strict=strict, max_rows=max_rows)
+    batch.feed(rows)
+    return batch.finish()

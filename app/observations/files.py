@@ -1,0 +1,273 @@
+"""Batch bodies as rows: a JSON document, a CSV file (UTF-8, UTF-8 with BOM or GB 18030) or a workbook.
+
+Every reader yields `(row, values)` with `values` in FIELDS order (MISSING where a JSON object has no
+such key), or a `BadRow` for an item that is not a row at all. Rows count from 1: for CSV and sheets
+the data rows after the header, so that row N is line N + 1 of the file.
+"""
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Final, Literal
+
+from app.problems import FieldError, InvalidValue, UnsupportedMediaType
+
+FIELDS: Final = ("indicator", "department", "year", "value", "qualifier", "note", "source")
+REQUIRED: Final = FIELDS[:4]
+# The Chinese header offices write, and the display columns of our own templates (skipped on import).
+ALIASES: Final = {
+    **dict(zip(("指标", "部门", "年度", "数值", "限定", "备注", "来源"), FIELDS, strict=True)),
+    "年份": "year",
+}
+DISPLAY: Final = frozenset({"indicator_name", "unit", "指标名称", "单位"})
+
+JSON = "application/json"
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Kind = Literal["json", "csv", "xlsx"]
+KINDS: Final[dict[str, Kind]] = {JSON: "json", CSV: "csv", XLSX: "xlsx"}
+
+_ZIP = b"PK\x03\x04"
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls (Excel 97-2003) and other compound documents
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+Values = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class BadRow:
+    row: int
+    loc: tuple[str, ...]
+    msg: str
+    type: str
+
+
+Row = tuple[int, Values] | BadRow
+
+
+def kind_of(content_type: str | None) -> Kind:
+    """JSON, CSV or a workbook, from the Content-Type; anything else is 415."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    kind = KINDS.get(media)
+    if kind is None:
+        raise UnsupportedMediaType(
+            f"A batch is {JSON}, {CSV} or an .xlsx workbook ({XLSX}), not {media or 'an untyped body'}"
+        )
+    return kind
+
+
+def sniff(kind: Kind, head: bytes) -> None:
+    """Refuse a body that is plainly not what its Content-Type says (415), before parsing it."""
+    said = {"json": "JSON", "csv": "CSV", "xlsx": "an .xlsx workbook"}[kind]
+    found = None
+    if head.startswith(_OLE2):
+        found = "an .xls (Excel 97-2003) workbook; save it as .xlsx"
+    elif head.startswith(_ZIP) and kind != "xlsx":
+        found = f"a zip file (an .xlsx workbook?); send workbooks as {XLSX}"
+    elif kind == "xlsx" and not head.startswith(_ZIP):
+        found = "not a zip file, so not an .xlsx workbook"
+    elif kind == "csv" and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        found = f"JSON; send it as {JSON}"
+    if found is not None:
+        raise UnsupportedMediaType(f"The body is {found}, but its Content-Type says {said}")
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+
+def json_batch(document: Any) -> tuple[list[Any], bool | None, bool | None]:
+    """The observations of a JSON batch and its dry_run and atomic flags (None when not given)."""
+    if not isinstance(document, dict):
+        raise InvalidValue(
+            'A JSON batch is an object: {"observations": [...], "dry_run": false, "atomic": true}',
+            errors=[FieldError(["body"], "must be an object", "dict_type")],
+        )
+    errors = [
+        FieldError(["body", key], "unknown field; a batch has observations, dry_run and atomic", "extra")
+        for key in document
+        if key not in ("observations", "dry_run", "atomic")
+    ]
+    observations = document.get("observations", MISSING)
+    if observations is MISSING:
+        errors.append(FieldError(["body", "observations"], "required", "missing"))
+    elif not isinstance(observations, list):
+        errors.append(FieldError(["body", "observations"], "must be a list of observations", "list_type"))
+    flags: list[bool | None] = []
+    for name in ("dry_run", "atomic"):
+        flag = document.get(name)
+        if flag is not None and not isinstance(flag, bool):
+            errors.append(FieldError(["body", name], "must be true or false", "bool_type"))
+        flags.append(flag)
+    if errors:
+        raise InvalidValue("The batch document is not valid", errors=errors)
+    return observations, flags[0], flags[1]
+
+
+def json_rows(items: Iterable[Any]) -> Iterator[Row]:
+    fieldset = frozenset(FIELDS)
+    for n, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            yield BadRow(n, (), "must be an object with indicator, department, year and value", "dict_type")
+            continue
+        if not item.keys() <= fieldset:
+            extra = sorted(str(k) for k in item.keys() - fieldset)
+            yield BadRow(n, (extra[0],), f"unknown field(s) {', '.join(extra)}", "extra_forbidden")
+            continue
+        yield n, tuple(item.get(f, MISSING) for f in FIELDS)
+
+
+# --- headers ----------------------------------------------------------------------------------------
+
+
+def columns(header: Sequence[Any]) -> list[int | None]:
+    """For each of FIELDS, its column index in the header (None for an absent optional one)."""
+    found: dict[str, int] = {}
+    errors: list[FieldError] = []
+    for index, cell in enumerate(header):
+        name = "" if cell is None else str(cell).strip().lstrip("\ufeff").strip()
+        key = ALIASES.get(name) or name.lower()
+        if not name or key in DISPLAY or name in DISPLAY:
+            continue
+        if key not in FIELDS:
+            errors.append(FieldError(["header", index + 1], f"unknown column {name!r}", "unknown_column"))
+        elif key in found:
+            errors.append(FieldError(["header", index + 1], f"column {key!r} appears twice", "duplicate"))
+        else:
+            found[key] = index
+    errors += [
+        FieldError(["header", field], f"required column {field!r} is missing", "missing")
+        for field in REQUIRED
+        if field not in found
+    ]
+    if errors:
+        raise InvalidValue(
+            "The header must name the columns indicator,department,year,value[,qualifier,note,source] "
+            "(or 指标,部门,年度,数值,限定,备注,来源)",
+            errors=errors,
+        )
+    return [found.get(f) for f in FIELDS]
+
+
+def _table_rows(lines: Iterator[Sequence[Any]], empty: Any) -> Iterator[Row]:
+    """The rows of a table whose first line is the header; blank lines keep their number, unread."""
+    header = next(lines, None)
+    if header is None:
+        raise InvalidValue(
+            "The file is empty: it needs a header line",
+            errors=[FieldError(["header"], "missing", "missing")],
+        )
+    index = columns(header)
+    width = max(i for i in index if i is not None) + 1
+    for n, line in enumerate(lines, 1):
+        if len(line) < width:
+            line = [*line, *([empty] * (width - len(line)))]
+        values = tuple(empty if i is None else line[i] for i in index)
+        if all(v is None or v == "" for v in values):
+            continue
+        yield n, values
+
+
+# --- CSV --------------------------------------------------------------------------------------------
+
+
+def decode(body: bytes) -> str:
+    """UTF-8 (with or without BOM) when the bytes are strictly UTF-8, else GB 18030 (which covers GBK)."""
+    if b"\x00" in body:
+        raise UnsupportedMediaType("The body holds NUL bytes: it is binary, not CSV text")
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return body.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InvalidValue(
+            f"The CSV is neither UTF-8 nor GB 18030/GBK text (bad byte at offset {exc.start})",
+            errors=[FieldError(["body"], "undecodable text", "encoding")],
+        ) from None
+
+
+def detect_file_encoding(handle: IO[bytes], block: int = 1 << 20) -> str:
+    """The encoding of a whole file, read once in blocks: utf-8-sig when strictly UTF-8, else gb18030."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while chunk := handle.read(block):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"
+    finally:
+        handle.seek(0)
+    return "utf-8-sig"
+
+
+def csv_rows(text: IO[str]) -> Iterator[Row]:
+    """Rows of CSV text, streamed."""
+    try:
+        yield from _table_rows(csv.reader(text), "")
+    except csv.Error as exc:
+        raise InvalidValue(
+            f"The CSV cannot be read: {exc}", errors=[FieldError(["body"], str(exc), "csv")]
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidValue(
+            f"The CSV is not valid {exc.encoding} text (bad byte at offset {exc.start})",
+            errors=[FieldError(["body"], "undecodable text", "encoding")],
+        ) from None
+
+
+def csv_body_rows(body: bytes) -> Iterator[Row]:
+    return csv_rows(io.StringIO(decode(body), newline=""))
+
+
+# --- workbooks --------------------------------------------------------------------------------------
+
+
+def xlsx_rows(source: IO[bytes]) -> Iterator[Row]:
+    """Rows of the first sheet of an .xlsx workbook, streamed (openpyxl read-only)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = load_workbook(source, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise InvalidValue(
+            f"The workbook cannot be read ({type(exc).__name__}: {exc}); is it a valid .xlsx file?",
+            errors=[FieldError(["body"], "broken or not an .xlsx workbook", "xlsx")],
+        ) from None
+    try:
+        if not book.worksheets:
+            raise InvalidValue("The workbook has no sheet", errors=[FieldError(["body"], "no sheet", "xlsx")])
+        sheet = book.worksheets[0]
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()  # some writers record wrong dimensions; read every row there is
+        yield from _table_rows(sheet.iter_rows(values_only=True), None)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
+        # A sheet is parsed as it is read: a damaged one shows here (ParseError is a SyntaxError).
+        raise InvalidValue(
+            f"The workbook's first sheet cannot be read ({type(exc).__name__}: {exc})",
+            errors=[FieldError(["body"], "broken .xlsx workbook", "xlsx")],
+        ) from None
+    finally:
+        book.close()
+
+
+def json_document(body: bytes, *, max_depth: int) -> Any:
+    """The body as JSON with exact numbers; 422 naming the problem when it is not JSON."""
+    from app.jsonio import loads
+
+    try:
+        return loads(body, max_depth=max_depth)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError and too deep are all ValueErrors
+        raise InvalidValue(
+            f"The body is not valid JSON: {exc}", errors=[FieldError(["body"], str(exc), "json_invalid")]
+        ) from None

@@ -1,0 +1,368 @@
+"""POST /api/v1/observations with JSON: semantics, row errors, history and department scope."""
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.cells import Action
+from app.config import Settings
+from app.observations.models import Observation, ObservationRevision, Qualifier
+from tests.conftest import Tokens
+from tests.helpers import problem, revisions, stored
+
+URL = "/api/v1/observations"
+SUMMARY = ("created", "updated", "unchanged", "rejected", "dry_run", "errors", "error_count")
+
+
+def obs(indicator: str = "legal-lectures", department: str = "zone", year: int = 2022, **rest: Any) -> Any:
+    return {"indicator": indicator, "department": department, "year": year, "value": 7, **rest}
+
+
+def counts(body: dict[str, Any]) -> tuple[int, int, int, int]:
+    return body["created"], body["updated"], body["unchanged"], body["rejected"]
+
+
+def total(session: Session, model: type = Observation) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def post(client: TestClient, headers: dict[str, str], rows: list[Any], **options: Any) -> Any:
+    return client.post(URL, json={"observations": rows, **options}, headers=headers)
+
+
+THREE = [
+    obs("legal-lectures", "zone", 2022, value=7, note="七场", source="report-2022"),
+    obs("deadline-compression", "zone", 2022, value=80, qualifier="at_least"),
+    obs("disputes-mediated", "emergency-management", 2022, value=12),
+]
+
+
+def test_batch_creates_rows_each_with_its_first_version(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    r = post(client, auth["clerk-zone"], THREE)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == dict.fromkeys(SUMMARY, 0) | {"created": 3, "dry_run": False, "errors": []}
+    row = stored(session, "deadline-compression", "zone", 2022)
+    assert row is not None
+    assert (row.value, row.qualifier, row.version, row.updated_by) == (
+        Decimal(80),
+        Qualifier.at_least,
+        1,
+        "clerk-zone",
+    )
+    lectures = stored(session, "legal-lectures", "zone", 2022)
+    assert lectures is not None and (lectures.note, lectures.source) == ("七场", "report-2022")
+    history = client.get(f"{URL}/disputes-mediated/emergency-management/2022/history", headers=auth["viewer"])
+    [version] = history.json()["items"]
+    assert (version["version"], version["action"], version["value_before"], version["value_after"]) == (
+        1,
+        "create",
+        None,
+        12,
+    )
+    assert version["changed_by"] == "clerk-zone"
+
+
+def test_the_same_batch_twice_changes_nothing(client: TestClient, auth: Tokens, session: Session) -> None:
+    assert counts(post(client, auth["clerk-zone"], THREE).json()) == (3, 0, 0, 0)
+    before = total(session, ObservationRevision)
+    again = post(client, auth["clerk-zone"], THREE)
+    assert again.status_code == 200
+    assert counts(again.json()) == (0, 0, 3, 0)
+    assert total(session, ObservationRevision) == before
+
+
+def test_batch_writes_history_exactly_like_one_cell_writes(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """Cell A by PUT and DELETE, cell B by batches, the same steps: their revisions are the same."""
+    h = auth["clerk-zone"]
+    steps: list[dict[str, Any] | None] = [
+        {"value": 5},
+        {"value": 6, "qualifier": "approximately", "note": "约"},
+        None,  # deleted
+        {"value": 9, "source": "s"},
+    ]
+    for step in steps:
+        if step is None:
+            assert client.delete(f"{URL}/legal-lectures/zone/2019", headers=h).status_code == 204
+            assert client.delete(f"{URL}/legal-lectures/zone/2018", headers=h).status_code == 204
+            continue
+        assert client.put(f"{URL}/legal-lectures/zone/2019", json=step, headers=h).status_code in (200, 201)
+        r = post(client, h, [obs("legal-lectures", "zone", 2018, **step)])
+        assert r.status_code == 200, r.text
+
+    def shape(rows: list[ObservationRevision]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                r.version,
+                r.action,
+                r.value_before,
+                r.value_after,
+                r.qualifier_before,
+                r.qualifier_after,
+                r.note,
+                r.source,
+                r.changed_by,
+            )
+            for r in rows
+        ]
+
+    by_put = shape(revisions(session, "legal-lectures", "zone", 2019))
+    by_batch = shape(revisions(session, "legal-lectures", "zone", 2018))
+    assert [v[0] for v in by_batch] == [1, 2, 3, 4]  # the version continues after the deletion
+    assert by_batch == by_put
+    put_row, batch_row = (
+        stored(session, "legal-lectures", "zone", 2019),
+        stored(session, "legal-lectures", "zone", 2018),
+    )
+    assert put_row is not None and batch_row is not None
+    assert (batch_row.version, batch_row.value, batch_row.source) == (put_row.version, put_row.value, "s")
+
+
+def test_an_update_records_the_value_before(client: TestClient, auth: Tokens, session: Session) -> None:
+    r = post(client, auth["commission"], [obs("deadline-compression", "zone", 2021, value=76)])
+    assert counts(r.json()) == (0, 1, 0, 0)
+    last = revisions(session, "deadline-compression", "zone", 2021)[-1]
+    assert (last.version, last.action, last.value_before, last.value_after) == (
+        2,
+        Action.update,
+        Decimal(75),
+        Decimal(76),
+    )
+    assert (last.qualifier_before, last.qualifier_after) == ("at_least", "exact")
+
+
+def test_values_are_kept_digit_for_digit(client: TestClient, auth: Tokens, session: Session) -> None:
+    client.post(
+        "/api/v1/indicators",
+        json={"code": "budget", "name": "预算", "value_type": "amount", "unit": "元"},
+        headers=auth["admin"],
+    )
+    body = (
+        '{"observations": [{"indicator": "budget", "department": "zone", "year": 2021,'
+        ' "value": 123456789012.345678}]}'
+    )
+    r = client.post(URL, content=body, headers={**auth["commission"], "content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    row = stored(session, "budget", "zone", 2021)
+    assert row is not None and row.value == Decimal("123456789012.345678")
+
+
+def test_atomic_batch_with_one_bad_row_writes_nothing(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    before = total(session), total(session, ObservationRevision)
+    rows = [*THREE[:2], obs("deadline-compression", "emergency-management", 2022, value=101)]
+    body = problem(post(client, auth["clerk-zone"], rows), 422)
+    assert {k: body[k] for k in SUMMARY if k != "errors"} == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 1,
+        "dry_run": False,
+        "error_count": 1,
+    }
+    assert body["errors"] == [
+        {
+            "row": 3,
+            "loc": ["value"],
+            "msg": "a percent must be between 0 and 100",
+            "type": "value_type.percent",
+        }
+    ]
+    assert "nothing" in body["detail"]
+    assert (total(session), total(session, ObservationRevision)) == before
+
+
+def test_non_atomic_batch_writes_the_valid_rows(client: TestClient, auth: Tokens, session: Session) -> None:
+    rows = [obs(year=2030), obs(year=1800), obs(year=2031)]
+    r = post(client, auth["clerk-zone"], rows, atomic=False)
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == (2, 0, 0, 1)
+    assert r.json()["errors"] == [
+        {"row": 2, "loc": ["year"], "msg": "must be between 1900 and 2100", "type": "year_range"}
+    ]
+    assert stored(session, "legal-lectures", "zone", 2030) is not None
+    assert stored(session, "legal-lectures", "zone", 2031) is not None
+
+
+@pytest.mark.parametrize("where", ["body", "query"])
+def test_dry_run_counts_and_writes_nothing(
+    client: TestClient, auth: Tokens, session: Session, where: str
+) -> None:
+    before = total(session), total(session, ObservationRevision)
+    seeded = {"value": 75, "qualifier": "at_least", "source": "report-2021 §一(二)"}
+    rows = [*THREE, obs("deadline-compression", "zone", 2021, **seeded)]
+    if where == "body":
+        r = post(client, auth["clerk-zone"], rows, dry_run=True)
+    else:
+        r = client.post(f"{URL}?dry_run=true", json={"observations": rows}, headers=auth["clerk-zone"])
+    assert r.status_code == 200, r.text
+    assert r.json()["dry_run"] is True
+    assert counts(r.json()) == (3, 0, 1, 0)
+    assert (total(session), total(session, ObservationRevision)) == before
+
+
+def test_dry_run_of_a_failing_atomic_batch_fails_the_same_way(client: TestClient, auth: Tokens) -> None:
+    body = problem(post(client, auth["clerk-zone"], [obs(), obs(value=-1)], dry_run=True), 422)
+    assert body["dry_run"] is True and body["rejected"] == 1
+
+
+# Each bad row and the error it must give: (fields changed, loc, words the message must hold, type).
+ROW_ERRORS: list[tuple[dict[str, Any], list[str], str, str]] = [
+    ({"indicator": "nope"}, ["indicator"], "unknown indicator 'nope'", "unknown_code"),
+    ({"department": "nowhere"}, ["department"], "unknown department 'nowhere'", "unknown_code"),
+    ({"indicator": 12}, ["indicator"], "string", "string_type"),
+    ({"year": "2021"}, ["year"], "whole number", "int_type"),
+    ({"year": 2021.5}, ["year"], "whole number", "int_type"),
+    ({"year": 1899}, ["year"], "between 1900 and 2100", "year_range"),
+    ({"year": 2101}, ["year"], "between 1900 and 2100", "year_range"),
+    ({"value": "7"}, ["value"], "not a string", "number_type"),
+    ({"value": True}, ["value"], "boolean", "number"),
+    ({"value": None}, ["value"], "required", "missing"),
+    ({"value": 1.5}, ["value"], "whole number of 0 or more", "value_type.count"),
+    ({"value": -1}, ["value"], "whole number of 0 or more", "value_type.count"),
+    ({"value": 1.1234567}, ["value"], "6 digits after", "number"),
+    ({"value": 10**18}, ["value"], "18 digits before", "number"),
+    ({"qualifier": "about"}, ["qualifier"], "must be one of exact, at_least", "enum"),
+    ({"note": "x" * 2001}, ["note"], "at most 2000", "string_too_long"),
+    ({"source": 5}, ["source"], "string or null", "string_type"),
+    ({"colour": "red"}, ["colour"], "unknown field", "extra_forbidden"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "loc", "words", "kind"), ROW_ERRORS, ids=[str(e[0])[:30] for e in ROW_ERRORS]
+)
+def test_row_errors_name_the_field(
+    client: TestClient, auth: Tokens, change: dict[str, Any], loc: list[str], words: str, kind: str
+) -> None:
+    bad = obs(year=2023) | change
+    body = problem(post(client, auth["commission"], [obs(), bad]), 422)
+    [error] = body["errors"]
+    assert (error["row"], error["loc"], error["type"]) == (2, loc, kind)
+    assert words in error["msg"]
+
+
+@pytest.mark.parametrize(
+    ("indicator", "value", "ok"),
+    [
+        ("deadline-compression", 100, True),
+        ("deadline-compression", 100.000001, False),
+        ("business-environment-rank", 1, True),
+        ("business-environment-rank", 0, False),
+        ("legal-lectures", 0, True),
+    ],
+)
+def test_value_type_boundaries(
+    client: TestClient, auth: Tokens, indicator: str, value: Any, ok: bool
+) -> None:
+    r = post(client, auth["commission"], [obs(indicator, value=value)])
+    assert r.status_code == (200 if ok else 422), r.text
+
+
+def test_a_row_that_is_not_an_object_is_rejected(client: TestClient, auth: Tokens) -> None:
+    body = problem(post(client, auth["commission"], [obs(), [1, 2], "x"]), 422)
+    assert [(e["row"], e["type"]) for e in body["errors"]] == [(2, "dict_type"), (3, "dict_type")]
+
+
+def test_every_error_is_reported_and_the_list_is_capped(client: TestClient, auth: Tokens) -> None:
+    rows = [obs(indicator="nope", department="nowhere", year=2000 + i % 50) for i in range(600)]
+    body = problem(post(client, auth["commission"], rows), 422)
+    assert body["rejected"] == 600
+    assert body["error_count"] == 1200  # two errors a row
+    assert len(body["errors"]) == 1000
+    assert body["errors"][0]["row"] == 1 and body["errors"][-1]["row"] == 500
+
+
+def test_a_later_row_for_the_same_cell_is_rejected(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    rows = [obs(value=1), obs(year=2023), obs(value=2)]
+    r = post(client, auth["clerk-zone"], rows, atomic=False)
+    assert counts(r.json()) == (2, 0, 0, 1)
+    [error] = r.json()["errors"]
+    assert (error["row"], error["type"]) == (3, "duplicate")
+    assert "row 1" in error["msg"]
+    row = stored(session, "legal-lectures", "zone", 2022)
+    assert row is not None and row.value == 1
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_a_clerk_batch_with_another_departments_row_writes_nothing(
+    client: TestClient, auth: Tokens, session: Session, atomic: bool
+) -> None:
+    before = total(session), total(session, ObservationRevision)
+    rows = [obs("disputes-mediated", "emergency-management", 2022), obs("legal-lectures", "zone", 2022)]
+    body = problem(post(client, auth["clerk-em"], rows, atomic=atomic), 403)
+    assert body["errors"] == [
+        {
+            "row": 2,
+            "loc": ["department"],
+            "msg": "'clerk-em' may write only for emergency-management and below",
+            "type": "forbidden",
+        }
+    ]
+    assert body["created"] == 0 and body["rejected"] == 1
+    assert (total(session), total(session, ObservationRevision)) == before
+
+
+def test_a_clerk_writes_the_departments_below_its_own(client: TestClient, auth: Tokens) -> None:
+    rows = [
+        obs("disputes-mediated", "emergency-management", 2022),
+        obs("disputes-mediated", "urban-management", 2022),
+    ]
+    assert counts(post(client, auth["clerk-zone"], rows).json()) == (2, 0, 0, 0)
+
+
+def test_readers_cannot_write_batches(client: TestClient, auth: Tokens, session: Session) -> None:
+    problem(post(client, auth["viewer"], [obs()]), 403)
+    r = client.post(URL, json={"observations": [obs()]})
+    problem(r, 401)
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert stored(session, "legal-lectures", "zone", 2022) is None
+
+
+@pytest.mark.parametrize(
+    ("document", "loc"),
+    [
+        ([obs()], ["body"]),
+        ({"rows": [obs()]}, ["body", "rows"]),
+        ({}, ["body", "observations"]),
+        ({"observations": obs()}, ["body", "observations"]),
+        ({"observations": [obs()], "dry_run": "yes"}, ["body", "dry_run"]),
+    ],
+)
+def test_a_malformed_batch_document_is_422(
+    client: TestClient, auth: Tokens, document: Any, loc: list[str]
+) -> None:
+    body = problem(client.post(URL, json=document, headers=auth["commission"]), 422)
+    assert loc in [e["loc"] for e in body["errors"]]
+
+
+@pytest.mark.parametrize("text", ['{"observations": [', '{"observations": [{"value": NaN}]}'])
+def test_a_body_that_is_not_json_is_422(client: TestClient, auth: Tokens, text: str) -> None:
+    r = client.post(URL, content=text, headers={**auth["commission"], "content-type": "application/json"})
+    assert "not valid JSON" in problem(r, 422)["detail"]
+
+
+def test_an_empty_batch_does_nothing(client: TestClient, auth: Tokens) -> None:
+    r = post(client, auth["commission"], [])
+    assert r.status_code == 200 and counts(r.json()) == (0, 0, 0, 0)
+
+
+def test_a_batch_over_the_row_limit_is_413(
+    client: TestClient, auth: Tokens, session: Session, settings: Settings
+) -> None:
+    settings.max_batch_rows = 2
+    body = problem(post(client, auth["commission"], [obs(year=2022), obs(year=2023), obs(year=2024)]), 413)
+    assert "at most 2 rows" in body["detail"]
+    assert stored(session, "legal-lectures", "zone", 2022) is None
