@@ -1,0 +1,216 @@
+"""Exports (CSV and .xlsx) that import back changing exactly what was edited, and fill-in templates."""
+
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.files import XLSX
+from app.observations.models import Observation
+from app.targets.models import Target
+from tests.conftest import Tokens
+from tests.helpers import problem, revisions, stored
+
+URL = "/api/v1/observations"
+HEADER = ["indicator", "department", "year", "value", "qualifier", "note", "source"]
+
+
+def add_rows(client: TestClient, auth: Tokens) -> None:
+    """150 more figures for the zone (more than one page), with notes that need quoting, and decimals."""
+    client.post(
+        "/api/v1/indicators",
+        json={"code": "budget", "name": "预算", "value_type": "amount", "unit": "元"},
+        headers=auth["admin"],
+    )
+    rows: list[dict[str, Any]] = [
+        {"indicator": "legal-lectures", "department": "zone", "year": 1950 + i, "value": i}
+        for i in range(150)
+    ]
+    rows += [
+        {
+            "indicator": "budget",
+            "department": "zone",
+            "year": 2020,
+            "value": Decimal("0.1"),
+            "note": 'a, "b"\nc',
+        },
+        {"indicator": "budget", "department": "zone", "year": 2021, "value": Decimal("123456789012.345678")},
+        {"indicator": "budget", "department": "zone", "year": 2022, "value": Decimal("-1234567.891")},
+    ]
+    body = '{"observations": [' + ",".join(_json(r) for r in rows) + "]}"
+    r = client.post(URL, content=body, headers={**auth["commission"], "content-type": "application/json"})
+    assert r.status_code == 200, r.text
+
+
+def _json(row: dict[str, Any]) -> str:
+    import json
+
+    value = row.pop("value")
+    text = json.dumps(row, ensure_ascii=False)
+    return text[:-1] + f', "value": {value}}}'
+
+
+def count(session: Session, department: str | None = None) -> int:
+    query = select(func.count()).select_from(Observation)
+    if department:
+        query = query.join(Department, Department.id == Observation.department_id).where(
+            Department.code == department
+        )
+    return session.scalar(query) or 0
+
+
+def read_csv(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+
+
+@pytest.mark.parametrize("how", ["accept", "format"])
+def test_csv_export_has_every_matching_row(
+    client: TestClient, auth: Tokens, session: Session, how: str
+) -> None:
+    add_rows(client, auth)
+    if how == "accept":
+        r = client.get(f"{URL}?department=zone", headers={**auth["viewer"], "accept": "text/csv"})
+    else:
+        r = client.get(f"{URL}?department=zone&format=csv&limit=5", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "attachment" in r.headers["content-disposition"]
+    table = read_csv(r.content)
+    assert table[0] == HEADER
+    assert len(table) - 1 == count(session, "zone") > 150
+    assert {row[1] for row in table[1:]} == {"zone"}
+    assert ["budget", "zone", "2021", "123456789012.345678", "exact", "", ""] in table
+    assert ["budget", "zone", "2020", "0.1", "exact", 'a, "b"\nc', ""] in table
+    assert ["deadline-compression", "zone", "2021", "75", "at_least", "", "report-2021 §一(二)"] in table
+
+
+def test_csv_export_filters_by_year(client: TestClient, auth: Tokens, session: Session) -> None:
+    r = client.get(f"{URL}?year=2021&format=csv", headers=auth["viewer"])
+    table = read_csv(r.content)
+    assert len(table) - 1 == session.scalar(
+        select(func.count()).select_from(Observation).where(Observation.year == 2021)
+    )
+    assert {row[2] for row in table[1:]} == {"2021"}
+
+
+def test_unknown_format_is_406(client: TestClient, auth: Tokens) -> None:
+    problem(client.get(f"{URL}?format=pdf", headers=auth["viewer"]), 406)
+
+
+def test_csv_round_trip_changes_exactly_what_was_edited(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    add_rows(client, auth)
+    exported = client.get(f"{URL}?department=zone&format=csv", headers=auth["viewer"]).content
+    table = read_csv(exported)
+    edited = 0
+    for row in table[1:]:
+        if row[:3] == ["legal-lectures", "zone", "1960"]:
+            row[3] = "999"
+            edited += 1
+        if row[:3] == ["budget", "zone", "2020"]:
+            row[5] = "改过的备注"
+            edited += 1
+    assert edited == 2
+    out = io.StringIO()
+    csv.writer(out).writerows(table)
+    r = client.post(
+        URL, content=out.getvalue().encode("gbk"), headers={**auth["clerk-zone"], "content-type": "text/csv"}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["updated"], r.json()["rejected"]) == (0, 2, 0)
+    assert r.json()["unchanged"] == len(table) - 1 - 2
+    lectures = stored(session, "legal-lectures", "zone", 1960)
+    assert lectures is not None and lectures.value == 999 and lectures.version == 2
+    budget = stored(session, "budget", "zone", 2020)
+    assert budget is not None and budget.note == "改过的备注" and budget.value == Decimal("0.1")
+    assert len(revisions(session, "legal-lectures", "zone", 1961)) == 1
+
+
+def test_xlsx_round_trip_changes_exactly_what_was_edited(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    add_rows(client, auth)
+    r = client.get(f"{URL}?department=zone&format=xlsx", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == XLSX
+    book = load_workbook(io.BytesIO(r.content))
+    sheet = book.worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == HEADER
+    assert len(rows) - 1 == count(session, "zone")
+    edited = 0
+    for cells in sheet.iter_rows(min_row=2):
+        if (cells[0].value, cells[2].value) == ("legal-lectures", 1975):
+            cells[3].value = 1234
+            edited += 1
+    assert edited == 1
+    out = io.BytesIO()
+    book.save(out)
+    r = client.post(URL, content=out.getvalue(), headers={**auth["clerk-zone"], "content-type": XLSX})
+    assert r.status_code == 200, r.text
+    assert (r.json()["updated"], r.json()["created"], r.json()["rejected"]) == (1, 0, 0)
+    assert r.json()["unchanged"] == len(rows) - 2
+    row = stored(session, "legal-lectures", "zone", 1975)
+    assert row is not None and row.value == 1234
+    long = stored(session, "budget", "zone", 2021)
+    assert long is not None and long.value == Decimal("123456789012.345678") and long.version == 1
+
+
+def test_accept_xlsx_gives_a_workbook(client: TestClient, auth: Tokens) -> None:
+    r = client.get(f"{URL}?indicator=free-seals", headers={**auth["viewer"], "accept": XLSX})
+    rows = list(load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(values_only=True))
+    assert rows[1:] == [("free-seals", "zone", 2021, 1584, "exact", None, "report-2021 §一(二)")]
+
+
+def reported(session: Session, department: str) -> set[str]:
+    dep = select(Department.id).where(Department.code == department).scalar_subquery()
+    ids = set(session.scalars(select(Observation.indicator_id).where(Observation.department_id == dep)))
+    ids |= set(session.scalars(select(Target.indicator_id).where(Target.department_id == dep)))
+    return set(session.scalars(select(Indicator.code).where(Indicator.id.in_(ids))))
+
+
+@pytest.mark.parametrize("department", ["zone", "emergency-management"])
+def test_a_filled_template_uploads_as_is(
+    client: TestClient, auth: Tokens, session: Session, department: str
+) -> None:
+    r = client.get(f"/api/v1/templates/{department}.xlsx?year=2022", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == XLSX
+    book = load_workbook(io.BytesIO(r.content))
+    sheet = book.worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == [*HEADER, "indicator_name", "unit"]
+    codes = {row[0] for row in rows[1:]}
+    assert codes == reported(session, department) and codes
+    names: dict[Any, str] = dict(session.execute(select(Indicator.code, Indicator.name)).all())
+    for row in rows[1:]:
+        assert row[1:7] == (department, 2022, None, None, None, None)
+        assert row[7] == names[row[0]]
+    for cells in sheet.iter_rows(min_row=2):
+        cells[3].value = 1  # fits every value_type
+    cells[6].value = "填表人 张三"
+    out = io.BytesIO()
+    book.save(out)
+    up = client.post(URL, content=out.getvalue(), headers={**auth["clerk-zone"], "content-type": XLSX})
+    assert up.status_code == 200, up.text
+    assert (up.json()["created"], up.json()["rejected"]) == (len(rows) - 1, 0)
+    last = stored(session, str(rows[-1][0]), department, 2022)
+    assert last is not None and last.value == 1 and last.source == "填表人 张三"
+
+
+def test_template_of_an_unknown_department_is_404_and_year_is_required(
+    client: TestClient, auth: Tokens
+) -> None:
+    problem(client.get("/api/v1/templates/nowhere.xlsx?year=2022", headers=auth["viewer"]), 404)
+    problem(client.get("/api/v1/templates/zone.xlsx", headers=auth["viewer"]), 422)
+    problem(client.get("/api/v1/templates/zone.xlsx?year=2022"), 401)
