@@ -1,6 +1,7 @@
 """The `indicators` command: migrate, seed, serve, and manage tokens."""
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -104,6 +105,27 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name")]) 
     except Problem as exc:
         _fail(exc.detail)
     typer.echo(f"token {name!r} revoked", err=True)
+
+
+@cli.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A .csv, .xlsx or .json batch")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count everything, write nothing")
+    ] = False,
+    atomic: Annotated[
+        bool, typer.Option("--atomic/--no-atomic", help="One bad row and nothing is written (default)")
+    ] = True,
+    actor: Annotated[str, typer.Option("--as", help="The name recorded as updated_by")] = "cli",
+) -> None:
+    """Import observations as POST /api/v1/observations does, straight into the database.
+
+    Prints the import summary as JSON on stdout. Exit status 0, 1 when rows were rejected, 2 when
+    the file cannot be read (unknown type, bad header, undecodable text).
+    """
+    from app.observations.importer import command
+
+    raise typer.Exit(command(file, dry_run=dry_run, atomic=atomic, actor_name=actor))
 
 
 def main() -> None:

@@ -103,7 +103,8 @@ def last_versions(conn: Connection, keys: Sequence[Key]) -> dict[Key, int]:
 
 
 def _processor(column: str, conn: Connection) -> Callable[[Any], Any]:
-    process = Observation.__table__.c[column].type.bind_processor(conn.dialect)
+    """What SQLAlchemy does to a value of that column before the driver sees it."""
+    process = Observation.__table__.c[column].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return process if process is not None else (lambda value: value)
 
 

@@ -1,11 +1,12 @@
 """POST /api/v1/observations with JSON: semantics, row errors, history and department scope."""
 
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.cells import Action
@@ -366,3 +367,32 @@ def test_a_batch_over_the_row_limit_is_413(
     body = problem(post(client, auth["commission"], [obs(year=2022), obs(year=2023), obs(year=2024)]), 413)
     assert "at most 2 rows" in body["detail"]
     assert stored(session, "legal-lectures", "zone", 2022) is None
+
+
+def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """The batch writes below the ORM: its stored text must be what SQLAlchemy would have stored."""
+    h = auth["clerk-zone"]
+    assert (
+        client.put(f"{URL}/deadline-compression/zone/2018", json={"value": 7.25}, headers=h).status_code
+        == 201
+    )
+    assert (
+        post(client, h, [obs("deadline-compression", "zone", 2019, value=7.25)]).status_code == 200
+    )
+
+    def raw(table: str, column: str, year: int) -> str:
+        sql = text(
+            f"SELECT CAST(t.{column} AS TEXT) FROM {table} t JOIN indicator i ON i.id = t.indicator_id "
+            "WHERE i.code = 'deadline-compression' AND t.year = :year"
+        )
+        value = session.execute(sql, {"year": year}).scalar_one()
+        return re.sub(r"\d", "9", str(value))  # the shape, whatever the digits
+
+    for table, columns in {
+        "observation": ("value", "updated_at", "qualifier"),
+        "observation_revision": ("value_after", "changed_at", "action", "value_before"),
+    }.items():
+        for column in columns:
+            assert raw(table, column, 2019) == raw(table, column, 2018), (table, column)

@@ -1,0 +1,167 @@
+"""`indicators import FILE`: the same batches, streamed from disk straight into the database."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from app import database, migrate
+from app.cli import cli
+from app.config import get_settings
+from app.observations import importer
+from app.observations.models import Observation, ObservationRevision
+from seed.loader import load
+from tests.databases import url_of
+from tests.helpers import revisions, stored
+
+runner = CliRunner()
+
+
+def _clear_caches() -> None:
+    get_settings.cache_clear()
+    database.get_engine.cache_clear()
+    database._sessionmaker.cache_clear()
+
+
+@pytest.fixture
+def db(fresh: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """A migrated, seeded database that the command line writes to."""
+    migrate.upgrade(fresh)
+    with Session(fresh) as session, session.begin():
+        load(session)
+    monkeypatch.setenv("INDICATORS_DATABASE_URL", url_of(fresh))
+    _clear_caches()
+    yield fresh
+    database.get_engine().dispose()
+    _clear_caches()
+
+
+def run(*args: str) -> tuple[int, Any]:
+    result = runner.invoke(cli, ["import", *args])
+    out = result.stdout.strip()
+    return result.exit_code, json.loads(out) if out.startswith("{") else result.output
+
+
+def totals(engine: Engine) -> tuple[int, int]:
+    with Session(engine) as session:
+        return (
+            session.scalar(select(func.count()).select_from(Observation)) or 0,
+            session.scalar(select(func.count()).select_from(ObservationRevision)) or 0,
+        )
+
+
+def write_csv(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+GOOD = [f"legal-lectures,zone,{year},{year - 1990},,第{year}年," for year in range(2000, 2010)]
+
+
+def test_import_a_gbk_csv_with_the_chinese_header(db: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "figures.csv", ["指标,部门,年度,数值,限定,备注,来源", *GOOD], "gbk")
+    code, summary = run(str(path), "--as", "clerk-li")
+    assert code == 0, summary
+    assert summary == {
+        "created": 10,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "dry_run": False,
+        "errors": [],
+        "error_count": 0,
+    }
+    with Session(db) as session:
+        row = stored(session, "legal-lectures", "zone", 2005)
+        assert row is not None and (row.value, row.note, row.updated_by) == (15, "第2005年", "clerk-li")
+        [version] = revisions(session, "legal-lectures", "zone", 2005)
+        assert (version.action, version.changed_by) == ("create", "clerk-li")
+    assert run(str(path))[1]["unchanged"] == 10
+
+
+def test_an_atomic_import_with_a_bad_row_in_a_later_chunk_writes_nothing(
+    db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "CHUNK", 3)  # chunks are written as they come: this one must not stay
+    lines = [
+        "indicator,department,year,value",
+        *[line.split(",,")[0] for line in GOOD],
+        "legal-lectures,zone,2010,-5",
+    ]
+    path = write_csv(tmp_path / "figures.csv", lines)
+    before = totals(db)
+    code, summary = run(str(path))
+    assert code == 1
+    assert (summary["created"], summary["rejected"], summary["errors"][0]["row"]) == (0, 1, 11)
+    assert totals(db) == before
+    code, summary = run(str(path), "--no-atomic")
+    assert (code, summary["created"], summary["rejected"]) == (1, 10, 1)
+    assert totals(db) == (before[0] + 10, before[1] + 10)
+
+
+def test_duplicates_are_found_across_chunks(
+    db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "CHUNK", 4)
+    lines = [
+        "indicator,department,year,value",
+        *[g.split(",,")[0] for g in GOOD],
+        "legal-lectures,zone,2001,1",
+    ]
+    code, summary = run(str(write_csv(tmp_path / "d.csv", lines)), "--no-atomic")
+    assert code == 1 and summary["created"] == 10
+    assert summary["errors"][0]["type"] == "duplicate" and "row 2" in summary["errors"][0]["msg"]
+
+
+def test_a_dry_run_writes_nothing(db: Engine, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "figures.csv", ["indicator,department,year,value,qualifier,note,source", *GOOD]
+    )
+    before = totals(db)
+    code, summary = run(str(path), "--dry-run")
+    assert (code, summary["created"], summary["dry_run"]) == (0, 10, True)
+    assert totals(db) == before
+
+
+def test_import_a_workbook_and_a_json_batch(db: Engine, tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["indicator", "department", "year", "value"])
+    sheet.append(["disputes-mediated", "urban-management", 2022, 40])
+    book.save(tmp_path / "figures.xlsx")
+    assert run(str(tmp_path / "figures.xlsx"))[1]["created"] == 1
+    document = {
+        "observations": [{"indicator": "disputes-mediated", "department": "zone", "year": 2022, "value": 3}]
+    }
+    (tmp_path / "figures.json").write_text(json.dumps(document))
+    assert run(str(tmp_path / "figures.json"))[1]["created"] == 1
+    with Session(db) as session:
+        assert stored(session, "disputes-mediated", "urban-management", 2022) is not None
+        assert stored(session, "disputes-mediated", "zone", 2022) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("figures.csv", b"foo,bar\n1,2\n", "unknown column 'foo'"),
+        ("figures.pdf", b"%PDF", "ends in .csv, .xlsx or .json"),
+        ("figures.xlsx", b"indicator,department,year,value\n", "not a zip file"),
+        ("figures.csv", b"indicator,department,year,value\n\xff\xff\xff\n", "not valid gb18030 text"),
+    ],
+)
+def test_a_file_that_cannot_be_read_exits_2(
+    db: Engine, tmp_path: Path, name: str, content: bytes, words: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    before = totals(db)
+    result = runner.invoke(cli, ["import", str(tmp_path / name)])
+    assert result.exit_code == 2
+    assert words in result.output
+    assert totals(db) == before
