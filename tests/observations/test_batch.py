@@ -378,9 +378,7 @@ def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
         client.put(f"{URL}/deadline-compression/zone/2018", json={"value": 7.25}, headers=h).status_code
         == 201
     )
-    assert (
-        post(client, h, [obs("deadline-compression", "zone", 2019, value=7.25)]).status_code == 200
-    )
+    assert post(client, h, [obs("deadline-compression", "zone", 2019, value=7.25)]).status_code == 200
 
     def raw(table: str, column: str, year: int) -> str:
         sql = text(

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,11 @@ def test_import_a_gbk_csv_with_the_chinese_header(db: Engine, tmp_path: Path) ->
     }
     with Session(db) as session:
         row = stored(session, "legal-lectures", "zone", 2005)
-        assert row is not None and (row.value, row.note, row.updated_by) == (15, "第2005年", "clerk-li")
+        assert row is not None and (row.value, row.note, row.updated_by) == (
+            Decimal(15),
+            "第2005年",
+            "clerk-li",
+        )
         [version] = revisions(session, "legal-lectures", "zone", 2005)
         assert (version.action, version.changed_by) == ("create", "clerk-li")
     assert run(str(path))[1]["unchanged"] == 10
