@@ -27,7 +27,11 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# wrk drives the load when it is installed (as root, it is installed here); else a Python client does.
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } \
+		>/dev/null 2>&1; } || echo "wrk not installed: the Python load generator is used"
 	$(BIN)/python -m bench
 
 fuzz: $(STAMP)

@@ -12,8 +12,11 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.config import get_settings
@@ -109,13 +112,64 @@ class DecimalJSONRequest(Request):
         return self._json
 
 
+def is_json_media_type(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return "transfer-encoding" in request.headers or (length is not None and length.strip() not in ("", "0"))
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """Every query parameter the route and its dependencies declare (a Query model gives its fields)."""
+    names: set[str] = set()
+    stack = [dependant]
+    while stack:
+        current = stack.pop()
+        for field in current.query_params:
+            model = field.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                names.update(info.alias or name for name, info in model.model_fields.items())
+            else:
+                names.add(field.alias)
+        stack.extend(current.dependencies)
+    return names
+
+
 class DecimalRoute(APIRoute):
-    """A route whose JSON body keeps numbers exact."""
+    """A route whose JSON body keeps numbers exact, refusing a body that is not JSON (415) and
+    query parameters it does not take (422: `?yaer=2021` must not quietly return every year)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        # A route with a body model reads JSON only; routes taking CSV or sheets read the request
+        # themselves and have no body model.
+        json_only = self.body_field is not None
+        known = _query_names(self.dependant)
 
         async def route_handler(request: Request) -> Response:
+            content_type = request.headers.get("content-type")
+            if json_only and _has_body(request) and not is_json_media_type(content_type):
+                # Starlette's HTTPException: app.problems imports this module, so no typed error here.
+                raise HTTPException(
+                    415,
+                    detail=f"This operation reads application/json, not {content_type or 'an untyped body'}",
+                )
+            unknown = [name for name in request.query_params if name not in known]
+            if unknown:
+                takes = ", ".join(sorted(known)) or "none"
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "extra_forbidden",
+                            "loc": ("query", name),
+                            "msg": f"unknown; this takes {takes}",
+                        }
+                        for name in dict.fromkeys(unknown)
+                    ]
+                )
             return await handler(DecimalJSONRequest(request.scope, request.receive))
 
         return route_handler

@@ -4,7 +4,7 @@ import logging
 
 from fastapi import FastAPI
 
-from app import problems
+from app import openapi, problems
 from app.auth.router import router as tokens_router
 from app.config import get_settings
 from app.departments.router import router as departments_router
@@ -46,5 +46,6 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
     install_docs(app)
+    openapi.install(app, public_read=settings.public_read)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app

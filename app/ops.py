@@ -23,7 +23,7 @@ def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "The database does not answer"}})
 def readyz(engine: Annotated[Engine, Depends(get_engine)]) -> Response:
     """The database answers; 503 otherwise."""
     try:

@@ -114,7 +114,7 @@ def _insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def _ids(conn: Connection, model: Any) -> dict[str, int]:
-    return dict(conn.execute(select(model.code, model.id)).tuples().all())
+    return {code: id_ for code, id_ in conn.execute(select(model.code, model.id))}  # noqa: C416
 
 
 def _department(code: str, parent_id: int, now: dt.datetime) -> dict[str, Any]:

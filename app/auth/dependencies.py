@@ -26,6 +26,10 @@ def _bearer(request: Request) -> str | None:
     return credentials.strip()
 
 
+# The role each dependency demands, so that the OpenAPI document declares 403 only where it can happen.
+REQUIRED_ROLES: dict[Callable[..., Principal], Role] = {}
+
+
 def require(role: Role) -> Callable[..., Principal]:
     def dependency(
         request: Request, session: SessionDep, settings: Annotated[Settings, Depends(get_settings)]
@@ -42,6 +46,7 @@ def require(role: Role) -> Callable[..., Principal]:
             raise Forbidden(f"This needs the {role} role; token {principal.name!r} is {principal.role}")
         return principal
 
+    REQUIRED_ROLES[dependency] = role
     return dependency
 
 

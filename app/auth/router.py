@@ -11,7 +11,12 @@ from app.schemas import Page
 router = api_router("/tokens", "tokens")
 
 
-@router.post("", status_code=201, response_model=TokenCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=TokenCreated,
+    responses={409: {"description": "A live token with that name exists"}},
+)
 def create_token(data: TokenCreate, session: SessionDep, actor: Admin) -> Response:
     """Create a token; its secret is in this answer only and is never shown again."""
     token, secret = service.create(session, data=data, actor=actor.name)

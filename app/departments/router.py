@@ -21,7 +21,12 @@ def list_departments(
     return json_response(page_by_code(items, limit))
 
 
-@router.post("", status_code=201, response_model=DepartmentRead)
+@router.post(
+    "",
+    status_code=201,
+    response_model=DepartmentRead,
+    responses={409: {"description": "A department with that code exists"}},
+)
 def create_department(data: DepartmentCreate, session: SessionDep, actor: Admin) -> Response:
     """Create a department, optionally below a parent."""
     department = service.create(session, data=data, actor=actor.name)
@@ -46,7 +51,11 @@ def update_department(code: Code, data: DepartmentUpdate, session: SessionDep, a
     return json_response(service.read(session, department))
 
 
-@router.delete("/{code}", status_code=204)
+@router.delete(
+    "/{code}",
+    status_code=204,
+    responses={409: {"description": "Departments, figures, targets or tokens refer to it"}},
+)
 def delete_department(code: Code, session: SessionDep, _: Admin) -> Response:
     """Delete a department that nothing refers to (409 otherwise)."""
     service.delete(session, department=service.get_by_code(session, code))

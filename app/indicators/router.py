@@ -27,7 +27,12 @@ def list_indicators(
     return json_response(page_by_code(items, limit))
 
 
-@router.post("", status_code=201, response_model=IndicatorRead)
+@router.post(
+    "",
+    status_code=201,
+    response_model=IndicatorRead,
+    responses={409: {"description": "An indicator with that code exists"}},
+)
 def create_indicator(data: IndicatorCreate, session: SessionDep, actor: Admin) -> Response:
     """Create an indicator."""
     indicator = service.create(session, data=data, actor=actor.name)
@@ -44,7 +49,11 @@ def get_indicator(code: Code, request: Request, session: SessionDep, _: Viewer) 
     return json_etag(request, service.read(service.get_by_code(session, code)))
 
 
-@router.patch("/{code}", response_model=IndicatorRead)
+@router.patch(
+    "/{code}",
+    response_model=IndicatorRead,
+    responses={409: {"description": "value_type cannot change once there are observations"}},
+)
 def update_indicator(code: Code, data: IndicatorUpdate, session: SessionDep, actor: Admin) -> Response:
     """Change an indicator; its value_type is fixed once it has observations (409)."""
     indicator = service.get_by_code(session, code)
@@ -53,7 +62,11 @@ def update_indicator(code: Code, data: IndicatorUpdate, session: SessionDep, act
     return json_response(service.read(indicator))
 
 
-@router.delete("/{code}", status_code=204)
+@router.delete(
+    "/{code}",
+    status_code=204,
+    responses={409: {"description": "Figures, targets or history refer to it"}},
+)
 def delete_indicator(code: Code, session: SessionDep, _: Admin) -> Response:
     """Delete an indicator that nothing refers to (409 otherwise)."""
     service.delete(session, indicator=service.get_by_code(session, code))

@@ -103,10 +103,10 @@ def json_batch(document: Any) -> tuple[list[Any], bool | None, bool | None]:
         errors.append(FieldError(["body", "observations"], "must be a list of observations", "list_type"))
     flags: list[bool | None] = []
     for name in ("dry_run", "atomic"):
-        flag = document.get(name)
-        if flag is not None and not isinstance(flag, bool):
+        flag = document.get(name, MISSING)
+        if flag is not MISSING and not isinstance(flag, bool):
             errors.append(FieldError(["body", name], "must be true or false", "bool_type"))
-        flags.append(flag)
+        flags.append(flag if isinstance(flag, bool) else None)
     if errors:
         raise InvalidValue("The batch document is not valid", errors=errors)
     return observations, flags[0], flags[1]

@@ -29,7 +29,11 @@ RawBody = Annotated[bytes, Depends(_raw_body)]
 StreamSession = Annotated[Session, Depends(get_session, scope="request")]
 Format = Annotated[
     str | None,
-    Query(description="csv or xlsx: every matching row as a file (limit and cursor then ignored)"),
+    Query(
+        description="csv or xlsx: every matching row as a file (limit and cursor then ignored)",
+        # Checked by wants_csv (406 for another), so the schema lists the formats itself.
+        json_schema_extra={"enum": ["json", "csv", "xlsx"]},
+    ),
 ]
 _FILE_ANSWERS = {
     "content": {

@@ -1,0 +1,150 @@
+"""Microseconds per request inside one process: the app called as ASGI, no server, no sockets.
+
+A profiling aid, steadier than the HTTP figures on a busy machine: it measures the work the service
+itself does per request (FastAPI, auth, the session, the queries, the JSON) one request at a time.
+
+    python -m bench.inproc [get|public|put|series|compliance] [--backend sqlite|postgresql]
+                           [-n 3000] [--profile out.prof]   # cProfile; or run it under py-spy
+"""
+
+import argparse
+import asyncio
+import cProfile
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvloop
+
+from app.auth.models import Role
+from bench.data import populate
+from bench.harness import make_token, prepare, throwaway
+
+Message = dict[str, Any]
+
+
+async def call(
+    app: Any, method: str, path: str, headers: dict[str, str], body: bytes = b""
+) -> tuple[int, bytes]:
+    """One request through the ASGI app; the status and the body."""
+    raw_path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": raw_path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        + [(b"host", b"bench"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    sent = False
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+def requests_for(kind: str, url: str) -> Callable[[int], tuple[str, str, dict[str, str], bytes]]:
+    data = populate(url)
+    make_token(url, "bench-admin", Role.admin)
+    viewer = {"Authorization": f"Bearer {make_token(url, 'bench-viewer', Role.viewer)}"}
+    clerk = {
+        "Authorization": f"Bearer {make_token(url, 'bench-clerk', Role.clerk, data.bureaus[0])}",
+        "Content-Type": "application/json",
+    }
+    unit = data.units[data.bureaus[0]][0]
+    indicator, year = data.indicators[0], data.scale.last_year
+    cells = data.cells(unit)
+    one = f"/api/v1/observations/{indicator}/{unit}/{year}"
+
+    def request(i: int) -> tuple[str, str, dict[str, str], bytes]:
+        if kind == "get":
+            return "GET", one, viewer, b""
+        if kind == "public":
+            return "GET", one, {}, b""
+        if kind == "series":
+            return "GET", f"/api/v1/series?indicator={indicator}&department={unit}", viewer, b""
+        if kind == "compliance":
+            return "GET", f"/api/v1/compliance?year={year}&department={unit}", viewer, b""
+        ind, dep, y = cells[i % len(cells)]
+        body = b'{"value": %d, "source": "bench"}' % (1_000_000 + i // len(cells))
+        return "PUT", f"/api/v1/observations/{ind}/{dep}/{y}", clerk, body
+
+    return request
+
+
+async def drive(
+    app: Any, request: Callable[[int], tuple[str, str, dict[str, str], bytes]], n: int
+) -> tuple[float, float]:
+    """Wall and CPU microseconds per request (CPU of every thread: steadier on a busy machine)."""
+    for i in range(min(n // 10, 300)):  # warm caches and the pool
+        status, body = await call(app, *request(i))
+        if status >= 400:
+            raise RuntimeError(f"{status}: {body[:300]!r}")
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        await call(app, *request(1000 + i))
+    return (time.perf_counter() - started) / n * 1e6, (time.process_time() - cpu) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("kind", nargs="?", default="get")
+    parser.add_argument("--backend", default="sqlite")
+    parser.add_argument("-n", type=int, default=3000)
+    parser.add_argument("--profile", default=None)
+    args = parser.parse_args()
+    with throwaway(args.backend) as url:
+        prepare(url)
+        request = requests_for(args.kind, url)
+        os.environ["INDICATORS_DATABASE_URL"] = url
+        os.environ["INDICATORS_PUBLIC_READ"] = "true"
+        from app.config import get_settings
+        from app.database import get_engine
+        from app.main import create_app
+
+        get_settings.cache_clear()  # read the environment again: this database, public read
+        get_engine.cache_clear()
+        app = create_app()
+
+        async def run() -> tuple[float, float]:
+            runner: Callable[[], Awaitable[tuple[float, float]]] = lambda: drive(app, request, args.n)  # noqa: E731
+            if args.profile:
+                profiler = cProfile.Profile()
+                profiler.enable()
+                result = await runner()
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+                return result
+            return await runner()
+
+        wall, cpu = uvloop.run(run())
+        get_engine().dispose()
+    print(f"{args.kind} on {args.backend}: {cpu:.0f} µs CPU, {wall:.0f} µs wall per request")
+
+
+if __name__ == "__main__":
+    main()
