@@ -1,11 +1,13 @@
 """What the observation and target routers share: cell paths, their resolution, preconditions."""
 
+from collections.abc import Sequence
 from typing import Annotated, Protocol
 
 from fastapi import Path, Query, Request
 from sqlalchemy.orm import Session
 
 from app.cells import YEAR_MAX, YEAR_MIN, Cell, Precondition
+from app.config import get_settings
 from app.departments import service as departments
 from app.departments.models import Department
 from app.http import check_if_match
@@ -59,3 +61,29 @@ def filter_id(session: Session, kind: str, code: str | None) -> int | None:
             errors=[FieldError(["query", kind], f"unknown {kind} {code!r}")],
         )
     return found.id
+
+
+def year_range(year_from: int | None, year_to: int | None) -> None:
+    """A query's year_from..year_to must run forwards and span at most INDICATORS_MAX_YEAR_SPAN years."""
+    if year_from is None or year_to is None:
+        return
+    if year_from > year_to:
+        raise InvalidValue(
+            f"year_from ({year_from}) is after year_to ({year_to})",
+            errors=[FieldError(["query", "year_to"], "must not be before year_from")],
+        )
+    span = get_settings().max_year_span
+    if year_to - year_from + 1 > span:
+        raise InvalidValue(
+            f"{year_from}..{year_to} spans more than {span} years",
+            errors=[FieldError(["query", "year_to"], f"at most {span} years from year_from")],
+        )
+
+
+def unknown_codes(kind: str, codes: Sequence[str]) -> InvalidValue:
+    """The 422 for query filters naming a department or indicator that does not exist."""
+    missing = list(dict.fromkeys(codes))
+    return InvalidValue(
+        f"No {kind} with code {', '.join(map(repr, missing))}",
+        errors=[FieldError(["query", kind], f"unknown {kind} {code!r}") for code in missing],
+    )

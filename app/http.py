@@ -1,12 +1,16 @@
 """HTTP helpers every router shares: routers with exact JSON, ETags and conditional requests."""
 
+import csv
 import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.jsonio import DecimalRoute, dumps
+from app.jsonio import DecimalRoute, decimal_text, dumps
 from app.problems import NotAcceptable, PreconditionFailed
 
 
@@ -66,3 +70,31 @@ def wants_csv(request: Request, format: str | None = None) -> bool:
         return format == "csv"
     accept = request.headers.get("accept", "")
     return "text/csv" in accept and "application/json" not in accept
+
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    return value
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """UTF-8 CSV, header first; decimals digit for digit as in JSON, null as an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([_cell(v) for v in row] for row in rows)
+    return buffer.getvalue().encode()
+
+
+def csv_etag(request: Request, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    """A CSV answer with an ETag (304 when If-None-Match has it); it varies with Accept."""
+    body = csv_bytes(header, rows)
+    return conditional(request, body, media_type=CSV_MEDIA_TYPE, headers={"Vary": "Accept"})

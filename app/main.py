@@ -5,6 +5,7 @@ import logging
 from fastapi import FastAPI
 
 from app import openapi, problems
+from app.analytics.router import router as analytics_router
 from app.auth.router import router as tokens_router
 from app.config import get_settings
 from app.departments.router import router as departments_router
@@ -14,6 +15,7 @@ from app.observations.router import router as observations_router
 from app.observations.templates import router as templates_router
 from app.ops import install_docs
 from app.ops import router as ops_router
+from app.targets.compliance_router import router as compliance_router
 from app.targets.router import router as targets_router
 
 DESCRIPTION = """
@@ -42,6 +44,8 @@ def create_app() -> FastAPI:
         observations_router,
         templates_router,
         targets_router,
+        compliance_router,
+        analytics_router,
         tokens_router,
     ):
         app.include_router(router)

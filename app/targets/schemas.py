@@ -1,29 +1,35 @@
 import datetime as dt
+from decimal import Decimal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from app.cells import Action
+from app.observations.models import Qualifier
 from app.schemas import Number, Schema, Value
 from app.targets.models import Operator
+from app.targets.rules import Status
 
 
 class TargetWrite(Schema):
     operator: Operator
     value: Value
-    upper: Value | None = None
+    upper: Value | None = Field(default=None, validate_default=True)
     note: str | None = Field(default=None, max_length=2000)
     source: str | None = Field(default=None, max_length=500)
 
-    @model_validator(mode="after")
-    def _bounds(self) -> "TargetWrite":
-        if self.operator is Operator.between:
-            if self.upper is None:
+    @field_validator("upper")
+    @classmethod
+    def _upper_fits_operator(cls, upper: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        # A field validator rather than a model one, so that the error names ["body", "upper"].
+        operator, value = info.data.get("operator"), info.data.get("value")
+        if operator is Operator.between:
+            if upper is None:
                 raise ValueError("a 'between' target needs 'upper'")
-            if self.value > self.upper:
-                raise ValueError("'value' must not be greater than 'upper'")
-        elif self.upper is not None:
-            raise ValueError(f"'upper' belongs only to 'between' targets, not {self.operator}")
-        return self
+            if value is not None and value > upper:
+                raise ValueError(f"'upper' ({upper}) must not be less than 'value' ({value})")
+        elif operator is not None and upper is not None:
+            raise ValueError(f"'upper' belongs only to 'between' targets, not to {operator}")
+        return upper
 
 
 class TargetRead(Schema):
@@ -53,3 +59,49 @@ class TargetRevisionRead(Schema):
     source: str | None
     changed_at: dt.datetime
     changed_by: str
+
+
+class TargetBounds(Schema):
+    operator: Operator
+    value: Number
+    upper: Number | None
+
+
+class ComplianceItem(Schema):
+    indicator: str
+    department: str
+    year: int
+    target: TargetBounds
+    actual: Number | None = Field(description="the cell's figure; null without data")
+    qualifier: Qualifier | None = Field(description="the figure's qualifier; null without data")
+    status: Status
+    gap: Number | None = Field(
+        description="how far the actual lies inside the target (+) or outside it (-); null without data"
+    )
+
+
+class ComplianceSummary(Schema):
+    targets: int
+    met: int
+    not_met: int
+    indeterminate: int
+    no_data: int
+    rate: Number | None = Field(
+        description="met / (met + not_met), rounded half away from zero to 4 places; null when both are 0"
+    )
+
+
+class ComplianceRead(Schema):
+    year: int
+    summary: ComplianceSummary
+    items: list[ComplianceItem]
+
+
+class ComplianceYear(ComplianceSummary):
+    year: int
+
+
+class ComplianceTrendRead(Schema):
+    year_from: int
+    year_to: int
+    years: list[ComplianceYear]

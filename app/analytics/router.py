@@ -1,0 +1,84 @@
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from app.analytics import service
+from app.analytics.schemas import ComparisonRead, SeriesRead
+from app.auth.dependencies import SessionDep, Viewer
+from app.cellroutes import YearQuery, year_range
+from app.cells import YEAR_MAX, YEAR_MIN
+from app.http import api_router, conditional, csv_etag, wants_csv
+from app.jsonio import dumps
+from app.schemas import Code
+
+router = api_router("", "analytics")
+
+YearRequired = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
+CSV_OR_304: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    304: {"description": "Not modified: If-None-Match has the current ETag"},
+}
+
+
+def _json(request: Request, content: Any) -> Response:
+    return conditional(request, dumps(content), headers={"Vary": "Accept"})
+
+
+@router.get("/series", response_model=SeriesRead, responses=CSV_OR_304)
+def get_series(
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    indicator: Annotated[list[Code], Query(min_length=1, max_length=100)],
+    department: Annotated[list[Code], Query(max_length=1000)] = [],  # noqa: B006
+    year_from: YearQuery = None,
+    year_to: YearQuery = None,
+    rollup: bool = False,
+) -> Response:
+    """Yearly series of several indicators and departments, for dashboards; ETag and 304.
+
+    Without `department`, every department with data. `rollup=true` aggregates each department with
+    every department below it by the indicator's `aggregation` (422 for an indicator aggregated by
+    `none`); a mean keeps 6 decimals (rounded half away from zero). A rolled-up point's qualifier is
+    `exact` only when every figure in it is exact and nothing was rounded; `approximately` when any
+    figure is approximate or the mean was rounded; otherwise all figures are lower bounds and so is the
+    result: `at_least`, or `more_than` when strict. `Accept: text/csv` gives one row per point.
+    """
+    year_range(year_from, year_to)
+    content = service.series(
+        session,
+        indicators=indicator,
+        departments=department,
+        year_from=year_from,
+        year_to=year_to,
+        rollup=rollup,
+    )
+    if wants_csv(request):
+        return csv_etag(request, service.SERIES_COLUMNS, service.series_rows(content))
+    return _json(request, content)
+
+
+@router.get("/comparison", response_model=ComparisonRead, responses=CSV_OR_304)
+def get_comparison(
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    indicator: Code,
+    year: YearRequired,
+    base_year: YearRequired,
+    department: Annotated[list[Code], Query(max_length=1000)] = [],  # noqa: B006
+) -> Response:
+    """One indicator in `year` against `base_year` across departments: change, improved, rank.
+
+    Without `department`, every department with a value in either year. `change_pct` is change over
+    |base_value| in percent, 2 places (null when base_value is 0); `improved` follows the indicator's
+    direction (null for `none` or missing data); `rank` is best first by value with ties sharing a rank,
+    null without a value or for direction `none`. `Accept: text/csv` gives the rows as CSV.
+    """
+    content = service.comparison(
+        session, indicator=indicator, year=year, base_year=base_year, departments=department
+    )
+    if wants_csv(request):
+        return csv_etag(request, service.COMPARISON_COLUMNS, service.comparison_rows(content))
+    return _json(request, content)

@@ -1,0 +1,47 @@
+from pydantic import Field
+
+from app.observations.models import Qualifier
+from app.schemas import Number, Schema
+
+
+class Point(Schema):
+    year: int
+    value: Number
+    qualifier: Qualifier
+
+
+class Series(Schema):
+    indicator: str
+    department: str
+    unit: str | None
+    points: list[Point]
+
+
+class SeriesRead(Schema):
+    series: list[Series]
+
+
+class ComparisonRow(Schema):
+    department: str
+    value: Number | None
+    base_value: Number | None
+    change: Number | None = Field(description="value - base_value; null when either is missing")
+    change_pct: Number | None = Field(
+        description="change / |base_value| x 100, rounded half away from zero to 2 places; "
+        "null when base_value is 0 or either is missing"
+    )
+    improved: bool | None = Field(
+        description="whether the change goes the indicator's direction; null for direction none "
+        "or missing data (no change is not an improvement)"
+    )
+    rank: int | None = Field(
+        description="1 is best by value in the indicator's direction; ties share a rank (1, 1, 3); "
+        "null without a value or for direction none"
+    )
+
+
+class ComparisonRead(Schema):
+    indicator: str
+    year: int
+    base_year: int
+    rows: list[ComparisonRow]

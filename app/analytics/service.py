@@ -1,0 +1,252 @@
+"""Series and comparisons: read-only views of the observations for dashboards.
+
+Each answer is one query over the observations (plus the lookups of the codes named). A rolled-up
+series maps every department to the roots asked for with a recursive CTE; PostgreSQL then sums,
+counts and takes min/max exactly over NUMERIC, while on SQLite, whose values are text, the rows are
+folded in Python with Decimals (see app.analytics.rollup).
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.analytics.rollup import Partial, Parts, combine, fold
+from app.cellroutes import unknown_codes
+from app.decimals import WIDE, round_div
+from app.departments.models import Department
+from app.indicators.models import Aggregation, Direction, Indicator
+from app.observations.models import Observation, Qualifier
+from app.problems import FieldError, InvalidValue
+
+PCT_PLACES = 2
+_O = Observation.__table__.c
+_D = Department.__table__.c
+
+SERIES_COLUMNS = ("indicator", "department", "unit", "year", "value", "qualifier")
+COMPARISON_COLUMNS = ("department", "value", "base_value", "change", "change_pct", "improved", "rank")
+
+Point = tuple[int, Decimal, Qualifier]
+Years = tuple[int | None, int | None]
+Q = TypeVar("Q", bound="Select[*tuple[Any, ...]]")
+
+
+def _indicators(session: Session, codes: Sequence[str]) -> list[Indicator]:
+    wanted = list(dict.fromkeys(codes))
+    found = {i.code: i for i in session.scalars(select(Indicator).where(Indicator.code.in_(wanted)))}
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise unknown_codes("indicator", missing)
+    return [found[c] for c in wanted]
+
+
+def _departments(session: Session, codes: Sequence[str]) -> dict[int, str] | None:
+    """The departments asked for, id -> code in the order asked; None when none were named."""
+    if not codes:
+        return None
+    wanted = list(dict.fromkeys(codes))
+    found = dict(session.execute(select(_D.code, _D.id).where(_D.code.in_(wanted))).all())
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise unknown_codes("department", missing)
+    return {found[c]: c for c in wanted}
+
+
+def _codes_of(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(_D.id, _D.code).where(_D.id.in_(ids))).all())
+
+
+def _years(query: Q, year_from: int | None, year_to: int | None) -> Q:
+    if year_from is not None:
+        query = query.where(_O.year >= year_from)
+    if year_to is not None:
+        query = query.where(_O.year <= year_to)
+    return query
+
+
+def _plain(
+    session: Session, indicator_ids: list[int], deps: dict[int, str] | None, years: Years
+) -> dict[tuple[int, int], list[Point]]:
+    query = select(_O.indicator_id, _O.department_id, _O.year, _O.value, _O.qualifier).where(
+        _O.indicator_id.in_(indicator_ids)
+    )
+    if deps is not None:
+        query = query.where(_O.department_id.in_(deps))
+    query = _years(query, *years).order_by(_O.indicator_id, _O.department_id, _O.year)
+    groups: dict[tuple[int, int], list[Point]] = defaultdict(list)
+    for ind, dep, year, value, qualifier in session.execute(query):
+        groups[ind, dep].append((year, value, qualifier))
+    return groups
+
+
+def _rolled(
+    session: Session, indicators: list[Indicator], deps: dict[int, str] | None, years: Years
+) -> dict[tuple[int, int], list[Point]]:
+    base = select(_D.id.label("root_id"), _D.id.label("id"))
+    if deps is not None:
+        base = base.where(_D.id.in_(deps))
+    tree = base.cte("tree", recursive=True)
+    tree = tree.union_all(select(tree.c.root_id, _D.id).where(_D.parent_id == tree.c.id))
+    key = (tree.c.root_id, _O.indicator_id, _O.year, _O.qualifier)
+    parts: dict[tuple[int, int, int], Parts] = defaultdict(dict)
+    in_sql = session.get_bind().dialect.name == "postgresql"
+    columns = (
+        (func.sum(_O.value), func.count(), func.min(_O.value), func.max(_O.value)) if in_sql else (_O.value,)
+    )
+    query = (
+        select(*key, *columns)
+        .select_from(Observation.__table__)
+        .join(tree, _O.department_id == tree.c.id)
+        .where(_O.indicator_id.in_([i.id for i in indicators]))
+    )
+    query = _years(query, *years)
+    if in_sql:
+        query = query.group_by(*key)
+        for root, ind, year, qualifier, total, count, low, high in session.execute(query):
+            parts[root, ind, year][qualifier] = Partial(total, count, low, high)
+    else:
+        for root, ind, year, qualifier, value in session.execute(query):
+            fold(parts[root, ind, year], qualifier, value)
+    aggregation = {i.id: i.aggregation for i in indicators}
+    groups: dict[tuple[int, int], list[Point]] = defaultdict(list)
+    for (root, ind, year), group in sorted(parts.items()):
+        groups[ind, root].append((year, *combine(aggregation[ind], group)))
+    return groups
+
+
+def series(
+    session: Session,
+    *,
+    indicators: Sequence[str],
+    departments: Sequence[str] = (),
+    year_from: int | None = None,
+    year_to: int | None = None,
+    rollup: bool = False,
+) -> dict[str, Any]:
+    """One series per indicator and department, points in year order.
+
+    Without departments, every department with data (for a rollup: data in it or below it), by code;
+    departments named get a series even when it has no points.
+    """
+    chosen = _indicators(session, indicators)
+    if rollup:
+        flat = [i.code for i in chosen if i.aggregation is Aggregation.none]
+        if flat:
+            raise InvalidValue(
+                f"Indicator {', '.join(map(repr, flat))} is aggregated by 'none': it cannot be rolled up",
+                errors=[
+                    FieldError(["query", "indicator"], f"{code!r} has aggregation 'none'; use rollup=false")
+                    for code in flat
+                ],
+            )
+    deps = _departments(session, departments)
+    years = (year_from, year_to)
+    if rollup:
+        groups = _rolled(session, chosen, deps, years)
+    else:
+        groups = _plain(session, [i.id for i in chosen], deps, years)
+    if deps is None:
+        codes = _codes_of(session, {dep for _, dep in groups})
+        order = sorted(codes, key=codes.__getitem__)
+    else:
+        codes, order = deps, list(deps)
+    out = []
+    for indicator in chosen:
+        for dep in order:
+            points = groups.get((indicator.id, dep))
+            if points is None and deps is None:
+                continue
+            out.append(
+                {
+                    "indicator": indicator.code,
+                    "department": codes[dep],
+                    "unit": indicator.unit,
+                    "points": [{"year": y, "value": v, "qualifier": q} for y, v, q in points or ()],
+                }
+            )
+    return {"series": out}
+
+
+def series_rows(content: dict[str, Any]) -> list[list[Any]]:
+    """A series answer as CSV rows (SERIES_COLUMNS): one row per point."""
+    return [
+        [s["indicator"], s["department"], s["unit"], p["year"], p["value"], p["qualifier"]]
+        for s in content["series"]
+        for p in s["points"]
+    ]
+
+
+def _improved(direction: Direction, change: Decimal | None) -> bool | None:
+    if change is None or direction is Direction.none:
+        return None
+    return change > 0 if direction is Direction.higher else change < 0
+
+
+def _ranks(values: dict[int, Decimal], direction: Direction) -> dict[int, int]:
+    """Competition ranking, best first: ties share a rank and the next rank skips (1, 1, 3)."""
+    if direction is Direction.none:
+        return {}
+    ordered = sorted(values.items(), key=lambda kv: kv[1], reverse=direction is Direction.higher)
+    ranks: dict[int, int] = {}
+    previous: Decimal | None = None
+    rank = 0
+    for position, (dep, value) in enumerate(ordered, start=1):
+        if value != previous:
+            rank, previous = position, value
+        ranks[dep] = rank
+    return ranks
+
+
+def comparison(
+    session: Session, *, indicator: str, year: int, base_year: int, departments: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Each department's value in `year` against `base_year`: change, change_pct, improved, rank.
+
+    Without departments, every department with a value in either year. Rows go best first; rows
+    without a rank follow by code.
+    """
+    chosen = _indicators(session, [indicator])[0]
+    deps = _departments(session, departments)
+    query = select(_O.department_id, _O.year, _O.value).where(
+        _O.indicator_id == chosen.id, _O.year.in_({year, base_year})
+    )
+    if deps is not None:
+        query = query.where(_O.department_id.in_(deps))
+    now: dict[int, Decimal] = {}
+    base: dict[int, Decimal] = {}
+    for dep, y, value in session.execute(query):
+        if y == year:
+            now[dep] = value
+        if y == base_year:
+            base[dep] = value
+    codes = deps if deps is not None else _codes_of(session, set(now) | set(base))
+    ranks = _ranks(now, chosen.direction)
+    rows = []
+    for dep, code in codes.items():
+        value, base_value = now.get(dep), base.get(dep)
+        change = value - base_value if value is not None and base_value is not None else None
+        pct = None
+        if change is not None and base_value:
+            pct = round_div(WIDE.multiply(change, 100), abs(base_value), PCT_PLACES)
+        rows.append(
+            {
+                "department": code,
+                "value": value,
+                "base_value": base_value,
+                "change": change,
+                "change_pct": pct,
+                "improved": _improved(chosen.direction, change),
+                "rank": ranks.get(dep),
+            }
+        )
+    rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["department"]))
+    return {"indicator": chosen.code, "year": year, "base_year": base_year, "rows": rows}
+
+
+def comparison_rows(content: dict[str, Any]) -> list[list[Any]]:
+    return [[r[c] for c in COMPARISON_COLUMNS] for r in content["rows"]]

@@ -1,0 +1,82 @@
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from app.auth.dependencies import SessionDep, Viewer
+from app.cellroutes import YearQuery, year_range
+from app.http import api_router, conditional, csv_etag, wants_csv
+from app.jsonio import dumps
+from app.problems import FieldError, InvalidValue
+from app.schemas import Code
+from app.targets import compliance
+from app.targets.rules import Status
+from app.targets.schemas import ComplianceRead, ComplianceTrendRead
+
+router = api_router("/compliance", "compliance")
+
+CSV_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    304: {"description": "Not modified: If-None-Match has the current ETag"},
+}
+
+
+def _years(year: int | None, year_from: int | None, year_to: int | None) -> None:
+    if year is not None and (year_from is not None or year_to is not None):
+        raise InvalidValue(
+            "Give either year, or year_from and year_to, not both",
+            errors=[FieldError(["query", "year"], "not allowed together with year_from/year_to")],
+        )
+    if year is None:
+        missing = [name for name, v in (("year_from", year_from), ("year_to", year_to)) if v is None]
+        if len(missing) == 2:
+            raise InvalidValue(
+                "Give year, or year_from and year_to",
+                errors=[FieldError(["query", "year"], "required unless year_from and year_to are given")],
+            )
+        if missing:
+            raise InvalidValue(
+                f"{missing[0]} is needed with the other end of the range",
+                errors=[FieldError(["query", missing[0]], "required with year_from/year_to")],
+            )
+        year_range(year_from, year_to)
+
+
+@router.get(
+    "",
+    response_model=ComplianceRead | ComplianceTrendRead,
+    responses=CSV_CONTENT,
+)
+def get_compliance(
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    year: YearQuery = None,
+    year_from: YearQuery = None,
+    year_to: YearQuery = None,
+    department: Annotated[list[Code], Query(description="with every department below it")] = [],  # noqa: B006
+    indicator: Annotated[list[Code], Query()] = [],  # noqa: B006
+    section: Annotated[list[Code], Query()] = [],  # noqa: B006
+    status: Annotated[list[Status], Query(description="narrows the items, not the summary")] = [],  # noqa: B006
+) -> Response:
+    """Targets against figures: met, not_met, indeterminate or no_data, the gap, and the rate.
+
+    With `year`: every selected target of that year and a summary. With `year_from` and `year_to`
+    instead: one summary per year (`status` does not apply). Filters repeat (`indicator=a&indicator=b`);
+    `department` includes every department below it. `Accept: text/csv` gives the items (or the yearly
+    summaries) as CSV.
+    """
+    _years(year, year_from, year_to)
+    filters = compliance.Filters(
+        departments=department, indicators=indicator, sections=section, statuses=status
+    )
+    if year is not None:
+        content = compliance.report(session, year=year, filters=filters)
+        if wants_csv(request):
+            return csv_etag(request, compliance.ITEM_COLUMNS, compliance.item_rows(content))
+    else:
+        assert year_from is not None and year_to is not None
+        content = compliance.trend(session, year_from=year_from, year_to=year_to, filters=filters)
+        if wants_csv(request):
+            return csv_etag(request, ("year", *compliance.SUMMARY_COLUMNS), compliance.summary_rows(content))
+    return conditional(request, dumps(content), headers={"Vary": "Accept"})

@@ -1,0 +1,335 @@
+import csv
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Tokens
+from tests.helpers import problem
+
+URL = "/api/v1/compliance"
+UM = ("service-work-share", "management-work-share", "enforcement-work-share")
+
+
+def test_seed_2021_gives_ten_targets_seven_met_three_without_data(client: TestClient, auth: Tokens) -> None:
+    r = client.get(f"{URL}?year=2021", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["year"] == 2021
+    assert body["summary"] == {
+        "targets": 10,
+        "met": 7,
+        "not_met": 0,
+        "indeterminate": 0,
+        "no_data": 3,
+        "rate": 1.0,
+    }
+    by_cell = {(i["indicator"], i["department"]): i for i in body["items"]}
+    assert len(by_cell) == 10
+    assert by_cell["deadline-compression", "zone"] == {
+        "indicator": "deadline-compression",
+        "department": "zone",
+        "year": 2021,
+        "target": {"operator": "at_least", "value": 75, "upper": None},
+        "actual": 75,
+        "qualifier": "at_least",
+        "status": "met",
+        "gap": 0,
+    }
+    assert by_cell["enforcement-complaints", "zone"]["target"] == {
+        "operator": "at_most",
+        "value": 0,
+        "upper": None,
+    }
+    assert (
+        by_cell["enforcement-complaints", "zone"]["status"],
+        by_cell["enforcement-complaints", "zone"]["gap"],
+    ) == (
+        "met",
+        0,
+    )
+    for code in UM:
+        item = by_cell[code, "urban-management"]
+        assert (item["status"], item["actual"], item["qualifier"], item["gap"]) == (
+            "no_data",
+            None,
+            None,
+            None,
+        )
+    assert [(i["indicator"], i["department"]) for i in body["items"]] == sorted(by_cell)
+
+
+# operator, value, upper, actual, qualifier, status, gap (None: no figure at all)
+TABLE: list[tuple[str, str, str | None, str | None, str | None, str, str | None]] = [
+    ("at_least", "75", None, "75", "exact", "met", "0"),
+    ("at_least", "75", None, "75.000001", "exact", "met", "0.000001"),
+    ("at_least", "75", None, "74.999999", "exact", "not_met", "-0.000001"),
+    ("at_least", "75", None, "75", "at_least", "met", "0"),
+    ("at_least", "75", None, "74.999999", "at_least", "indeterminate", "-0.000001"),
+    ("at_least", "75", None, "70", "at_least", "indeterminate", "-5"),
+    ("at_least", "1000", None, "1000", "more_than", "met", "0"),
+    ("at_least", "75", None, "74.999999", "more_than", "indeterminate", "-0.000001"),
+    ("at_least", "75", None, "74.9", "approximately", "indeterminate", "-0.1"),
+    ("at_least", "75", None, "80", "approximately", "indeterminate", "5"),
+    ("at_least", "75", None, None, None, "no_data", None),
+    ("at_most", "20", None, "20", "exact", "met", "0"),
+    ("at_most", "20", None, "19.5", "exact", "met", "0.5"),
+    ("at_most", "20", None, "20.000001", "exact", "not_met", "-0.000001"),
+    ("at_most", "20", None, "20", "at_least", "indeterminate", "0"),
+    ("at_most", "20", None, "10", "at_least", "indeterminate", "10"),
+    ("at_most", "20", None, "20.000001", "at_least", "not_met", "-0.000001"),
+    ("at_most", "20", None, "20", "more_than", "not_met", "0"),
+    ("at_most", "20", None, "19.999999", "more_than", "indeterminate", "0.000001"),
+    ("at_most", "20", None, "10", "approximately", "indeterminate", "10"),
+    ("at_most", "20", None, None, None, "no_data", None),
+    ("exactly", "50", None, "50", "exact", "met", "0"),
+    ("exactly", "50", None, "50.000001", "exact", "not_met", "-0.000001"),
+    ("exactly", "50", None, "49.999999", "exact", "not_met", "-0.000001"),
+    ("exactly", "50", None, "50", "at_least", "indeterminate", "0"),
+    ("exactly", "50", None, "49", "at_least", "indeterminate", "-1"),
+    ("exactly", "50", None, "51", "at_least", "not_met", "-1"),
+    ("exactly", "50", None, "50", "more_than", "not_met", "0"),
+    ("exactly", "50", None, "49.5", "more_than", "indeterminate", "-0.5"),
+    ("exactly", "50", None, "50", "approximately", "indeterminate", "0"),
+    ("exactly", "50", None, None, None, "no_data", None),
+    ("between", "10", "20", "10", "exact", "met", "0"),
+    ("between", "10", "20", "20", "exact", "met", "0"),
+    ("between", "10", "20", "15", "exact", "met", "5"),
+    ("between", "10", "20", "9.999999", "exact", "not_met", "-0.000001"),
+    ("between", "10", "20", "20.000001", "exact", "not_met", "-0.000001"),
+    ("between", "10", "20", "10", "at_least", "indeterminate", "0"),
+    ("between", "10", "20", "5", "at_least", "indeterminate", "-5"),
+    ("between", "10", "20", "20", "at_least", "indeterminate", "0"),
+    ("between", "10", "20", "20.5", "at_least", "not_met", "-0.5"),
+    ("between", "10", "20", "20", "more_than", "not_met", "0"),
+    ("between", "10", "20", "19.999999", "more_than", "indeterminate", "0.000001"),
+    ("between", "10", "20", "15", "approximately", "indeterminate", "5"),
+    ("between", "10", "20", None, None, "no_data", None),
+    ("between", "-1.5", "-0.5", "-1", "exact", "met", "0.5"),
+    ("at_least", "123456789012.345679", None, "123456789012.345678", "exact", "not_met", "-0.000001"),
+    ("at_most", "123456789012.345679", None, "123456789012.345678", "exact", "met", "0.000001"),
+]
+
+
+@pytest.fixture
+def amount(client: TestClient, auth: Tokens) -> str:
+    """An indicator of any decimal, so the table can reach every boundary."""
+    body = {"code": "budget", "name": "预算", "value_type": "amount", "section": "money", "unit": "元"}
+    assert client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
+    return "budget"
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "upper", "actual", "qualifier", "status", "gap"),
+    TABLE,
+    ids=[f"{r[0]}-{r[1]}-{r[2]}-{r[4]}-{r[3]}" for r in TABLE],
+)
+def test_status_and_gap_for_every_operator_and_qualifier(
+    client: TestClient,
+    auth: Tokens,
+    amount: str,
+    operator: str,
+    value: str,
+    upper: str | None,
+    actual: str | None,
+    qualifier: str | None,
+    status: str,
+    gap: str | None,
+) -> None:
+    json_headers = {**auth["commission"], "content-type": "application/json"}
+    target = f'{{"operator": "{operator}", "value": {value}, "upper": {upper or "null"}}}'
+    r = client.put(f"/api/v1/targets/{amount}/zone/2030", content=target, headers=json_headers)
+    assert r.status_code == 201, r.text
+    if actual is not None:
+        figure = f'{{"value": {actual}, "qualifier": "{qualifier}"}}'
+        r = client.put(f"/api/v1/observations/{amount}/zone/2030", content=figure, headers=json_headers)
+        assert r.status_code == 201, r.text
+
+    r = client.get(f"{URL}?year=2030&indicator={amount}", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert (item["status"], item["qualifier"]) == (status, qualifier)
+    # Compared as text: the answer must carry the exact digits, not a float near them.
+    assert f'"gap":{gap if gap is not None else "null"}' in r.text
+    assert f'"actual":{actual if actual is not None else "null"}' in r.text
+    assert item["target"]["operator"] == operator
+    summary = r.json()["summary"]
+    assert summary["targets"] == 1 and summary[status] == 1
+    assert summary["rate"] == {"met": 1, "not_met": 0}.get(status)
+
+
+def _set(client: TestClient, auth: Tokens, kind: str, cell: str, body: dict[str, Any]) -> None:
+    r = client.put(f"/api/v1/{kind}/{cell}", json=body, headers=auth["commission"])
+    assert r.status_code in (200, 201), r.text
+
+
+def test_rate_and_summary_over_mixed_statuses(client: TestClient, auth: Tokens) -> None:
+    # 2021 on the seed: 7 met, 3 without data. Make one not met and one indeterminate.
+    _set(client, auth, "observations", "service-work-share/urban-management/2021", {"value": 60})
+    _set(
+        client,
+        auth,
+        "observations",
+        "management-work-share/urban-management/2021",
+        {"value": 15, "qualifier": "approximately"},
+    )
+    summary = client.get(f"{URL}?year=2021", headers=auth["viewer"]).json()["summary"]
+    assert summary == {
+        "targets": 10,
+        "met": 7,
+        "not_met": 1,
+        "indeterminate": 1,
+        "no_data": 1,
+        "rate": 0.875,
+    }
+    _set(client, auth, "observations", "enforcement-work-share/urban-management/2021", {"value": 12})
+    body = client.get(f"{URL}?year=2021", headers=auth["viewer"])
+    assert '"rate":0.7778' in body.text  # 7/9, rounded half away from zero to 4 places
+    assert body.json()["summary"]["not_met"] == 2
+
+
+def _cells(client: TestClient, auth: Tokens, query: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    r = client.get(f"{URL}?{query}", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return body["summary"], [(i["indicator"], i["department"]) for i in body["items"]]
+
+
+def test_filters(client: TestClient, auth: Tokens) -> None:
+    summary, cells = _cells(client, auth, "year=2021&department=zone")
+    assert summary["targets"] == len(cells) == 10  # zone and every department below it
+    summary, cells = _cells(client, auth, "year=2021&department=urban-management")
+    assert sorted(cells) == sorted((code, "urban-management") for code in UM)
+    assert summary["no_data"] == 3 and summary["rate"] is None
+    _, cells = _cells(client, auth, "year=2021&department=emergency-management")
+    assert cells == []
+    _, cells = _cells(
+        client, auth, "year=2021&indicator=deadline-compression&indicator=enforcement-complaints"
+    )
+    assert cells == [("deadline-compression", "zone"), ("enforcement-complaints", "zone")]
+    _, cells = _cells(client, auth, "year=2021&section=oversight")
+    assert [c[0] for c in cells] == [
+        "request-completion-rate",
+        "request-instruction-rate",
+        "request-reply-rate",
+        "request-satisfaction-rate",
+    ]
+    _, cells = _cells(client, auth, "year=2021&section=enforcement&department=zone")
+    assert sorted(c[0] for c in cells) == sorted(["enforcement-complaints", *UM])
+    summary, cells = _cells(client, auth, "year=2021&status=no_data")
+    assert sorted(cells) == sorted((code, "urban-management") for code in UM)
+    assert summary["targets"] == 10 and summary["met"] == 7  # the summary ignores the status filter
+    _, cells = _cells(client, auth, "year=2021&status=no_data&status=met")
+    assert len(cells) == 10
+
+
+@pytest.mark.parametrize(
+    ("query", "loc"),
+    [
+        ("", ["query", "year"]),
+        ("year=2021&year_from=2020&year_to=2021", ["query", "year"]),
+        ("year_from=2020", ["query", "year_to"]),
+        ("year_to=2020", ["query", "year_from"]),
+        ("year_from=2022&year_to=2020", ["query", "year_to"]),
+        ("year=1899", ["query", "year"]),
+        ("year=2021&department=nowhere", ["query", "department"]),
+        ("year=2021&indicator=nothing", ["query", "indicator"]),
+        ("year=2021&status=great", ["query", "status", 0]),
+        ("year=2021&indicator=Bad_Code", ["query", "indicator", 0]),
+    ],
+)
+def test_bad_queries_are_422_naming_the_parameter(
+    client: TestClient, auth: Tokens, query: str, loc: list[str | int]
+) -> None:
+    body = problem(client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
+    assert body["errors"][0]["loc"] == loc
+
+
+def test_trend_gives_a_summary_per_year(client: TestClient, auth: Tokens) -> None:
+    _set(client, auth, "targets", "disputes-mediated/zone/2020", {"operator": "at_least", "value": 250})
+    _set(client, auth, "observations", "disputes-mediated/zone/2020", {"value": 230})
+    r = client.get(f"{URL}?year_from=2019&year_to=2022&department=zone", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["year_from"], body["year_to"]) == (2019, 2022)
+    years = {y["year"]: y for y in body["years"]}
+    assert list(years) == [2019, 2020, 2021, 2022]
+    empty = {"targets": 0, "met": 0, "not_met": 0, "indeterminate": 0, "no_data": 0, "rate": None}
+    assert years[2019] == {"year": 2019, **empty}
+    assert years[2020] == {"year": 2020, **empty, "targets": 1, "not_met": 1, "rate": 0}
+    assert years[2021] == {"year": 2021, **empty, "targets": 10, "met": 7, "no_data": 3, "rate": 1}
+
+    csv_r = client.get(f"{URL}?year_from=2020&year_to=2021", headers={**auth["viewer"], "Accept": "text/csv"})
+    assert csv_r.headers["content-type"].startswith("text/csv")
+    assert list(csv.reader(io.StringIO(csv_r.text))) == [
+        ["year", "targets", "met", "not_met", "indeterminate", "no_data", "rate"],
+        ["2020", "1", "0", "1", "0", "0", "0"],
+        ["2021", "10", "7", "0", "0", "3", "1"],
+    ]
+
+
+def test_csv_gives_the_items(client: TestClient, auth: Tokens) -> None:
+    _set(
+        client,
+        auth,
+        "targets",
+        "disputes-mediated/zone/2021",
+        {"operator": "between", "value": 240, "upper": 250},
+    )
+    r = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "Accept": "text/csv"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 11
+    assert list(rows[0]) == [
+        "indicator",
+        "department",
+        "year",
+        "operator",
+        "target_value",
+        "target_upper",
+        "actual",
+        "qualifier",
+        "status",
+        "gap",
+    ]
+    by_cell = {(row["indicator"], row["department"]): row for row in rows}
+    assert by_cell["disputes-mediated", "zone"] == {
+        "indicator": "disputes-mediated",
+        "department": "zone",
+        "year": "2021",
+        "operator": "between",
+        "target_value": "240",
+        "target_upper": "250",
+        "actual": "246",
+        "qualifier": "exact",
+        "status": "met",
+        "gap": "4",
+    }
+    assert by_cell["service-work-share", "urban-management"]["actual"] == ""
+    assert by_cell["service-work-share", "urban-management"]["status"] == "no_data"
+    assert Decimal(by_cell["deadline-compression", "zone"]["gap"]) == 0
+
+
+def test_etag_and_304_until_a_figure_changes(client: TestClient, auth: Tokens) -> None:
+    r = client.get(f"{URL}?year=2021", headers=auth["viewer"])
+    etag = r.headers["etag"]
+    assert "accept" in r.headers["vary"].lower()
+    again = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    csv_etag = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "Accept": "text/csv"}).headers[
+        "etag"
+    ]
+    assert csv_etag != etag
+
+    _set(client, auth, "observations", "service-work-share/urban-management/2021", {"value": 71})
+    changed = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert changed.json()["summary"]["met"] == 8
+
+
+def test_compliance_needs_a_token(client: TestClient) -> None:
+    r = problem(client.get(f"{URL}?year=2021"), 401)
+    assert r["status"] == 401
