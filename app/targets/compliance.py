@@ -25,6 +25,7 @@ from app.targets.models import Operator, Target
 from app.targets.rules import Status, judge
 
 RATE_PLACES = 4
+CHUNK = 5000
 _T = Target.__table__.c
 _O = Observation.__table__.c
 
@@ -93,8 +94,9 @@ def _in_years(column: ColumnElement[int], year_from: int, year_to: int) -> Colum
     return column == year_from if year_from == year_to else column.between(year_from, year_to)
 
 
-def _rows(session: Session, scope: _Scope, year_from: int, year_to: int) -> Sequence[tuple[Any, ...]]:
-    """(indicator_id, department_id, year, operator, value, upper, actual, qualifier) per target.
+def _chunks(session: Session, scope: _Scope, year_from: int, year_to: int) -> Iterator[Sequence[Any]]:
+    """Chunks of (indicator_id, department_id, year, operator, value, upper, actual, qualifier), one per
+    target.
 
     These are the driver's own tuples, not SQLAlchemy rows: values as text on SQLite and Decimals from
     psycopg, enums as text. Over 100,000 rows, Row objects and per-value type processors would cost
@@ -127,10 +129,12 @@ def _rows(session: Session, scope: _Scope, year_from: int, year_to: int) -> Sequ
         query = query.where(_T.department_id.in_(scope.department_ids))
     result = cast(CursorResult[Any], session.execute(query))
     try:
-        rows: Sequence[tuple[Any, ...]] = result.cursor.fetchall()
+        # In chunks: each chunk's tuples and strings are freed before the next arrives, so their
+        # memory is reused instead of fresh pages faulted in for all 100,000 rows at once.
+        while chunk := result.cursor.fetchmany(CHUNK):
+            yield chunk
     finally:
         result.close()
-    return rows
 
 
 _OPERATORS = {o.value: o for o in Operator}
@@ -154,30 +158,9 @@ def summarize(counts: dict[Status, int]) -> dict[str, Any]:
     }
 
 
-def _judged(session: Session, rows: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
-    """Typed rows of `_rows`: (ind, dep, year, operator, value, upper, actual, qualifier, status, gap)."""
-    # Values arrive as text on SQLite and as Decimals from psycopg.
-    dec = Decimal if session.get_bind().dialect.name == "sqlite" else None
-    operators, qualifiers = _OPERATORS, _QUALIFIERS
-    for ind, dep, year, op, value, upper, actual, qualifier in rows:
-        if dec is not None:
-            value = dec(value)
-            if upper is not None:
-                upper = dec(upper)
-            if actual is not None:
-                actual = dec(actual)
-        operator, qual = operators[op], qualifiers[qualifier]
-        yield (
-            ind,
-            dep,
-            year,
-            operator,
-            value,
-            upper,
-            actual,
-            qual,
-            *judge(operator, value, upper, actual, qual),
-        )
+def _text_decimals(session: Session) -> type[Decimal] | None:
+    """Decimal when the driver gives values as text (SQLite); None when they are Decimals already."""
+    return Decimal if session.get_bind().dialect.name == "sqlite" else None
 
 
 def report(session: Session, *, year: int, filters: Filters) -> dict[str, Any]:
@@ -193,25 +176,34 @@ def report(session: Session, *, year: int, filters: Filters) -> dict[str, Any]:
     counts = dict.fromkeys(Status, 0)
     keep = scope.statuses
     by_indicator: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    dec, operators, qualifiers = _text_decimals(session), _OPERATORS, _QUALIFIERS
     with paused_gc():
-        rows = _rows(session, scope, year, year)
-        for ind, dep, yr, op, value, upper, actual, qualifier, verdict, distance in _judged(session, rows):
-            counts[verdict] += 1
-            if keep and verdict not in keep:
-                continue
-            by_indicator[ind].append(
-                {
-                    "indicator": indicator_codes[ind],
-                    "department": department_codes[dep],
-                    "year": yr,
-                    "target": {"operator": op, "value": value, "upper": upper},
-                    "actual": actual,
-                    "qualifier": qualifier,
-                    "status": verdict,
-                    "gap": distance,
-                }
-            )
-        del rows
+        # One flat loop: at 100,000 targets every call and intermediate tuple per row shows.
+        for chunk in _chunks(session, scope, year, year):
+            for ind, dep, yr, op, value, upper, actual, qualifier in chunk:
+                if dec is not None:
+                    value = dec(value)
+                    if upper is not None:
+                        upper = dec(upper)
+                    if actual is not None:
+                        actual = dec(actual)
+                operator, qual = operators[op], qualifiers[qualifier]
+                verdict, distance = judge(operator, value, upper, actual, qual)
+                counts[verdict] += 1
+                if keep and verdict not in keep:
+                    continue
+                by_indicator[ind].append(
+                    {
+                        "indicator": indicator_codes[ind],
+                        "department": department_codes[dep],
+                        "year": yr,
+                        "target": {"operator": operator, "value": value, "upper": upper},
+                        "actual": actual,
+                        "qualifier": qual,
+                        "status": verdict,
+                        "gap": distance,
+                    }
+                )
         # One sort of 100,000 items by (code, code) costs more than all the rest; per indicator is cheap.
         items = []
         for ind in sorted(by_indicator, key=indicator_codes.__getitem__):
@@ -226,8 +218,17 @@ def trend(session: Session, *, year_from: int, year_to: int, filters: Filters) -
     indicator_codes = _codes(session, Indicator)
     scope = _resolve(session, filters, indicator_codes)
     counts = {y: dict.fromkeys(Status, 0) for y in range(year_from, year_to + 1)}
-    for row in _judged(session, _rows(session, scope, year_from, year_to)):
-        counts[row[2]][row[8]] += 1
+    dec = _text_decimals(session) or (lambda v: v)
+    for chunk in _chunks(session, scope, year_from, year_to):
+        for _, _, yr, op, value, upper, actual, qualifier in chunk:
+            verdict, _ = judge(
+                _OPERATORS[op],
+                dec(value),
+                None if upper is None else dec(upper),
+                None if actual is None else dec(actual),
+                _QUALIFIERS[qualifier],
+            )
+            counts[yr][verdict] += 1
     years = [{"year": y, **summarize(c)} for y, c in counts.items()]
     return {"year_from": year_from, "year_to": year_to, "years": years}
 

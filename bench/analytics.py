@@ -1,0 +1,377 @@
+"""Series, comparison and compliance at scale: 1,000 departments x 100 indicators x 10 years.
+
+    .venv/bin/python -m bench.analytics [--backend sqlite|postgresql|both] [--runs N] [--no-http]
+
+Into a throwaway SQLite file and a throwaway PostgreSQL database (migrated, nothing else): a four-level
+department tree (1 root, 9, 90, 900), 100 indicators cycling through the aggregations, 1,000,000
+observations (2012-2021, some `at_least`, `more_than` and `approximately`) and a target for every
+indicator and department in 2021 (100,000, every operator). PostgreSQL takes them by COPY, SQLite by
+Core executemany. Then it times the service functions directly and, unless --no-http, the same
+requests over HTTP in-process (auth, JSON serialization, ETag included), and prints p50/p99 and the
+ratio of each p50 to its goal. It never fails on a timing.
+"""
+
+import argparse
+import datetime as dt
+import logging
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, text
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.analytics import service as analytics
+from app.departments.models import Department
+from app.indicators.models import Aggregation, Direction, Indicator, ValueType
+from app.observations.models import Observation, Qualifier
+from app.targets import compliance
+from app.targets.models import Operator, Target
+from bench.harness import Skip, engine_for, throwaway
+
+YEARS = range(2012, 2022)
+TARGET_YEAR = 2021
+INDICATORS = 100
+FANOUT = (9, 10, 10)  # root -> 9 -> 90 -> 900: 1,000 departments
+CHUNK = 20_000
+AGGREGATIONS = (Aggregation.sum, Aggregation.mean, Aggregation.min, Aggregation.max)
+DIRECTIONS = (Direction.higher, Direction.lower, Direction.none)
+GOALS_MS = {"compliance": 300.0, "series-rollup-root": 50.0, "series-one-department": 10.0}
+
+
+def _tree() -> list[tuple[int, str, int | None]]:
+    """(id, code, parent id) of every department, parents first."""
+    rows: list[tuple[int, str, int | None]] = [(1, "root", None)]
+    level = [1]
+    for depth, fan in enumerate(FANOUT, start=1):
+        below = []
+        for parent in level:
+            for _ in range(fan):
+                new_id = len(rows) + 1
+                rows.append((new_id, f"d{depth}-{new_id:04d}", parent))
+                below.append(new_id)
+        level = below
+    return rows
+
+
+def _qualifier(rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.90:
+        return "exact"
+    if roll < 0.95:
+        return "at_least"
+    return "more_than" if roll < 0.975 else "approximately"
+
+
+def _value(rng: random.Random) -> Decimal:
+    return Decimal(rng.randrange(0, 10_000_000)).scaleb(-2)  # 0.00 .. 99,999.99
+
+
+def _observation_rows(departments: int, seed: int = 7) -> Iterator[tuple[int, int, int, Decimal, str]]:
+    rng = random.Random(seed)
+    for indicator in range(1, INDICATORS + 1):
+        for department in range(1, departments + 1):
+            for year in YEARS:
+                yield indicator, department, year, _value(rng), _qualifier(rng)
+
+
+def _target_rows(departments: int, seed: int = 11) -> Iterator[tuple[int, int, str, Decimal, Decimal | None]]:
+    rng = random.Random(seed)
+    operators = list(Operator)
+    for indicator in range(1, INDICATORS + 1):
+        for department in range(1, departments + 1):
+            operator = operators[(indicator + department) % len(operators)]
+            low = _value(rng)
+            upper = (
+                low + Decimal(rng.randrange(0, 5_000_000)).scaleb(-2)
+                if operator is Operator.between
+                else None
+            )
+            yield indicator, department, operator.value, low, upper
+
+
+def populate(engine: Engine) -> None:
+    """The whole data set; on PostgreSQL by COPY, on SQLite by Core executemany."""
+    now = dt.datetime.now(dt.UTC)
+    tree = _tree()
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Department),
+            [
+                {
+                    "id": i,
+                    "code": c,
+                    "name": c,
+                    "parent_id": p,
+                    "created_at": now,
+                    "updated_at": now,
+                    "updated_by": "bench",
+                }
+                for i, c, p in tree
+            ],
+        )
+        conn.execute(
+            insert(Indicator),
+            [
+                {
+                    "id": i,
+                    "code": f"ind-{i:03d}",
+                    "name": f"指标 {i}",
+                    "section": f"section-{i % 5}",
+                    "unit": "件",
+                    "value_type": ValueType.amount,
+                    "direction": DIRECTIONS[i % len(DIRECTIONS)],
+                    "aggregation": AGGREGATIONS[i % len(AGGREGATIONS)],
+                    "created_at": now,
+                    "updated_at": now,
+                    "updated_by": "bench",
+                }
+                for i in range(1, INDICATORS + 1)
+            ],
+        )
+        if engine.dialect.name == "postgresql":
+            _copy(conn, len(tree), now)
+        else:
+            _executemany(conn, len(tree), now)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+
+
+def _copy(conn: Connection, departments: int, now: dt.datetime) -> None:
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(
+            "COPY observation (indicator_id, department_id, year, value, qualifier, version, updated_at,"
+            " updated_by) FROM STDIN"
+        ) as copy:
+            for row in _observation_rows(departments):
+                copy.write_row((*row, 1, now, "bench"))
+        with cursor.copy(
+            "COPY target (indicator_id, department_id, year, operator, value, upper, version, updated_at,"
+            " updated_by) FROM STDIN"
+        ) as copy:
+            for ind, dep, op, value, upper in _target_rows(departments):
+                copy.write_row((ind, dep, TARGET_YEAR, op, value, upper, 1, now, "bench"))
+
+
+def _executemany(conn: Connection, departments: int, now: dt.datetime) -> None:
+    common = {"version": 1, "updated_at": now, "updated_by": "bench"}
+    chunk: list[dict[str, Any]] = []
+    for ind, dep, year, value, qualifier in _observation_rows(departments):
+        chunk.append(
+            {
+                "indicator_id": ind,
+                "department_id": dep,
+                "year": year,
+                "value": value,
+                "qualifier": Qualifier(qualifier),
+                **common,
+            }
+        )
+        if len(chunk) == CHUNK:
+            conn.execute(insert(Observation), chunk)
+            chunk = []
+    if chunk:
+        conn.execute(insert(Observation), chunk)
+    targets = [
+        {
+            "indicator_id": ind,
+            "department_id": dep,
+            "year": TARGET_YEAR,
+            "operator": Operator(op),
+            "value": value,
+            "upper": upper,
+            **common,
+        }
+        for ind, dep, op, value, upper in _target_rows(departments)
+    ]
+    for start in range(0, len(targets), CHUNK):
+        conn.execute(insert(Target), targets[start : start + CHUNK])
+
+
+def _p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def _time(work: Callable[[], Any], runs: int) -> tuple[float, float, float]:
+    """p50 and p99 of the wall time, and p50 of this process's CPU time, in ms."""
+    work()  # warm: plans cached, pages in memory
+    wall, cpu = [], []
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        work()
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return statistics.median(wall), _p99(wall), statistics.median(cpu)
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# The three goals, and a few more figures for context. Each: (name, service call, HTTP path).
+LEAF = "d3-0500"
+ROLLUP_INDICATORS = {
+    a: f"ind-{i:03d}"
+    for i, a in ((4, Aggregation.sum), (1, Aggregation.mean), (2, Aggregation.min), (3, Aggregation.max))
+}
+
+
+def _work(session: Session) -> list[tuple[str, Callable[[], Any], str]]:
+    sum_ind = ROLLUP_INDICATORS[Aggregation.sum]
+    work: list[tuple[str, Callable[[], Any], str]] = [
+        (
+            "compliance",
+            lambda: compliance.report(session, year=TARGET_YEAR, filters=compliance.Filters()),
+            f"/api/v1/compliance?year={TARGET_YEAR}",
+        ),
+        (
+            "series-rollup-root",
+            lambda: analytics.series(session, indicators=[sum_ind], departments=["root"], rollup=True),
+            f"/api/v1/series?indicator={sum_ind}&department=root&rollup=true",
+        ),
+        (
+            "series-one-department",
+            lambda: analytics.series(session, indicators=[sum_ind], departments=[LEAF]),
+            f"/api/v1/series?indicator={sum_ind}&department={LEAF}",
+        ),
+    ]
+    for aggregation, code in ROLLUP_INDICATORS.items():
+        if aggregation is not Aggregation.sum:
+            work.append(
+                (
+                    f"series-rollup-root ({aggregation})",
+                    lambda code=code: analytics.series(  # type: ignore[misc]
+                        session, indicators=[code], departments=["root"], rollup=True
+                    ),
+                    f"/api/v1/series?indicator={code}&department=root&rollup=true",
+                )
+            )
+    work += [
+        (
+            "compliance trend 2012-2021",
+            lambda: compliance.trend(
+                session, year_from=YEARS[0], year_to=YEARS[-1], filters=compliance.Filters()
+            ),
+            f"/api/v1/compliance?year_from={YEARS[0]}&year_to={YEARS[-1]}",
+        ),
+        (
+            "compliance one bureau (d1-0002, 111 departments)",
+            lambda: compliance.report(
+                session, year=TARGET_YEAR, filters=compliance.Filters(departments=["d1-0002"])
+            ),
+            f"/api/v1/compliance?year={TARGET_YEAR}&department=d1-0002",
+        ),
+        (
+            "comparison all departments",
+            lambda: analytics.comparison(session, indicator=sum_ind, year=2021, base_year=2020),
+            f"/api/v1/comparison?indicator={sum_ind}&year=2021&base_year=2020",
+        ),
+    ]
+    return work
+
+
+@contextmanager
+def _http(engine: Engine) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A TestClient of the real app on this database, and a viewer's bearer header."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+    from app.auth import service as tokens
+    from app.auth.models import Role
+    from app.auth.schemas import TokenCreate
+    from app.database import get_session
+    from app.main import create_app
+
+    with Session(engine) as session, session.begin():
+        _, secret = tokens.create(
+            session, data=TokenCreate(name="bench-viewer", role=Role.viewer), actor="bench"
+        )
+    app = create_app()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
+
+    def session_here() -> Iterator[Session]:
+        with Session(engine, expire_on_commit=False) as s:
+            yield s
+            s.commit()
+
+    app.dependency_overrides[get_session] = session_here
+    with TestClient(app) as client:
+        yield client, {"Authorization": f"Bearer {secret}"}
+
+
+Result = tuple[str, str, str, float, float, float]
+
+
+def run(backend: str, runs: int, http: bool) -> list[Result]:
+    results = []
+    with throwaway(backend) as url, engine_for(url) as engine:
+        migrate.upgrade(engine)
+        start = time.perf_counter()
+        populate(engine)
+        print(
+            f"[{backend}] 1,000,000 observations and 100,000 targets loaded in "
+            f"{time.perf_counter() - start:.1f} s",
+            file=sys.stderr,
+        )
+        with Session(engine) as session:
+            for name, call, _ in _work(session):
+                heavy = name.startswith("compliance") and "bureau" not in name
+                p50, p99, cpu = _time(call, max(10, runs // 2) if heavy else runs)
+                results.append((backend, "service", name, p50, p99, cpu))
+                print(f"[{backend}] service {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
+        if http:
+            with Session(engine) as session, _http(engine) as (client, headers):
+                for name, _, path in _work(session):
+
+                    def get(path: str = path) -> None:
+                        response = client.get(path, headers=headers)
+                        assert response.status_code == 200, response.text[:300]
+
+                    heavy = name.startswith("compliance") and "bureau" not in name
+                    p50, p99, cpu = _time(get, max(10, runs // 2) if heavy else runs)
+                    results.append((backend, "http", name, p50, p99, cpu))
+                    print(f"[{backend}] http {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--runs", type=int, default=40, help="timed runs per figure (compliance: a quarter)")
+    parser.add_argument(
+        "--no-http", dest="http", action="store_false", help="time the service functions only"
+    )
+    args = parser.parse_args(argv)
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    rows = []
+    for backend in backends:
+        try:
+            rows += run(backend, args.runs, args.http)
+        except Skip as exc:
+            print(f"[{backend}] {exc}", file=sys.stderr)
+    print(f"\nwall-clock p50/p99 over the runs; cpu: this process's CPU time (p50); {_load()}")
+    line = "{:<11} {:<8} {:<50} {:>8} {:>8} {:>7} {:>5} {:>8}"
+    print(line.format("backend", "via", "work", "p50 ms", "p99 ms", "cpu ms", "goal", "p50/goal"))
+    for backend, via, name, p50, p99, cpu in rows:
+        goal = GOALS_MS.get(name)
+        ratio = f"{p50 / goal:.2f}" if goal else ""
+        goal_text = f"{goal:g}" if goal else ""
+        print(line.format(backend, via, name, f"{p50:.1f}", f"{p99:.1f}", f"{cpu:.1f}", goal_text, ratio))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
