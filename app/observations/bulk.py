@@ -8,16 +8,17 @@ app.cells.CellStore: the current row and one revision per version.
 """
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import Connection
 
 from app.observations.models import Observation
 
 Key = tuple[int, int, int]  # indicator_id, department_id, year
+Number = Decimal | int  # whole numbers stay ints: exact, and cheaper
 LOOKUP_CHUNK = 10_000
 
 CURRENT_COLUMNS = (
@@ -28,12 +29,12 @@ REVISION_COLUMNS = (
     "qualifier_before, qualifier_after, note, source, changed_at, changed_by"
 )
 # (indicator_id, department_id, year, version, value, qualifier, note, source)
-NewRow = tuple[int, int, int, int, Decimal, str, str | None, str | None]
+NewRow = tuple[int, int, int, int, Number, str, str | None, str | None]
 # (id, version, value, qualifier, note, source)
-ChangedRow = tuple[int, int, Decimal, str, str | None, str | None]
+ChangedRow = tuple[int, int, Number, str, str | None, str | None]
 # (indicator_id, department_id, year, version, action, value_before, value_after, qualifier_before,
 #  qualifier_after, note, source)
-RevisionRow = tuple[int, int, int, int, str, Decimal | None, Decimal, str | None, str, str | None, str | None]
+RevisionRow = tuple[int, int, int, int, str, Number | None, Number, str | None, str, str | None, str | None]
 
 
 class Current(NamedTuple):
@@ -49,57 +50,46 @@ def _postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def _chunks(keys: Sequence[Key]) -> list[Sequence[Key]]:
-    return [keys[start : start + LOOKUP_CHUNK] for start in range(0, len(keys), LOOKUP_CHUNK)]
+# One pass over the keys: the current row where there is one, and for the other keys the last
+# version in the history (a cell deleted and written again continues its versions).
+_LOOKUP = """
+SELECT * FROM (
+    SELECT k.i, k.d, k.y, o.id, o.version, o.value, o.qualifier, o.note, o.source,
+        CASE WHEN o.id IS NULL THEN (
+            SELECT max(r.version) FROM observation_revision AS r
+            WHERE r.indicator_id = k.i AND r.department_id = k.d AND r.year = k.y
+        ) END AS last
+    FROM {keys}
+    LEFT JOIN observation AS o ON o.indicator_id = k.i AND o.department_id = k.d AND o.year = k.y
+) AS found
+WHERE id IS NOT NULL OR last IS NOT NULL
+"""
+_KEYS_POSTGRES = "unnest(%(i)s::int[], %(d)s::int[], %(y)s::int[]) AS k(i, d, y)"
+_KEYS_SQLITE = (
+    "(SELECT json_extract(value, '$[0]') AS i, json_extract(value, '$[1]') AS d, "
+    "json_extract(value, '$[2]') AS y FROM json_each(?)) AS k"
+)
 
 
-def _keyed(conn: Connection, select_sql: str, table: str, keys: Sequence[Key], tail: str = "") -> list[Any]:
-    """`select_sql` over `table` AS t joined to the given keys."""
-    rows: list[Any] = []
-    for chunk in _chunks(keys):
-        if _postgres(conn):
-            sql = (
-                f"{select_sql} FROM unnest(%(i)s::int[], %(d)s::int[], %(y)s::int[]) AS k(i, d, y) "
-                f"JOIN {table} AS t ON t.indicator_id = k.i AND t.department_id = k.d AND t.year = k.y {tail}"
-            )
+def lookup(conn: Connection, keys: Sequence[Key]) -> tuple[dict[Key, Current], dict[Key, int]]:
+    """The current rows of the cells that exist, and the last version of those that once existed."""
+    current: dict[Key, Current] = {}
+    last: dict[Key, int] = {}
+    postgres = _postgres(conn)
+    sql = _LOOKUP.format(keys=_KEYS_POSTGRES if postgres else _KEYS_SQLITE)
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start : start + LOOKUP_CHUNK]
+        if postgres:
             params: Any = {"i": [k[0] for k in chunk], "d": [k[1] for k in chunk], "y": [k[2] for k in chunk]}
         else:
-            sql = (
-                f"{select_sql} FROM json_each(?) AS k JOIN {table} AS t "
-                "ON t.indicator_id = json_extract(k.value, '$[0]') "
-                "AND t.department_id = json_extract(k.value, '$[1]') "
-                f"AND t.year = json_extract(k.value, '$[2]') {tail}"
-            )
-            params = (json.dumps(chunk, separators=(",", ":")),)
-        rows += conn.exec_driver_sql(sql, params).all()
-    return rows
-
-
-def existing(conn: Connection, keys: Sequence[Key]) -> dict[Key, Current]:
-    """The current rows of those cells that exist."""
-    rows = _keyed(
-        conn,
-        "SELECT t.indicator_id, t.department_id, t.year, t.id, t.version, t.value, t.qualifier, "
-        "t.note, t.source",
-        "observation",
-        keys,
-    )
-    return {
-        (i, d, y): Current(id_, version, value if isinstance(value, Decimal) else Decimal(value), q, n, s)
-        for i, d, y, id_, version, value, q, n, s in rows
-    }
-
-
-def last_versions(conn: Connection, keys: Sequence[Key]) -> dict[Key, int]:
-    """The last version of cells that once existed: a re-created cell continues after its deletion."""
-    rows = _keyed(
-        conn,
-        "SELECT t.indicator_id, t.department_id, t.year, max(t.version)",
-        "observation_revision",
-        keys,
-        "GROUP BY t.indicator_id, t.department_id, t.year",
-    )
-    return {(i, d, y): v for i, d, y, v in rows}
+            params = (_json(chunk),)
+        for i, d, y, id_, version, value, q, n, s, gone in conn.exec_driver_sql(sql, params):
+            if id_ is None:
+                last[i, d, y] = gone
+            else:
+                exact = value if isinstance(value, Decimal) else Decimal(value)
+                current[i, d, y] = Current(id_, version, exact, q, n, s)
+    return current, last
 
 
 def _processor(column: str, conn: Connection) -> Callable[[Any], Any]:
@@ -124,6 +114,11 @@ def write(
         _write_sqlite(conn, new, changed, revisions, at, by)
 
 
+def _from_json(count: int) -> str:
+    """The select list of `count` columns taken from a JSON array per row of `json_each(?)`."""
+    return ", ".join(f"json_extract(value, '$[{k}]')" for k in range(count))
+
+
 def _write_sqlite(
     conn: Connection,
     new: list[NewRow],
@@ -132,32 +127,39 @@ def _write_sqlite(
     at: dt.datetime,
     by: str,
 ) -> None:
-    # The stored forms app.database gives these types: decimals as their text, times as UTC text.
+    # New rows go in by one INSERT ... SELECT over the rows as one JSON parameter: SQLite unpacks
+    # them in C, faster than executemany binds them. Values are stored as app.database stores
+    # them: decimals as their digits (JSON strings, so no float ever sees them), times as UTC text.
     when = _processor("updated_at", conn)(at)
 
-    def text(value: Decimal | None) -> str | None:
-        return None if value is None else format(value, "f")
+    def text(value: Number | None) -> str | None:
+        return None if value is None else str(value) if type(value) is int else format(value, "f")
 
     if new:
         conn.exec_driver_sql(
-            f"INSERT INTO observation ({CURRENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(i, d, y, v, format(value, "f"), q, n, s, when, by) for i, d, y, v, value, q, n, s in new],
+            f"INSERT INTO observation ({CURRENT_COLUMNS}) SELECT {_from_json(8)}, ?, ? FROM json_each(?)",
+            (when, by, _json([(i, d, y, v, text(value), q, n, s) for i, d, y, v, value, q, n, s in new])),
         )
     if changed:
         conn.exec_driver_sql(
             "UPDATE observation SET version = ?, value = ?, qualifier = ?, note = ?, source = ?, "
             "updated_at = ?, updated_by = ? WHERE id = ?",
-            [(v, format(value, "f"), q, n, s, when, by, id_) for id_, v, value, q, n, s in changed],
+            [(v, text(value), q, n, s, when, by, id_) for id_, v, value, q, n, s in changed],
         )
     if revisions:
+        rows = [
+            (i, d, y, v, a, text(vb), text(va), qb, qa, n, s)
+            for i, d, y, v, a, vb, va, qb, qa, n, s in revisions
+        ]
         conn.exec_driver_sql(
             f"INSERT INTO observation_revision ({REVISION_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i, d, y, v, a, text(vb), format(va, "f"), qb, qa, n, s, when, by)
-                for i, d, y, v, a, vb, va, qb, qa, n, s in revisions
-            ],
+            f"SELECT {_from_json(11)}, ?, ? FROM json_each(?)",
+            (when, by, _json(rows)),
         )
+
+
+def _json(rows: Sequence[tuple[Any, ...]]) -> str:
+    return orjson.dumps(rows).decode()
 
 
 def _write_postgres(
@@ -169,11 +171,12 @@ def _write_postgres(
     by: str,
 ) -> None:
     driver: Any = conn.connection.driver_connection
+    when = at.isoformat()  # COPY's text for timestamptz, made once rather than per row
     with driver.cursor() as cursor:
         if new:
             with cursor.copy(f"COPY observation ({CURRENT_COLUMNS}) FROM STDIN") as copy:
                 for new_row in new:
-                    copy.write_row((*new_row, at, by))
+                    copy.write_row((*new_row, when, by))
         if changed:
             cursor.execute(
                 "UPDATE observation AS o SET version = u.version, value = u.value, "
@@ -185,7 +188,8 @@ def _write_postgres(
                 {
                     "id": [r[0] for r in changed],
                     "version": [r[1] for r in changed],
-                    "value": [r[2] for r in changed],
+                    # An array has one element type: ints join the decimals.
+                    "value": [Decimal(r[2]) if type(r[2]) is int else r[2] for r in changed],
                     "qualifier": [r[3] for r in changed],
                     "note": [r[4] for r in changed],
                     "source": [r[5] for r in changed],
@@ -196,4 +200,4 @@ def _write_postgres(
         if revisions:
             with cursor.copy(f"COPY observation_revision ({REVISION_COLUMNS}) FROM STDIN") as copy:
                 for row in revisions:
-                    copy.write_row((*row, at, by))
+                    copy.write_row((*row, when, by))

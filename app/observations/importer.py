@@ -54,7 +54,7 @@ def import_file(
         raw.seek(0)
         rows: Iterable[files.Row]
         if kind == "json":
-            document = files.json_document(raw.read(), max_depth=64)
+            document = files.json_document(raw.read())
             items, file_dry_run, file_atomic = files.json_batch(document)
             rows = files.json_rows(items)
             dry_run = dry_run or bool(file_dry_run)

@@ -246,7 +246,7 @@ def post_batch(
     kind = files.kind_of(request.headers.get("content-type"))
     files.sniff(kind, body[:16])
     if kind == "json":
-        document = files.json_document(body, max_depth=settings.max_json_depth)
+        document = files.json_document(body)
         items, body_dry_run, body_atomic = files.json_batch(document)
         rows = files.json_rows(items)
         dry_run = dry_run if body_dry_run is None else body_dry_run
