@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from app import resilience
 from app.config import get_settings
 
 NAMING_CONVENTION = {
@@ -135,13 +136,16 @@ def begin_for_write(session: Session) -> None:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One unit of work per request: commit on success, roll back on any error."""
+    """One unit of work per request: commit on success, roll back on any error.
+
+    A unit of work that failed for a passing reason (a busy SQLite, a PostgreSQL serialization failure,
+    a dropped connection) is run again whole by app.resilience.DatabaseRetry."""
     with _sessionmaker()() as session:
         if request.method in WRITE_METHODS:
             begin_for_write(session)
         try:
             yield session
-            session.commit()
+            resilience.commit(session)
         except BaseException:
             session.rollback()
             raise

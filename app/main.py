@@ -15,6 +15,7 @@ from app.observations.router import router as observations_router
 from app.observations.templates import router as templates_router
 from app.ops import install_docs
 from app.ops import router as ops_router
+from app.resilience import DatabaseRetry
 from app.targets.compliance_router import router as compliance_router
 from app.targets.router import router as targets_router
 
@@ -51,5 +52,6 @@ def create_app() -> FastAPI:
         app.include_router(router)
     install_docs(app)
     openapi.install(app, public_read=settings.public_read)
+    app.add_middleware(DatabaseRetry)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app

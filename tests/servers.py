@@ -1,0 +1,121 @@
+"""Real servers for the tests that need them: uvicorn in its own process group, on loopback."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from app import migrate
+from app.auth import service as tokens
+from app.auth.schemas import TokenCreate
+from seed.loader import load
+from tests.conftest import TOKEN_SPECS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(engine: Engine) -> dict[str, dict[str, str]]:
+    """Migrate, load the seed, and make a token of every test role: their bearer headers by name."""
+    migrate.upgrade(engine)
+    headers = {}
+    with Session(engine) as session, session.begin():
+        load(session)
+        for name, (role, department) in TOKEN_SPECS.items():
+            data = TokenCreate(name=name, role=role, department=department)
+            _, secret = tokens.create(session, data=data, actor="test")
+            headers[name] = {"Authorization": f"Bearer {secret}"}
+    return headers
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the server and its workers (its own process group), and wait for them."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+        # Workers are in the same group; a SIGKILLed master leaves them to be reaped here.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Server:
+    """uvicorn serving create_app() on a free port; waits until /healthz answers."""
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="indicators-server-", suffix=".log")[1])
+    full_env = {**os.environ, "INDICATORS_DATABASE_URL": database_url, **(env or {})}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log, env or {})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"the server did not answer in 60 s:\n{server.output()}")
+
+
+@contextmanager
+def serving(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
+    server = start(database_url, workers=workers, env=env)
+    try:
+        yield server
+    finally:
+        server.kill(signal.SIGTERM)
+        server.log.unlink(missing_ok=True)

@@ -1,0 +1,177 @@
+"""Many writers at once over HTTP against real servers (2 uvicorn workers) on SQLite (WAL) and
+PostgreSQL: no 5xx, no lost update, and If-Match lets exactly one of two racing writers through.
+
+STRESS_WRITERS, STRESS_WRITES and STRESS_ROUNDS scale it up (`make fuzz` runs the heavy variant).
+"""
+
+import itertools
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from tests.databases import fresh_database, url_of
+from tests.helpers import revisions, stored
+from tests.servers import Server, prepare, serving
+
+WRITERS = int(os.environ.get("STRESS_WRITERS", "8"))
+WRITES = int(os.environ.get("STRESS_WRITES", "25"))
+ROUNDS = int(os.environ.get("STRESS_ROUNDS", "15"))
+RACERS = 4
+INDICATOR = "stress-amount"
+BASE = f"/api/v1/observations/{INDICATOR}"
+
+
+@dataclass
+class Live:
+    server: Server
+    engine: Engine
+    headers: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def live(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    tmp: Path = tmp_path_factory.mktemp(f"live-{backend}")
+    with fresh_database(backend, tmp) as engine:
+        headers = prepare(engine)
+        with serving(url_of(engine), workers=2) as server:
+            with server.client(headers=headers["admin"]) as admin:
+                indicator = {"code": INDICATOR, "name": "压力测试", "value_type": "amount", "unit": "元"}
+                assert admin.post("/api/v1/indicators", json=indicator).status_code == 201
+            yield Live(server, engine, headers)
+
+
+def put(client: httpx.Client, cell: str, value: Decimal, **headers: str) -> httpx.Response:
+    return client.put(
+        cell, content=f'{{"value": {value}}}', headers={"content-type": "application/json", **headers}
+    )
+
+
+def test_many_writers_on_one_cell_and_many_cells_lose_nothing(live: Live) -> None:
+    shared = f"{BASE}/zone/2030"
+    accepted: dict[str, list[tuple[int, Decimal]]] = {}
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        # Even writers share one cell; odd writers each have their own.
+        cell = shared if n % 2 == 0 else f"{BASE}/zone/{2031 + n}"
+        with live.server.client(headers=live.headers["commission"]) as client:
+            for i in range(WRITES):
+                value = Decimal(f"{n * 100_000 + i}.25")
+                response = put(client, cell, value)
+                with lock:
+                    statuses[response.status_code] += 1
+                    if response.status_code in (200, 201):
+                        body = response.json()
+                        assert Decimal(str(body["value"])) == value
+                        accepted.setdefault(cell, []).append((body["version"], value))
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(writer, range(WRITERS)))
+
+    assert set(statuses) <= {200, 201}, statuses
+    assert sum(statuses.values()) == WRITERS * WRITES
+    with Session(live.engine) as session:
+        for cell, writes in accepted.items():
+            _, _, _, department, year = cell.rsplit("/", 4)
+            # Every accepted write is one version, numbered without gaps, holding what was sent...
+            assert sorted(v for v, _ in writes) == list(range(1, len(writes) + 1)), cell
+            history = revisions(session, INDICATOR, department, int(year))
+            assert [(r.version, r.value_after) for r in history] == sorted(writes), cell
+            for before, after in itertools.pairwise(history):
+                assert after.value_before == before.value_after, (cell, after.version)
+            # ...and the figure now is the last one accepted.
+            row = stored(session, INDICATOR, department, int(year))
+            assert row is not None and (row.version, row.value) == max(writes), cell
+    writers_on_shared = len(range(0, WRITERS, 2))
+    assert len(accepted[shared]) == writers_on_shared * WRITES
+
+
+def test_racing_writes_with_the_same_if_match_let_exactly_one_through(live: Live) -> None:
+    cell = f"{BASE}/emergency-management/2030"
+    clients = [live.server.client(headers=live.headers["commission"]) for _ in range(RACERS)]
+    try:
+        assert put(clients[0], cell, Decimal(0)).status_code == 201
+        winners: list[Decimal] = []
+        for round_ in range(ROUNDS):
+            etag = clients[0].get(cell).headers["etag"]
+            barrier = threading.Barrier(RACERS)
+
+            def race(
+                k: int, etag: str = etag, round_: int = round_, barrier: threading.Barrier = barrier
+            ) -> tuple[int, Decimal]:
+                value = Decimal(f"{round_}.{k + 1}")
+                barrier.wait()
+                return put(clients[k], cell, value, **{"if-match": etag}).status_code, value
+
+            with ThreadPoolExecutor(RACERS) as pool:
+                outcomes = list(pool.map(race, range(RACERS)))
+            codes = sorted(code for code, _ in outcomes)
+            assert codes == [200] + [412] * (RACERS - 1), (round_, outcomes)
+            winners.append(next(value for code, value in outcomes if code == 200))
+        final = clients[0].get(cell).json()
+    finally:
+        for client in clients:
+            client.close()
+    assert final["version"] == ROUNDS + 1
+    assert Decimal(str(final["value"])) == winners[-1]
+    with Session(live.engine) as session:
+        history = revisions(session, INDICATOR, "emergency-management", 2030)
+    # The refused writes left nothing: one version per round, each the winner's value.
+    assert [(r.version, r.value_after) for r in history] == [(1, Decimal(0))] + [
+        (n + 2, value) for n, value in enumerate(winners)
+    ]
+
+
+def test_overlapping_batches_and_single_writes_keep_every_version(live: Live) -> None:
+    """Batches over the same cells in opposite orders, with one-cell writes between them: each
+    version follows the one before it (its value_before is that version's value_after)."""
+    years = list(range(2040, 2040 + 20))
+    departments = ["zone", "emergency-management", "urban-management"]
+    cells = [(d, y) for d in departments for y in years]
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def batcher(n: int) -> None:
+        order = cells if n % 2 == 0 else list(reversed(cells))
+        with live.server.client(headers=live.headers["commission"]) as client:
+            for i in range(max(3, WRITES // 5)):
+                rows = [
+                    {"indicator": INDICATOR, "department": d, "year": y, "value": float(n * 1000 + i)}
+                    for d, y in order
+                ]
+                response = client.post("/api/v1/observations", json={"observations": rows})
+                one = client.put(
+                    f"{BASE}/{order[0][0]}/{order[0][1]}",
+                    content=f'{{"value": {n * 1000 + i}.5}}',
+                    headers={"content-type": "application/json"},
+                )
+                with lock:
+                    statuses[response.status_code] += 1
+                    statuses[one.status_code] += 1
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(batcher, range(4)))
+
+    assert set(statuses) <= {200, 201}, statuses
+    with Session(live.engine) as session:
+        for department, year in cells:
+            history = revisions(session, INDICATOR, department, year)
+            assert [r.version for r in history] == list(range(1, len(history) + 1)), (department, year)
+            for before, after in itertools.pairwise(history):
+                assert after.value_before == before.value_after, (department, year, after.version)
+            row = stored(session, INDICATOR, department, year)
+            assert row is not None and (row.version, row.value) == (
+                history[-1].version,
+                history[-1].value_after,
+            )
