@@ -7,8 +7,9 @@ writers, a lock that could not be had, a connection the server closed (a restart
 pg_terminate_backend) or one that could not be opened, and SQLite's "database is locked". What is
 not: everything else (a check constraint, a bad query) goes on to the 500 handler as before.
 
-A connection lost while COMMIT was in flight leaves the outcome unknown: that request is answered 503
-without a retry (get_session raises CommitOutcomeUnknown), since running it again could apply it twice.
+A connection lost while COMMIT was in flight, with no word from the server, leaves the outcome unknown:
+that request is answered 503 without a retry (get_session raises CommitOutcomeUnknown), since running
+it again could apply it twice.
 """
 
 import asyncio
@@ -96,12 +97,16 @@ def classify(exc: BaseException) -> str | None:
     return None
 
 
-def is_connection_loss(exc: BaseException) -> bool:
-    """The connection itself failed (as opposed to the database refusing the statement)."""
-    return any(
-        isinstance(error, psycopg.Error) and _connection_failed(error, invalidated)
-        for error, invalidated in _driver_errors(exc)
-    )
+def commit_outcome_unknown(exc: BaseException) -> bool:
+    """The connection broke without the server saying why: a COMMIT in flight may have been stored.
+
+    When the server answers with an error of its own (57P01 from pg_terminate_backend, say), it
+    aborted the transaction before committing it, and running the work again is safe.
+    """
+    for error, invalidated in _driver_errors(exc):
+        if isinstance(error, psycopg.Error) and not error.sqlstate:
+            return invalidated or isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+    return False
 
 
 def commit(session: Session) -> None:
@@ -109,7 +114,7 @@ def commit(session: Session) -> None:
     try:
         session.commit()
     except sa.DBAPIError as exc:
-        if is_connection_loss(exc):
+        if commit_outcome_unknown(exc):
             raise CommitOutcomeUnknown(
                 "The connection to the database broke while the change was being committed; it may or "
                 "may not have been stored. Read it back before sending it again."

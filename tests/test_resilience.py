@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa
 from starlette.responses import Response, StreamingResponse
 
 from app import problems
-from app.resilience import DatabaseRetry, classify, is_connection_loss
+from app.resilience import DatabaseRetry, classify, commit_outcome_unknown
 from tests.helpers import problem
 
 
@@ -64,10 +64,11 @@ def test_real_errors_are_not_retried(tmp_path: Path) -> None:
     assert classify(ValueError("not a database error")) is None
 
 
-def test_connection_loss_is_told_apart_from_a_refusal() -> None:
-    assert is_connection_loss(wrapped(psycopg.OperationalError("connection reset")))
-    assert is_connection_loss(wrapped(psycopg.errors.AdminShutdown()))
-    assert not is_connection_loss(wrapped(psycopg.errors.SerializationFailure()))
+def test_only_a_silent_break_during_commit_leaves_the_outcome_unknown() -> None:
+    assert commit_outcome_unknown(wrapped(psycopg.OperationalError("server closed the connection")))
+    # The server said why: it aborted the transaction, so the work may run again.
+    assert not commit_outcome_unknown(wrapped(psycopg.errors.AdminShutdown()))
+    assert not commit_outcome_unknown(wrapped(psycopg.errors.SerializationFailure()))
 
 
 def flaky_app(failures: int, error: BaseException) -> tuple[FastAPI, list[bytes]]:
