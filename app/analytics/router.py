@@ -41,9 +41,10 @@ def get_series(
     Without `department`, every department with data. `rollup=true` aggregates each department with
     every department below it by the indicator's `aggregation` (422 for an indicator aggregated by
     `none`); a mean keeps 6 decimals (rounded half away from zero). A rolled-up point's qualifier is
-    `exact` only when every figure in it is exact and nothing was rounded; `approximately` when any
-    figure is approximate or the mean was rounded; otherwise all figures are lower bounds and so is the
-    result: `at_least`, or `more_than` when strict. `Accept: text/csv` gives one row per point.
+    `exact` when every figure in it is exact (for `min`: when an exact figure is the minimum) and
+    nothing was rounded; `approximately` when any figure is approximate or the mean was rounded;
+    otherwise all figures are lower bounds and so is the result: `at_least`, or `more_than` when
+    strict. `Accept: text/csv` gives one row per point.
     """
     year_range(year_from, year_to)
     content = service.series(
