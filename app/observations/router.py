@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
 from app.auth.dependencies import Clerk, SessionDep, Viewer
-from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve
+from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve, year_range
 from app.cells import CellFilters, Outcome
 from app.config import Settings, get_settings
 from app.database import get_session
@@ -65,6 +65,7 @@ def list_observations(
     Both have the import columns `indicator,department,year,value,qualifier,note,source`, so a file
     edited and sent back to `POST /api/v1/observations` changes exactly the rows that were edited.
     """
+    year_range(year_from, year_to)
     filters = CellFilters(
         indicator_id=filter_id(session, "indicator", indicator),
         department_id=filter_id(session, "department", department),
@@ -235,9 +236,9 @@ _BATCH_BODY = {
 )
 def post_batch(
     request: Request,
+    body: RawBody,  # read first: SQLite's write lock is not held while a slow client uploads
     session: SessionDep,
     actor: Clerk,
-    body: RawBody,
     settings: Annotated[Settings, Depends(get_settings)],
     dry_run: bool = False,
     atomic: bool = True,

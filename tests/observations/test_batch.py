@@ -386,7 +386,9 @@ def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
             "WHERE i.code = 'deadline-compression' AND t.year = :year"
         )
         value = session.execute(sql, {"year": year}).scalar_one()
-        return re.sub(r"\d", "9", str(value))  # the shape, whatever the digits
+        shape = re.sub(r"\d", "9", str(value))  # the shape, whatever the digits
+        # PostgreSQL drops a timestamp's trailing zero microseconds from its text.
+        return re.sub(r"\.9+", ".9", shape) if column.endswith("_at") else shape
 
     for table, columns in {
         "observation": ("value", "updated_at", "qualifier"),
