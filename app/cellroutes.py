@@ -70,13 +70,19 @@ def year_range(year_from: int | None, year_to: int | None) -> None:
     if year_from > year_to:
         raise InvalidValue(
             f"year_from ({year_from}) is after year_to ({year_to})",
-            errors=[FieldError(["query", "year_to"], "must not be before year_from")],
+            errors=[
+                FieldError(["query", "year_to"], "must not be before year_from"),
+                FieldError(["query", "year_from"], "must not be after year_to"),
+            ],
         )
     span = get_settings().max_year_span
     if year_to - year_from + 1 > span:
         raise InvalidValue(
-            f"{year_from}..{year_to} spans more than {span} years",
-            errors=[FieldError(["query", "year_to"], f"at most {span} years from year_from")],
+            f"{year_from}..{year_to} spans more than {span} years (INDICATORS_MAX_YEAR_SPAN)",
+            errors=[
+                FieldError(["query", "year_to"], f"at most {span} years after year_from", "year_span"),
+                FieldError(["query", "year_from"], f"at most {span} years before year_to", "year_span"),
+            ],
         )
 
 

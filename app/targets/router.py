@@ -2,7 +2,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from app.auth.dependencies import Commission, SessionDep, Viewer
-from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve
+from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve, year_range
 from app.cells import CellFilters, Outcome
 from app.http import api_router, json_etag
 from app.jsonio import json_response
@@ -26,6 +26,7 @@ def list_targets(
     cursor: str | None = None,
 ) -> Response:
     """A page of targets, filtered by indicator, department and years."""
+    year_range(year_from, year_to)
     filters = CellFilters(
         indicator_id=filter_id(session, "indicator", indicator),
         department_id=filter_id(session, "department", department),
