@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.observations import importer
 from app.observations.models import Observation, ObservationRevision
 from seed.loader import load
-from tests.databases import url_of
+from tests.databases import fresh_database, url_of
 from tests.helpers import revisions, stored
 
 runner = CliRunner()
@@ -30,15 +30,22 @@ def _clear_caches() -> None:
     database._sessionmaker.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def cli_database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated, seeded database for this module's tests, each writing cells of its own."""
+    with fresh_database(backend, tmp_path_factory.mktemp(f"cli-{backend}")) as engine:
+        migrate.upgrade(engine)
+        with Session(engine) as session, session.begin():
+            load(session)
+        yield engine
+
+
 @pytest.fixture
-def db(fresh: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """A migrated, seeded database that the command line writes to."""
-    migrate.upgrade(fresh)
-    with Session(fresh) as session, session.begin():
-        load(session)
-    monkeypatch.setenv("INDICATORS_DATABASE_URL", url_of(fresh))
+def db(cli_database: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The database the command line writes to (INDICATORS_DATABASE_URL)."""
+    monkeypatch.setenv("INDICATORS_DATABASE_URL", url_of(cli_database))
     _clear_caches()
-    yield fresh
+    yield cli_database
     database.get_engine().dispose()
     _clear_caches()
 
@@ -62,7 +69,12 @@ def write_csv(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
     return path
 
 
-GOOD = [f"legal-lectures,zone,{year},{year - 1990},,第{year}年," for year in range(2000, 2010)]
+def good(indicator: str) -> list[str]:
+    """Ten new figures of one indicator for the zone, 2000-2009 (each test takes its own indicator)."""
+    return [f"{indicator},zone,{year},{year - 1990},,第{year}年," for year in range(2000, 2010)]
+
+
+GOOD = good("legal-lectures")
 
 
 def test_import_a_gbk_csv_with_the_chinese_header(db: Engine, tmp_path: Path) -> None:
@@ -96,8 +108,8 @@ def test_an_atomic_import_with_a_bad_row_in_a_later_chunk_writes_nothing(
     monkeypatch.setattr(importer, "CHUNK", 3)  # chunks are written as they come: this one must not stay
     lines = [
         "indicator,department,year,value",
-        *[line.split(",,")[0] for line in GOOD],
-        "legal-lectures,zone,2010,-5",
+        *[line.split(",,")[0] for line in good("legal-consultations")],
+        "legal-consultations,zone,2010,-5",
     ]
     path = write_csv(tmp_path / "figures.csv", lines)
     before = totals(db)
@@ -116,8 +128,8 @@ def test_duplicates_are_found_across_chunks(
     monkeypatch.setattr(importer, "CHUNK", 4)
     lines = [
         "indicator,department,year,value",
-        *[g.split(",,")[0] for g in GOOD],
-        "legal-lectures,zone,2001,1",
+        *[g.split(",,")[0] for g in good("legal-opinions")],
+        "legal-opinions,zone,2001,1",
     ]
     code, summary = run(str(write_csv(tmp_path / "d.csv", lines)), "--no-atomic")
     assert code == 1 and summary["created"] == 10
@@ -126,7 +138,8 @@ def test_duplicates_are_found_across_chunks(
 
 def test_a_dry_run_writes_nothing(db: Engine, tmp_path: Path) -> None:
     path = write_csv(
-        tmp_path / "figures.csv", ["indicator,department,year,value,qualifier,note,source", *GOOD]
+        tmp_path / "figures.csv",
+        ["indicator,department,year,value,qualifier,note,source", *good("training-sessions")],
     )
     before = totals(db)
     code, summary = run(str(path), "--dry-run")
