@@ -396,3 +396,27 @@ def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
     }.items():
         for column in columns:
             assert raw(table, column, 2019) == raw(table, column, 2018), (table, column)
+
+
+def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
+    client: TestClient, auth: Tokens, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent writer's row appears after the batch looked: the insert fails, the batch looks again."""
+    from app.observations import bulk
+
+    real = bulk.lookup
+    calls = []
+
+    def stale_first(conn: Any, keys: Any) -> Any:
+        calls.append(len(keys))
+        return ({}, {}) if len(calls) == 1 else real(conn, keys)  # the first look misses the seeded cell
+
+    monkeypatch.setattr(bulk, "lookup", stale_first)
+    seeded = {"value": 76, "qualifier": "at_least", "source": "report-2021 §一(二)"}
+    r = post(client, auth["commission"], [obs(), obs("deadline-compression", "zone", 2021, **seeded)])
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == (1, 1, 0, 0)
+    assert len(calls) == 2
+    history = revisions(session, "deadline-compression", "zone", 2021)
+    assert [(h.version, h.action) for h in history] == [(1, "create"), (2, "update")]
+    assert len(revisions(session, "legal-lectures", "zone", 2022)) == 1
