@@ -213,7 +213,7 @@ def comparison(
     chosen = _indicators(session, [indicator])[0]
     deps = _departments(session, departments)
     query = select(_O.department_id, _O.year, _O.value).where(
-        _O.indicator_id == chosen.id, _O.year.in_({year, base_year})
+        _O.indicator_id == chosen.id, _O.year.in_([year, base_year])
     )
     if deps is not None:
         query = query.where(_O.department_id.in_(deps))
