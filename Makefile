@@ -34,8 +34,12 @@ bench: $(STAMP)
 		>/dev/null 2>&1; } || echo "wrk not installed: the Python load generator is used"
 	$(BIN)/python -m bench
 
+# The long run: 500 schemathesis examples per operation, and the concurrency and fault tests with
+# 32 writers x 100 writes, 100 If-Match rounds.
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest tests/test_fuzz.py -q
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} STRESS_WRITERS=$${STRESS_WRITERS:-32} \
+	STRESS_WRITES=$${STRESS_WRITES:-100} STRESS_ROUNDS=$${STRESS_ROUNDS:-100} \
+	$(BIN)/pytest tests/test_fuzz.py tests/test_concurrency.py tests/test_faults.py -q
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

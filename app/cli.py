@@ -128,5 +128,39 @@ def import_(
     raise typer.Exit(command(file, dry_run=dry_run, atomic=atomic, actor_name=actor))
 
 
+@cli.command("dump")
+def dump_(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The file to write (.jsonl.gz)")],
+) -> None:
+    """Write everything to one portable file: departments, indicators, figures and targets with every
+    version, tokens (their hashes). The same data gives the same bytes, from SQLite or PostgreSQL."""
+    from app import backup
+
+    partial = file.with_name(file.name + ".partial")
+    try:
+        counts = backup.dump(get_engine(), partial)
+    except backup.BackupError as exc:
+        partial.unlink(missing_ok=True)
+        _fail(str(exc))
+    partial.replace(file)  # a dump that failed half-way never stands where a good one was
+    typer.echo(f"dumped {counts.rows} rows to {file}: {counts}", err=True)
+
+
+@cli.command("restore")
+def restore_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A file `indicators dump` wrote")],
+) -> None:
+    """Load a dump into an empty database (it is migrated first); a database with data is refused.
+
+    Everything is loaded in one transaction, then the schema is brought to the latest version."""
+    from app import backup
+
+    try:
+        counts = backup.restore(get_engine(), file)
+    except backup.BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"restored {counts.rows} rows from {file}: {counts}", err=True)
+
+
 def main() -> None:
     cli()
