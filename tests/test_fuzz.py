@@ -95,5 +95,5 @@ def before_generate_path_parameters(context: Any, strategy: st.SearchStrategy[An
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api(case: schemathesis.Case, client: TestClient, auth: Tokens) -> None:
+def test_api(case: schemathesis.Case[Any], client: TestClient, auth: Tokens) -> None:
     case.call_and_validate(headers=auth["admin"])
