@@ -64,6 +64,15 @@ class Dataset:
         """Every cell of one department: (indicator, department, year)."""
         return [(i, department, y) for i in self.indicators for y in self.years]
 
+    @classmethod
+    def named(cls, scale: Scale) -> "Dataset":
+        """The codes `populate(url, scale)` gives, without a database."""
+        data = cls(scale)
+        data.bureaus = [f"bureau-{b:02d}" for b in range(scale.bureaus)]
+        data.units = {b: [f"{b}-unit-{u:02d}" for u in range(scale.units_per_bureau)] for b in data.bureaus}
+        data.indicators = [f"metric-{i:03d}" for i in range(scale.indicators)]
+        return data
+
 
 def value_for(i: int, d: int, year: int) -> Decimal:
     return Decimal((i * 7919 + d * 104729 + year * 31) % 100_000)
@@ -72,21 +81,18 @@ def value_for(i: int, d: int, year: int) -> Decimal:
 def populate(url: str, scale: Scale | None = None) -> Dataset:
     """Add generated departments (bureaus under `zone`, units under each), indicators and figures."""
     scale = scale or Scale.from_env()
-    data = Dataset(scale)
+    data = Dataset.named(scale)
     now = dt.datetime.now(dt.UTC)
     with engine_for(url) as engine, engine.begin() as conn:
         zone = conn.execute(select(Department.id).where(Department.code == "zone")).scalar_one()
-        data.bureaus = [f"bureau-{b:02d}" for b in range(scale.bureaus)]
         _insert(conn, Department, [_department(code, zone, now) for code in data.bureaus])
         ids = _ids(conn, Department)
         units: list[dict[str, Any]] = []
         for bureau in data.bureaus:
-            data.units[bureau] = [f"{bureau}-unit-{u:02d}" for u in range(scale.units_per_bureau)]
             units += [_department(code, ids[bureau], now) for code in data.units[bureau]]
         _insert(conn, Department, units)
         departments = _ids(conn, Department)
 
-        data.indicators = [f"metric-{i:03d}" for i in range(scale.indicators)]
         _insert(conn, Indicator, [_indicator(code, i, now) for i, code in enumerate(data.indicators)])
         indicators = _ids(conn, Indicator)
 

@@ -11,14 +11,21 @@ import argparse
 import asyncio
 import cProfile
 import os
+import re
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvloop
+from sqlalchemy import make_url
 
 from app.auth.models import Role
-from bench.data import populate
+from bench.data import Dataset, Scale, populate
 from bench.harness import make_token, prepare, throwaway
 
 Message = dict[str, Any]
@@ -67,12 +74,17 @@ async def call(
     return status, b"".join(chunks)
 
 
-def requests_for(kind: str, url: str) -> Callable[[int], tuple[str, str, dict[str, str], bytes]]:
-    data = populate(url)
-    make_token(url, "bench-admin", Role.admin)
-    viewer = {"Authorization": f"Bearer {make_token(url, 'bench-viewer', Role.viewer)}"}
+def requests_for(
+    kind: str, url: str, data: Dataset | None = None
+) -> Callable[[int], tuple[str, str, dict[str, str], bytes]]:
+    """The n-th request of a kind; `data` names a database populated before (else it is populated)."""
+    if data is None:
+        data = populate(url)
+        make_token(url, "bench-admin", Role.admin)
+    tag = uuid.uuid4().hex[:8]
+    viewer = {"Authorization": f"Bearer {make_token(url, f'bench-viewer-{tag}', Role.viewer)}"}
     clerk = {
-        "Authorization": f"Bearer {make_token(url, 'bench-clerk', Role.clerk, data.bureaus[0])}",
+        "Authorization": f"Bearer {make_token(url, f'bench-clerk-{tag}', Role.clerk, data.bureaus[0])}",
         "Content-Type": "application/json",
     }
     unit = data.units[data.bureaus[0]][0]
@@ -97,10 +109,10 @@ def requests_for(kind: str, url: str) -> Callable[[int], tuple[str, str, dict[st
 
 
 async def drive(
-    app: Any, request: Callable[[int], tuple[str, str, dict[str, str], bytes]], n: int
+    app: Any, request: Callable[[int], tuple[str, str, dict[str, str], bytes]], n: int, warmup: int = 300
 ) -> tuple[float, float]:
     """Wall and CPU microseconds per request (CPU of every thread: steadier on a busy machine)."""
-    for i in range(min(n // 10, 300)):  # warm caches and the pool
+    for i in range(warmup):  # warm caches and the pool
         status, body = await call(app, *request(i))
         if status >= 400:
             raise RuntimeError(f"{status}: {body[:300]!r}")
@@ -110,40 +122,90 @@ async def drive(
     return (time.perf_counter() - started) / n * 1e6, (time.process_time() - cpu) / n * 1e6
 
 
+def serve_inproc(kind: str, url: str, data: Dataset | None, n: int, warmup: int, profile: str | None) -> None:
+    request = requests_for(kind, url, data)
+    os.environ["INDICATORS_DATABASE_URL"] = url
+    os.environ["INDICATORS_PUBLIC_READ"] = "true"
+    from app.config import get_settings
+    from app.database import get_engine
+    from app.main import create_app
+
+    get_settings.cache_clear()  # read the environment again: this database, public read
+    get_engine.cache_clear()
+    app = create_app()
+
+    async def run() -> tuple[float, float]:
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            result = await drive(app, request, n, warmup)
+            profiler.disable()
+            profiler.dump_stats(profile)
+            return result
+        return await drive(app, request, n, warmup)
+
+    wall, cpu = uvloop.run(run())
+    get_engine().dispose()
+    print(f"{kind} on {make_url(url).get_backend_name()}: {cpu:.0f} µs CPU, {wall:.0f} µs wall per request")
+
+
+def instructions(kind: str, url: str, small: int = 30, large: int = 230) -> float:
+    """Instructions per request under callgrind, a count a busy machine does not disturb: two runs of
+    different lengths (at once), the difference divided by the extra requests, so that start-up and
+    warm-up cancel out."""
+    with tempfile.TemporaryDirectory() as folder:
+        runs = [
+            subprocess.Popen(
+                [
+                    *("valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/{n}.out"),
+                    *(sys.executable, "-m", "bench.inproc", kind, "--url", url),
+                    *("-n", str(n), "--warmup", "30"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for n in (small, large)
+        ]
+        if any(run.wait() != 0 for run in runs):
+            raise RuntimeError("a callgrind run failed")
+        totals = []
+        for n in (small, large):
+            found = re.search(r"^(?:totals|summary): (\d+)", Path(f"{folder}/{n}.out").read_text(), re.M)
+            assert found is not None
+            totals.append(int(found.group(1)))
+    return (totals[1] - totals[0]) / (large - small)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("kind", nargs="?", default="get")
     parser.add_argument("--backend", default="sqlite")
     parser.add_argument("-n", type=int, default=3000)
-    parser.add_argument("--profile", default=None)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--profile", default=None, help="write a cProfile of the timed requests here")
+    parser.add_argument("--url", default=None, help="a database populated by --prepare: no set-up")
+    parser.add_argument("--prepare", default=None, help="migrate, seed and populate this database, then stop")
+    parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind)")
     args = parser.parse_args()
+    if args.prepare:
+        prepare(args.prepare)
+        populate(args.prepare)
+        make_token(args.prepare, "bench-admin", Role.admin)
+        return
+    if args.url:
+        if args.instructions:
+            print(f"{args.kind}: {instructions(args.kind, args.url) / 1e6:.2f} M instructions per request")
+            return
+        serve_inproc(args.kind, args.url, Dataset.named(Scale.from_env()), args.n, args.warmup, args.profile)
+        return
     with throwaway(args.backend) as url:
         prepare(url)
-        request = requests_for(args.kind, url)
-        os.environ["INDICATORS_DATABASE_URL"] = url
-        os.environ["INDICATORS_PUBLIC_READ"] = "true"
-        from app.config import get_settings
-        from app.database import get_engine
-        from app.main import create_app
-
-        get_settings.cache_clear()  # read the environment again: this database, public read
-        get_engine.cache_clear()
-        app = create_app()
-
-        async def run() -> tuple[float, float]:
-            runner: Callable[[], Awaitable[tuple[float, float]]] = lambda: drive(app, request, args.n)  # noqa: E731
-            if args.profile:
-                profiler = cProfile.Profile()
-                profiler.enable()
-                result = await runner()
-                profiler.disable()
-                profiler.dump_stats(args.profile)
-                return result
-            return await runner()
-
-        wall, cpu = uvloop.run(run())
-        get_engine().dispose()
-    print(f"{args.kind} on {args.backend}: {cpu:.0f} µs CPU, {wall:.0f} µs wall per request")
+        if args.instructions:
+            populate(url)
+            make_token(url, "bench-admin", Role.admin)
+            print(f"{args.kind}: {instructions(args.kind, url) / 1e6:.2f} M instructions per request")
+            return
+        serve_inproc(args.kind, url, None, args.n, args.warmup, args.profile)
 
 
 if __name__ == "__main__":
