@@ -1,9 +1,11 @@
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.dependencies import SessionDep, Viewer
+from app.bulk import paused_gc
 from app.cellroutes import YearQuery, year_range
 from app.http import api_router, conditional, csv_etag, wants_csv
 from app.jsonio import dumps
@@ -70,6 +72,20 @@ def get_compliance(
     filters = compliance.Filters(
         departments=department, indicators=indicator, sections=section, statuses=status
     )
+    # The collector stays paused until the answer is bytes and its 100,000 items are freed again:
+    # resumed while they were alive, its first pass would walk them all for nothing (70 ms).
+    with paused_gc():
+        return _answer(request, session, year, year_from, year_to, filters)
+
+
+def _answer(
+    request: Request,
+    session: Session,
+    year: int | None,
+    year_from: int | None,
+    year_to: int | None,
+    filters: compliance.Filters,
+) -> Response:
     if year is not None:
         content = compliance.report(session, year=year, filters=filters)
         if wants_csv(request):
