@@ -29,18 +29,6 @@ _AT_LEAST, _AT_MOST, _EXACTLY = Operator.at_least, Operator.at_most, Operator.ex
 _EXACT, _MORE_THAN, _APPROXIMATELY = Qualifier.exact, Qualifier.more_than, Qualifier.approximately
 
 
-def gap(operator: Operator, value: Decimal, upper: Decimal | None, actual: Decimal) -> Decimal:
-    """How far the actual lies inside the target (positive) or outside it (negative)."""
-    if operator is _AT_LEAST:
-        return actual - value
-    if operator is _AT_MOST:
-        return value - actual
-    if operator is _EXACTLY:
-        return -abs(actual - value)
-    assert upper is not None
-    return min(actual - value, upper - actual)
-
-
 def judge(
     operator: Operator,
     value: Decimal,
@@ -51,7 +39,7 @@ def judge(
     """The status of a target and the gap; (no_data, None) without a figure."""
     if actual is None:
         return NO_DATA, None
-    # The gap, inlined from gap(): this runs once per target, 100,000 times for a large year.
+    # The gap: how far the actual lies inside the target (+) or outside it (-).
     if operator is _AT_LEAST:
         distance = actual - value
     elif operator is _AT_MOST:
