@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import schemathesis.checks
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
@@ -96,4 +97,9 @@ def before_generate_path_parameters(context: Any, strategy: st.SearchStrategy[An
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api(case: schemathesis.Case[Any], client: TestClient, auth: Tokens) -> None:
-    case.call_and_validate(headers=auth["admin"])
+    excluded = []
+    if (case.method, case.path) == ("POST", "/api/v1/observations"):
+        # A batch reports its bad rows in its summary: with atomic=false (or dry_run) the contract
+        # answers 200 for a batch whose rows break the row schema. Every other check still applies.
+        excluded.append(schemathesis.checks.negative_data_rejection)
+    case.call_and_validate(headers=auth["admin"], excluded_checks=excluded)
