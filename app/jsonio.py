@@ -26,6 +26,13 @@ _OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS | orjson.OPT_NON_STR_
 
 def decimal_text(value: Decimal) -> str:
     """The shortest plain notation: 75.000000 -> 75, 1E+2 -> 100, 0.10 -> 0.1."""
+    # str() is plain for every stored value (exponent -6..0) and twice as fast as the general path;
+    # a compliance answer writes 300,000 decimals.
+    text = str(value)
+    if "E" not in text:
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
     if value == value.to_integral_value():
         return str(int(value))
     text = format(value, "f")
