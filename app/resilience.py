@@ -175,7 +175,8 @@ class DatabaseRetry:
                 return await recording_receive()
 
             try:
-                await self.app(scope, attempt_receive, tracking_send)
+                # A fresh copy each time: the app below writes into the scope (route, path params).
+                await self.app(dict(scope), attempt_receive, tracking_send)
                 return
             except Exception as exc:
                 kind = classify(exc)

@@ -53,10 +53,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30, every: float = 
     return False
 
 
-def test_an_unreachable_database_answers_503_problem_not_500() -> None:
-    """A server pointed at a port where nothing listens: the process is up, the database is not."""
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/indicators"
-    with serving(url) as server, server.client() as client:
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(
+            lambda: f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/indicators", id="postgresql"
+        ),
+        pytest.param(lambda: "sqlite:////nonexistent-directory/indicators.db", id="sqlite"),
+    ],
+)
+def test_an_unreachable_database_answers_503_problem_not_500(url: Callable[[], str]) -> None:
+    """A server whose database is not there (a port where nothing listens, a file that cannot be
+    opened): the process is up, the database is not."""
+    with serving(url()) as server, server.client() as client:
         assert client.get("/healthz").status_code == 200
         problem(client.get("/readyz"), 503)
         headers = {"Authorization": "Bearer ind_whatever"}
