@@ -162,12 +162,15 @@ def instructions(kind: str, url: str, small: int = 30, large: int = 230) -> floa
                     *("-n", str(n), "--warmup", "30"),
                 ],
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             for n in (small, large)
         ]
-        if any(run.wait() != 0 for run in runs):
-            raise RuntimeError("a callgrind run failed")
+        for run in runs:
+            _, err = run.communicate()
+            if run.returncode != 0:
+                raise RuntimeError(f"a callgrind run failed: {err[-2000:]}")
         totals = []
         for n in (small, large):
             found = re.search(r"^(?:totals|summary): (\d+)", Path(f"{folder}/{n}.out").read_text(), re.M)

@@ -121,9 +121,8 @@ def get_observation(
     _: Viewer,
 ) -> Response:
     """A cell's current figure, with an ETag."""
-    cell = resolve(session, indicator, department, year)
-    observation = service.get(session, cell)
-    return json_etag(request, service.read(cell, observation), etag=etag(observation))
+    observation = service.read_by_codes(session, indicator, department, year)
+    return json_etag(request, observation, etag=etag(observation))
 
 
 @router.delete(CELL, status_code=204)
