@@ -8,7 +8,8 @@ app.cells.CellStore: the current row and one revision per version.
 """
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -90,6 +91,24 @@ def lookup(conn: Connection, keys: Sequence[Key]) -> tuple[dict[Key, Current], d
                 exact = value if isinstance(value, Decimal) else Decimal(value)
                 current[i, d, y] = Current(id_, version, exact, q, n, s)
     return current, last
+
+
+@contextmanager
+def roomy_cache(conn: Connection, mebibytes: int = 32) -> Iterator[None]:
+    """A larger SQLite page cache for the length of a batch, then the connection's own again.
+
+    A batch writes one transaction: with SQLite's default 2 MB cache, pages of the indexes it
+    grows spill to the WAL and are read back over and over (a million-row import ran 2-3x slower).
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{mebibytes * 1024}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
 
 
 def _processor(column: str, conn: Connection) -> Callable[[Any], Any]:

@@ -14,7 +14,7 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
-from app.observations import files
+from app.observations import bulk, files
 from app.observations.batch import Batch, Summary
 from app.problems import UnsupportedMediaType
 
@@ -66,10 +66,11 @@ def import_file(
         else:
             rows = files.xlsx_rows(raw)
         batch = Batch(session, actor=actor, dry_run=dry_run, atomic=atomic, strict=kind == "json")
-        for part in _chunks(rows, chunk or CHUNK):
-            batch.feed(part)
-            if progress is not None:
-                progress(raw.tell())
+        with bulk.roomy_cache(session.connection()):
+            for part in _chunks(rows, chunk or CHUNK):
+                batch.feed(part)
+                if progress is not None:
+                    progress(raw.tell())
     return batch.finish()
 
 

@@ -420,3 +420,13 @@ def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
     history = revisions(session, "deadline-compression", "zone", 2021)
     assert [(h.version, h.action) for h in history] == [(1, "create"), (2, "update")]
     assert len(revisions(session, "legal-lectures", "zone", 2022)) == 1
+
+
+def test_a_batch_gives_sqlite_its_own_cache_size_back(
+    client: TestClient, auth: Tokens, session: Session, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the page cache is SQLite's")
+    before = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+    assert post(client, auth["commission"], THREE).status_code == 200
+    assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before
