@@ -26,3 +26,9 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+async def current_settings() -> Settings:
+    """The settings as a dependency: async, so FastAPI calls it in the event loop (a sync dependency
+    costs a trip through the thread pool on every request)."""
+    return get_settings()

@@ -1,11 +1,13 @@
 """Engine, the per-request unit of work, and the column types both databases share."""
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Request
 from sqlalchemy import (
     DateTime,
@@ -135,17 +137,52 @@ def begin_for_write(session: Session) -> None:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+@lru_cache(maxsize=4)
+def _immediate(engine: Engine) -> Engine:
+    """The engine whose transactions begin with BEGIN IMMEDIATE on SQLite (see _sqlite_setup)."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def _commit(session: Session) -> None:
+    try:
+        resilience.commit(session)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _roll_back(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def _in_thread(finish: Callable[[Session], None], session: Session) -> None:
+    # Shielded, and with a limiter of its own (as FastAPI ends sync generators): the connection goes
+    # back to the pool even when the request is cancelled or every worker thread waits for one.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(finish, session, limiter=anyio.CapacityLimiter(1))
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit on success, roll back on any error.
+
+    Async, so that FastAPI opens it without a trip through the thread pool: a new Session does no
+    I/O (it connects at its first query, with BEGIN IMMEDIATE on SQLite for a write). Committing and
+    rolling back do, so they run in a worker thread.
 
     A unit of work that failed for a passing reason (a busy SQLite, a PostgreSQL serialization failure,
     a dropped connection) is run again whole by app.resilience.DatabaseRetry."""
-    with _sessionmaker()() as session:
-        if request.method in WRITE_METHODS:
-            begin_for_write(session)
-        try:
-            yield session
-            resilience.commit(session)
-        except BaseException:
-            session.rollback()
-            raise
+    maker = _sessionmaker()
+    engine = maker.kw["bind"]
+    write = request.method in WRITE_METHODS and engine.dialect.name == "sqlite"
+    session = maker(bind=_immediate(engine)) if write else maker()
+    try:
+        yield session
+    except BaseException:
+        await _in_thread(_roll_back, session)
+        raise
+    await _in_thread(_commit, session)

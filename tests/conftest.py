@@ -22,7 +22,7 @@ from app import migrate  # noqa: E402
 from app.auth import service as tokens  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.schemas import TokenCreate  # noqa: E402
-from app.config import Settings, get_settings  # noqa: E402
+from app.config import Settings, current_settings, get_settings  # noqa: E402
 from app.database import get_engine, get_session  # noqa: E402
 from app.main import create_app  # noqa: E402
 from seed.loader import load  # noqa: E402
@@ -90,6 +90,7 @@ def client(app: FastAPI, session: Session, engine: Engine, settings: Settings) -
     app.dependency_overrides[get_session] = use_test_session
     app.dependency_overrides[get_engine] = lambda: engine
     app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[current_settings] = lambda: settings
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()
