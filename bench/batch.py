@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, make_url, select
 
 from app.auth.models import Role
 from app.departments.models import Department
@@ -65,6 +65,7 @@ class Figure:
     peak_rss_mb: float | None = None
     note: str = ""
     cpu_seconds: float | None = None  # the server process's CPU time for this request
+    db_cpu_seconds: float | None = None  # PostgreSQL's backends' CPU time for it
 
     @property
     def rows_per_s(self) -> float:
@@ -74,9 +75,12 @@ class Figure:
         ratio = f"{self.ceiling_seconds / self.seconds:6.2f}" if self.ceiling_seconds else "     -"
         rss = f"{self.peak_rss_mb:8.0f}" if self.peak_rss_mb is not None else "       -"
         per_cpu = f"{self.rows / self.cpu_seconds:>11,.0f}" if self.cpu_seconds else "          -"
+        note = self.note
+        if self.db_cpu_seconds is not None and self.cpu_seconds:
+            note += f"; CPU s: server {self.cpu_seconds:.2f}, PostgreSQL {self.db_cpu_seconds:.2f}"
         return (
             f"{self.backend:<10} {self.work:<34} {self.rows:>9,} {self.seconds:8.2f} "
-            f"{self.rows_per_s:>10,.0f} {ratio} {per_cpu} {rss}  {self.note}"
+            f"{self.rows_per_s:>10,.0f} {ratio} {per_cpu} {rss}  {note}"
         )
 
 
@@ -163,6 +167,23 @@ def core_ceiling(engine: Engine, rows: list[Cell]) -> float:
     return seconds
 
 
+def postgres_cpu(url: str) -> float | None:
+    """CPU seconds so far of the PostgreSQL backends serving this database (None for SQLite)."""
+    if not url.startswith("postgresql"):
+        return None
+    name = make_url(url).database or ""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                title = handle.read()
+        except OSError:
+            continue
+        if title.startswith(b"postgres:") and f" {name} ".encode() in title:
+            pids.append(int(entry))
+    return cpu_seconds(pids)
+
+
 def post(server: Server, token: str, body: bytes, media: str) -> tuple[float, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": media}
     started = time.perf_counter()
@@ -199,14 +220,15 @@ def http_figures(backend: str, url: str, count: int) -> list[Figure]:
                     (f"POST {kind}, all changed", changed, "updated"),
                 ):
                     body = make(batch)
-                    cpu = cpu_seconds(server.pids)
+                    cpu, db_cpu = cpu_seconds(server.pids), postgres_cpu(url)
                     with server.rss_sampler() as rss:
                         seconds, summary = post(server, token, body, media)
                     cpu = cpu_seconds(server.pids) - cpu
+                    db_cpu = None if db_cpu is None else (postgres_cpu(url) or 0.0) - db_cpu
                     note = f"{summary[expect]:,} {expect}, body {len(body) / 1e6:.1f} MB"
                     if summary[expect] != count:
                         note += f" (expected {count:,}: {summary})"
-                    figure = Figure(backend, work, count, seconds, ceiling, rss.peak, note, cpu)
+                    figure = Figure(backend, work, count, seconds, ceiling, rss.peak, note, cpu, db_cpu)
                     figures.append(figure)
                     print(figure.line(), flush=True)
                 drop_batch(engine)
