@@ -109,14 +109,43 @@ class DecimalJSONRequest(Request):
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
-                self._json = loads(body, max_depth=get_settings().max_json_depth)
+                document = loads(body, max_depth=get_settings().max_json_depth)
             except UnicodeDecodeError as exc:
                 raise json.JSONDecodeError("body is not UTF-8", "", exc.start) from exc
             except ValueError as exc:
                 if isinstance(exc, json.JSONDecodeError):
                     raise
                 raise json.JSONDecodeError(str(exc), "", 0) from exc
+            if b"\\u0000" in body:  # JSON holds a NUL only escaped; PostgreSQL cannot store one
+                where = nul_path(document)
+                if where is not None:
+                    raise json.JSONDecodeError(
+                        f"the text at {where or 'the top'} holds a NUL character (\\u0000)",
+                        "",
+                        body.find(b"\\u0000"),
+                    )
+            self._json = document
         return self._json
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where in a parsed JSON document a text holds a NUL character, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return here
+            found = nul_path(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -163,6 +192,15 @@ class DecimalRoute(APIRoute):
                 raise HTTPException(
                     415,
                     detail=f"This operation reads application/json, not {content_type or 'an untyped body'}",
+                )
+            nul = [("query", k) for k, v in request.query_params.multi_items() if "\x00" in k + v]
+            nul += [("path", k) for k, v in request.path_params.items() if "\x00" in str(v)]
+            if nul:
+                raise RequestValidationError(
+                    [
+                        {"type": "string_nul", "loc": loc, "msg": "must not hold a NUL character"}
+                        for loc in nul
+                    ]
                 )
             unknown = [name for name in request.query_params if name not in known]
             if unknown:

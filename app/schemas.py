@@ -84,11 +84,21 @@ def encode_cursor(key: Any) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> Any:
+def decode_cursor(cursor: str, kind: type[int] | type[str] | None = None) -> Any:
+    """The key an `encode_cursor` cursor holds; 400 for anything else, including a key of another
+    `kind` than the list pages by (ids and versions are ints, codes are strings)."""
     try:
-        return orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, orjson.JSONDecodeError, ValueError):
         raise BadRequest("The cursor is not one this service gave out") from None
+    forged = (
+        (kind is not None and type(key) is not kind)
+        or (type(key) is int and not 0 <= key < 2**62)
+        or "\x00" in str(key)  # PostgreSQL cannot compare with it
+    )
+    if forged:
+        raise BadRequest("The cursor is not one this service gave out")
+    return key
 
 
 class _HasCode(Protocol):

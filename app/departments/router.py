@@ -16,7 +16,7 @@ def list_departments(
     session: SessionDep, _: Viewer, limit: Limit = 100, cursor: str | None = None
 ) -> Response:
     """Departments in code order, with their parents."""
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, str) if cursor else None
     items = service.list(session, limit=limit, after=after)
     return json_response(page_by_code(items, limit))
 

@@ -22,7 +22,7 @@ def list_indicators(
     cursor: str | None = None,
 ) -> Response:
     """Indicators in code order; `section` filters, `q` matches code and names."""
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, str) if cursor else None
     items = service.list(session, section=section, q=q, limit=limit, after=after)
     return json_response(page_by_code(items, limit))
 

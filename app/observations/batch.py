@@ -247,7 +247,7 @@ class Batch:
     def _optional(self, n: int, name: str, raw: Any, limit: int) -> str | None:
         if raw is MISSING or raw is None:
             return None
-        if type(raw) is str and len(raw) <= limit:
+        if type(raw) is str and len(raw) <= limit and "\x00" not in raw:
             return raw or None
         if not isinstance(raw, str):
             if self.strict:
@@ -256,6 +256,9 @@ class Batch:
             raw = _text(raw)
         if len(raw) > limit:
             self._error(n, (name,), f"at most {limit} characters", "string_too_long")
+            return None
+        if "\x00" in raw:  # PostgreSQL cannot store it; refused on both databases alike
+            self._error(n, (name,), "must not hold a NUL character (\\u0000)", "string_nul")
             return None
         return raw or None
 

@@ -78,7 +78,7 @@ def list_observations(
         return _file_answer(_read_all(export.xlsx_file(export_session, filters)), files.XLSX, "xlsx")
     if wants_csv(request, format):
         return _file_answer(export.csv_chunks(export_session, filters), "text/csv; charset=utf-8", "csv")
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, int) if cursor else None
     if after is not None and not isinstance(after, int):
         after = None
     items, last = service.list(session, filters=filters, limit=limit, after_id=after)
@@ -152,7 +152,7 @@ def observation_history(
 ) -> Response:
     """Every version of a cell, oldest first: who, when, the value before and after."""
     cell = resolve(session, indicator, department, year)
-    after = decode_cursor(cursor) if cursor else 0
+    after = decode_cursor(cursor, int) if cursor else 0
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None
     return json_response(Page(items=items, next_cursor=next_cursor))

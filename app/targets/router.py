@@ -34,7 +34,7 @@ def list_targets(
         year_from=year_from,
         year_to=year_to,
     )
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, int) if cursor else None
     items, last = service.list(
         session, filters=filters, limit=limit, after_id=after if isinstance(after, int) else None
     )
@@ -105,7 +105,7 @@ def target_history(
 ) -> Response:
     """Every version of a cell's target, oldest first."""
     cell = resolve(session, indicator, department, year)
-    after = decode_cursor(cursor) if cursor else 0
+    after = decode_cursor(cursor, int) if cursor else 0
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None
     return json_response(Page(items=items, next_cursor=next_cursor))
