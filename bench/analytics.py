@@ -249,8 +249,15 @@ def _work(session: Session) -> list[tuple[str, Callable[[], Any], str]]:
     work: list[tuple[str, Callable[[], Any], str]] = [
         (
             "compliance",
-            lambda: compliance.report(session, year=TARGET_YEAR, filters=compliance.Filters()),
+            lambda: compliance.report(
+                session, year=TARGET_YEAR, filters=compliance.Filters(), page=compliance.Page(limit=100)
+            ),
             f"/api/v1/compliance?year={TARGET_YEAR}",
+        ),
+        (
+            "compliance, every item (the CSV export's work)",
+            lambda: compliance.report(session, year=TARGET_YEAR, filters=compliance.Filters()),
+            f"/api/v1/compliance?year={TARGET_YEAR}&limit=1000",
         ),
         (
             "series-rollup-root",
@@ -285,7 +292,10 @@ def _work(session: Session) -> list[tuple[str, Callable[[], Any], str]]:
         (
             "compliance one bureau (d1-0002, 111 departments)",
             lambda: compliance.report(
-                session, year=TARGET_YEAR, filters=compliance.Filters(departments=["d1-0002"])
+                session,
+                year=TARGET_YEAR,
+                filters=compliance.Filters(departments=["d1-0002"]),
+                page=compliance.Page(limit=100),
             ),
             f"/api/v1/compliance?year={TARGET_YEAR}&department=d1-0002",
         ),

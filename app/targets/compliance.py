@@ -5,6 +5,8 @@ Decimals (on SQLite the values are text, so SQL could not compare them exactly a
 from two small id -> code maps instead of two more joins per row.
 """
 
+import bisect
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -160,13 +162,38 @@ def _text_decimals(session: Session) -> type[Decimal] | None:
     return Decimal if session.get_bind().dialect.name == "sqlite" else None
 
 
-def report(session: Session, *, year: int, filters: Filters) -> dict[str, Any]:
-    """Every selected target of `year` with its status and gap, and their summary; items by indicator
-    code, then department code.
+@dataclass(frozen=True)
+class Page:
+    """Which items to return: `limit` of them after the cell `after` (indicator, department codes).
+
+    `limit=None` returns every item (the CSV export)."""
+
+    limit: int | None = None
+    after: tuple[str, str] | None = None
+
+
+def _first_key(after: tuple[str, str] | None, indicators: list[str], departments: list[str]) -> int:
+    """The smallest sort key that lies after the cursor's cell, codes since deleted included."""
+    if after is None:
+        return 0
+    indicator, department = after
+    width = len(departments)
+    i = bisect.bisect_left(indicators, indicator)
+    if i < len(indicators) and indicators[i] == indicator:
+        return i * width + bisect.bisect_right(departments, department)
+    return i * width
+
+
+def report(session: Session, *, year: int, filters: Filters, page: Page | None = None) -> dict[str, Any]:
+    """A page of the selected targets of `year` with status and gap, by indicator code then department
+    code, and the summary of all of them.
 
     The summary counts every target the department, indicator and section filters select; the status
     filter narrows only the items, so a list of the targets missed still shows the overall rate.
+    Every target is judged for the summary, but only the page's items are built: at 100,000 targets
+    building and writing every item would cost more than judging them.
     """
+    page = page or Page()
     indicator_codes = _codes(session, Indicator)
     scope = _resolve(session, filters, indicator_codes)
     department_codes = _codes(session, Department)
@@ -176,39 +203,53 @@ def report(session: Session, *, year: int, filters: Filters) -> dict[str, Any]:
     indicator_rank = _ranks(indicator_codes)
     department_rank = _ranks(department_codes)
     width = len(department_rank)
-    keys: list[int] = []
-    found: list[dict[str, Any]] = []
+    first = _first_key(page.after, sorted(indicator_codes.values()), sorted(department_codes.values()))
+    # The page's candidates as a max-heap on the key (negated), at most limit + 1 long: one more
+    # than the page tells whether another page follows.
+    bound = None if page.limit is None else page.limit + 1
+    heap: list[tuple[int, int, int, str, Any, Any, Any, Any, Status, Decimal | None]] = []
     dec, operators, qualifiers = _text_decimals(session), _OPERATORS, _QUALIFIERS
     with paused_gc():
         # One flat loop: at 100,000 targets every call and intermediate tuple per row shows.
         for chunk in _chunks(session, scope, year, year):
-            for ind, dep, yr, op, value, upper, actual, qualifier in chunk:
+            for ind, dep, _, op, value, upper, actual, qualifier in chunk:
                 if dec is not None:
                     value = dec(value)
                     if upper is not None:
                         upper = dec(upper)
                     if actual is not None:
                         actual = dec(actual)
-                operator, qual = operators[op], qualifiers[qualifier]
-                verdict, distance = judge(operator, value, upper, actual, qual)
+                verdict, distance = judge(operators[op], value, upper, actual, qualifiers[qualifier])
                 counts[verdict] += 1
                 if keep and verdict not in keep:
                     continue
-                keys.append(indicator_rank[ind] * width + department_rank[dep])
-                found.append(
-                    {
-                        "indicator": indicator_codes[ind],
-                        "department": department_codes[dep],
-                        "year": yr,
-                        "target": {"operator": operator, "value": value, "upper": upper},
-                        "actual": actual,
-                        "qualifier": qual,
-                        "status": verdict,
-                        "gap": distance,
-                    }
-                )
-        items = [found[i] for i in sorted(range(len(found)), key=keys.__getitem__)]
-    return {"year": year, "summary": summarize(counts), "items": items}
+                key = indicator_rank[ind] * width + department_rank[dep]
+                if key < first:
+                    continue
+                entry = (-key, ind, dep, op, value, upper, actual, qualifier, verdict, distance)
+                if bound is None or len(heap) < bound:
+                    heapq.heappush(heap, entry)
+                elif -key > heap[0][0]:
+                    heapq.heapreplace(heap, entry)
+        chosen = sorted(heap, reverse=True)
+    more = bound is not None and len(chosen) == bound
+    if more:
+        chosen.pop()
+    items = [
+        {
+            "indicator": indicator_codes[ind],
+            "department": department_codes[dep],
+            "year": year,
+            "target": {"operator": operators[op], "value": value, "upper": upper},
+            "actual": actual,
+            "qualifier": qualifiers[qualifier],
+            "status": verdict,
+            "gap": distance,
+        }
+        for _, ind, dep, op, value, upper, actual, qualifier, verdict, distance in chosen
+    ]
+    next_cursor = [items[-1]["indicator"], items[-1]["department"]] if more else None
+    return {"year": year, "summary": summarize(counts), "items": items, "next_cursor": next_cursor}
 
 
 def trend(session: Session, *, year_from: int, year_to: int, filters: Filters) -> dict[str, Any]:

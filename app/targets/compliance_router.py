@@ -9,8 +9,8 @@ from app.bulk import paused_gc
 from app.cellroutes import YearQuery, year_range
 from app.http import api_router, conditional, csv_etag, wants_csv
 from app.jsonio import dumps
-from app.problems import FieldError, InvalidValue
-from app.schemas import Code
+from app.problems import BadRequest, FieldError, InvalidValue
+from app.schemas import Code, Limit, decode_cursor, encode_cursor
 from app.targets import compliance
 from app.targets.rules import Status
 from app.targets.schemas import ComplianceRead, ComplianceTrendRead
@@ -44,6 +44,15 @@ def _years(year: int | None, year_from: int | None, year_to: int | None) -> None
         year_range(year_from, year_to)
 
 
+def _page(limit: int, cursor: str | None) -> compliance.Page:
+    after = decode_cursor(cursor) if cursor else None
+    if after is not None and not (
+        isinstance(after, list) and len(after) == 2 and all(isinstance(c, str) for c in after)
+    ):
+        raise BadRequest("The cursor is not one this service gave out")
+    return compliance.Page(limit=limit, after=(after[0], after[1]) if after else None)
+
+
 @router.get(
     "",
     response_model=ComplianceRead | ComplianceTrendRead,
@@ -60,13 +69,16 @@ def get_compliance(
     indicator: Annotated[list[Code], Query()] = [],  # noqa: B006
     section: Annotated[list[Code], Query()] = [],  # noqa: B006
     status: Annotated[list[Status], Query(description="narrows the items, not the summary")] = [],  # noqa: B006
+    limit: Limit = 100,
+    cursor: str | None = None,
 ) -> Response:
     """Targets against figures: met, not_met, indeterminate or no_data, the gap, and the rate.
 
-    With `year`: every selected target of that year and a summary. With `year_from` and `year_to`
-    instead: one summary per year (`status` does not apply). Filters repeat (`indicator=a&indicator=b`);
-    `department` includes every department below it. `Accept: text/csv` gives the items (or the yearly
-    summaries) as CSV.
+    With `year`: the selected targets of that year, a page of `limit` items at a time (follow
+    `next_cursor`), and the summary of all of them. With `year_from` and `year_to` instead: one
+    summary per year (`status` does not apply). Filters repeat (`indicator=a&indicator=b`);
+    `department` includes every department below it. `Accept: text/csv` gives every item (or the yearly
+    summaries) as CSV, unpaged.
     """
     _years(year, year_from, year_to)
     filters = compliance.Filters(
@@ -75,7 +87,7 @@ def get_compliance(
     # The collector stays paused until the answer is bytes and its 100,000 items are freed again:
     # resumed while they were alive, its first pass would walk them all for nothing (70 ms).
     with paused_gc():
-        return _answer(request, session, year, year_from, year_to, filters)
+        return _answer(request, session, year, year_from, year_to, filters, _page(limit, cursor))
 
 
 def _answer(
@@ -85,11 +97,15 @@ def _answer(
     year_from: int | None,
     year_to: int | None,
     filters: compliance.Filters,
+    page: compliance.Page,
 ) -> Response:
     if year is not None:
-        content = compliance.report(session, year=year, filters=filters)
         if wants_csv(request):
+            content = compliance.report(session, year=year, filters=filters)
             return csv_etag(request, compliance.ITEM_COLUMNS, compliance.item_rows(content))
+        content = compliance.report(session, year=year, filters=filters, page=page)
+        if content["next_cursor"] is not None:
+            content["next_cursor"] = encode_cursor(content["next_cursor"])
     else:
         assert year_from is not None and year_to is not None
         content = compliance.trend(session, year_from=year_from, year_to=year_to, filters=filters)

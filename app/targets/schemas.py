@@ -95,6 +95,7 @@ class ComplianceRead(Schema):
     year: int
     summary: ComplianceSummary
     items: list[ComplianceItem]
+    next_cursor: str | None = None
 
 
 class ComplianceYear(ComplianceSummary):

@@ -333,3 +333,29 @@ def test_etag_and_304_until_a_figure_changes(client: TestClient, auth: Tokens) -
 def test_compliance_needs_a_token(client: TestClient) -> None:
     r = problem(client.get(f"{URL}?year=2021"), 401)
     assert r["status"] == 401
+
+
+def test_items_come_in_pages_with_the_summary_of_all(client: TestClient, auth: Tokens) -> None:
+    everything = client.get(URL, params={"year": 2021}, headers=auth["viewer"]).json()
+    assert everything["next_cursor"] is None
+    cells, cursor, pages = [], None, 0
+    while True:
+        params: dict[str, Any] = {"year": 2021, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        body = client.get(URL, params=params, headers=auth["viewer"]).json()
+        assert body["summary"] == everything["summary"]
+        assert len(body["items"]) <= 3
+        cells += [(i["indicator"], i["department"]) for i in body["items"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 4
+    assert cells == [(i["indicator"], i["department"]) for i in everything["items"]]
+    assert cells == sorted(cells)
+    problem(client.get(URL, params={"year": 2021, "cursor": "bm9wZQ"}, headers=auth["viewer"]), 400)
+    problem(client.get(URL, params={"year": 2021, "limit": 0}, headers=auth["viewer"]), 422)
+    # the CSV export is every item, unpaged
+    rows = client.get(
+        URL, params={"year": 2021, "limit": 2}, headers={**auth["viewer"], "Accept": "text/csv"}
+    )
+    assert len(list(csv.reader(io.StringIO(rows.text)))) == 11
