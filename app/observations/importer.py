@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.observations import bulk, files
-from app.observations.batch import Batch, Summary
+from app.observations.batch import Batch
+from app.observations.checks import Summary
 from app.problems import UnsupportedMediaType
 
 CHUNK = 20_000
