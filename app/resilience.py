@@ -27,7 +27,7 @@ from app.problems import ServiceUnavailable, problem_response
 
 log = logging.getLogger("indicators.resilience")
 
-ATTEMPTS = 5
+ATTEMPTS = 8  # at most about 1.6 s of waiting in all (see delays)
 FIRST_DELAY = 0.02  # seconds; doubled each time, with jitter, so racing writers spread out
 MAX_DELAY = 0.5
 # A body is kept for a second run up to this size; a larger one is run once (batches of this size

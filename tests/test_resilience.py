@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa
 from starlette.responses import Response, StreamingResponse
 
 from app import problems
-from app.resilience import DatabaseRetry, classify, commit_outcome_unknown
+from app.resilience import ATTEMPTS, DatabaseRetry, classify, commit_outcome_unknown
 from tests.helpers import problem
 
 
@@ -115,7 +115,7 @@ def test_retries_are_bounded_and_end_in_503_problem() -> None:
     body = problem(response, 503)
     assert response.headers["retry-after"] == "1"
     assert "nothing was written" in body["detail"]
-    assert len(seen) == 5
+    assert len(seen) == ATTEMPTS
 
 
 def test_a_database_that_is_gone_is_503_at_once() -> None:
