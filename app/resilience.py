@@ -30,8 +30,8 @@ log = logging.getLogger("indicators.resilience")
 ATTEMPTS = 8  # at most about 1.6 s of waiting in all (see delays)
 FIRST_DELAY = 0.02  # seconds; doubled each time, with jitter, so racing writers spread out
 MAX_DELAY = 0.5
-# A body is kept for a second run up to this size; a larger one is run once (batches of this size
-# take the write lock for their whole run and meet no serialization failures).
+# A body is kept for a second run up to this size. A larger one (a big batch) is run once: were it
+# refused for a passing reason, the answer is 503 and the client sends it again.
 MAX_REPLAY_BYTES = 8 * 1024 * 1024
 
 # SQLSTATE classes and codes that say "try again": serialization failure, deadlock, lock not
