@@ -163,25 +163,30 @@ class DatabaseRetry:
                 started = True
             await send(message)
 
-        backoff = delays(self.attempts)
+        pristine = dict(scope)  # the app below writes into the scope (route, path params)
+        backoff: Iterator[float] | None = None
         attempt = 0
         while True:
             attempt += 1
-            replay = iter(list(recorded))
+            if attempt == 1:
+                attempt_scope, attempt_receive = scope, recording_receive
+            else:
+                attempt_scope, replay = dict(pristine), iter(list(recorded))
 
-            async def attempt_receive(replay: Iterator[Message] = replay) -> Message:
-                for message in replay:
-                    return message
-                return await recording_receive()
+                async def attempt_receive(replay: Iterator[Message] = replay) -> Message:
+                    for message in replay:
+                        return message
+                    return await recording_receive()
 
             try:
-                # A fresh copy each time: the app below writes into the scope (route, path params).
-                await self.app(dict(scope), attempt_receive, tracking_send)
+                await self.app(attempt_scope, attempt_receive, tracking_send)
                 return
             except Exception as exc:
                 kind = classify(exc)
                 if kind is None or started:
                     raise
+                if backoff is None:
+                    backoff = delays(self.attempts)
                 delay = next(backoff, None) if kind == "retry" and replayable else None
                 if delay is not None:
                     log.info(
@@ -204,7 +209,7 @@ class DatabaseRetry:
                     slug="database-unavailable",
                     headers={"Retry-After": "1"},
                 )
-                await response(scope, receive, send)
+                await response(pristine, receive, send)
                 return
 
 
