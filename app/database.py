@@ -101,7 +101,10 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: every request begins a transaction, and SQLAlchemy's statement
+        # machinery costs more than the BEGIN itself. (A busy database raises sqlite3's own
+        # OperationalError here, which app.resilience recognises as well as SQLAlchemy's.)
+        connection.connection.driver_connection.execute(f"BEGIN {mode}")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
