@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Annotated, Protocol
 
 from fastapi import Path, Query, Request
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.orm import Session
 
 from app.cells import YEAR_MAX, YEAR_MIN, Cell, Precondition
@@ -29,13 +30,24 @@ def etag(row: _Versioned) -> str:
     return f'"{row.version}"'
 
 
+# Both halves of a cell's path in one query, built once (every write resolves its cell).
+_BOTH = (
+    select(Indicator, Department)
+    .join(Department, true())  # two independent lookups by unique code: a row only when both exist
+    .where(Indicator.code == bindparam("indicator"), Department.code == bindparam("department"))
+)
+
+
 def resolve(session: Session, indicator: str, department: str, year: int) -> Cell:
     """The cell a path names; 404 for an unknown indicator or department."""
-    return Cell(
-        indicator=indicators.get_by_code(session, indicator),
-        department=departments.get_by_code(session, department),
-        year=year,
-    )
+    found = session.execute(_BOTH, {"indicator": indicator, "department": department}).first()
+    if found is None:  # one of them is unknown: say which, looking them up in the usual order
+        return Cell(
+            indicator=indicators.get_by_code(session, indicator),
+            department=departments.get_by_code(session, department),
+            year=year,
+        )
+    return Cell(indicator=found[0], department=found[1], year=year)
 
 
 def precondition(request: Request) -> Precondition | None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Select,
     SmallInteger,
     String,
+    bindparam,
     func,
     select,
 )
@@ -161,12 +162,17 @@ class CellStore(Generic[M]):
         self.revision = revision
         self.fields = fields
         self._compared = (*fields, "note", "source")
+        # Built once: every write looks its cell up, and building a statement costs more than running it.
+        model_: Any = model
+        self._find = select(model).where(
+            model_.indicator_id == bindparam("indicator_id"),
+            model_.department_id == bindparam("department_id"),
+            model_.year == bindparam("year"),
+        )
+        self._find_for_update = self._find.with_for_update()
 
     def find(self, session: Session, key: dict[str, int], *, for_update: bool = False) -> M | None:
-        query = select(self.model).filter_by(**key)
-        if for_update:
-            query = query.with_for_update()
-        return session.scalar(query)
+        return session.scalar(self._find_for_update if for_update else self._find, key)
 
     def put(
         self,

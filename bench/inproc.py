@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import cProfile
 import os
+import random
 import re
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def requests_for(
     indicator, year = data.indicators[0], data.scale.last_year
     cells = data.cells(unit)
     one = f"/api/v1/observations/{indicator}/{unit}/{year}"
+    base = random.randrange(10**12) * 1000  # a value no earlier run wrote: every PUT really writes
 
     def request(i: int) -> tuple[str, str, dict[str, str], bytes]:
         if kind == "get":
@@ -102,7 +104,7 @@ def requests_for(
         if kind == "compliance":
             return "GET", f"/api/v1/compliance?year={year}&department={unit}", viewer, b""
         ind, dep, y = cells[i % len(cells)]
-        body = b'{"value": %d, "source": "bench"}' % (1_000_000 + i // len(cells))
+        body = b'{"value": %d, "source": "bench"}' % (base + i // len(cells))
         return "PUT", f"/api/v1/observations/{ind}/{dep}/{y}", clerk, body
 
     return request

@@ -34,9 +34,17 @@ def writable_departments(session: Session, actor: Principal) -> set[int] | None:
     return set()
 
 
+def may_write(session: Session, actor: Principal, department_id: int) -> bool:
+    """Whether the actor may write observations of this department (one short query for a clerk)."""
+    if actor.has(Role.commission):
+        return True
+    if actor.role is Role.clerk and actor.department_id is not None:
+        return departments.is_within(session, department_id, actor.department_id)
+    return False
+
+
 def check_department(session: Session, actor: Principal, department_id: int, code: str) -> None:
-    allowed = writable_departments(session, actor)
-    if allowed is not None and department_id not in allowed:
+    if not may_write(session, actor, department_id):
         scope = actor.department_code or "no department"
         raise Forbidden(
             f"Token {actor.name!r} ({actor.role}) may write only for {scope} and the departments "

@@ -2,8 +2,8 @@
 
 import builtins
 
+from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -12,16 +12,19 @@ from app.departments.models import Department
 from app.departments.schemas import DepartmentCreate, DepartmentRead, DepartmentUpdate
 from app.problems import Conflict, FieldError, InvalidValue, NotFound
 
+# Statements every request may run are built once: building one costs more than running it.
+_BY_CODE = select(Department).where(Department.code == bindparam("code"))
+
 
 def get_by_code(session: Session, code: str) -> Department:
-    department = session.scalar(select(Department).where(Department.code == code))
+    department = find_by_code(session, code)
     if department is None:
         raise NotFound(f"No department with code {code!r}")
     return department
 
 
 def find_by_code(session: Session, code: str) -> Department | None:
-    return session.scalar(select(Department).where(Department.code == code))
+    return session.scalar(_BY_CODE, {"code": code})
 
 
 def code_map(session: Session) -> dict[str, int]:
@@ -53,11 +56,32 @@ def list(session: Session, *, limit: int = 100, after: str | None = None) -> bui
     return [DepartmentRead(code=c, name=n, name_en=e, parent=p) for c, n, e, p in rows]
 
 
+_tree = select(Department.id).where(Department.id == bindparam("root")).cte(recursive=True)
+_tree = _tree.union_all(select(Department.id).where(Department.parent_id == _tree.c.id))
+_SUBTREE = select(_tree.c.id)
+
+_chain = (
+    select(Department.id, Department.parent_id)
+    .where(Department.id == bindparam("department"))
+    .cte("chain", recursive=True)
+)
+_chain = _chain.union_all(
+    select(Department.id, Department.parent_id).where(Department.id == _chain.c.parent_id)
+)
+_WITHIN = select(_chain.c.id).where(_chain.c.id == bindparam("root")).limit(1)
+
+
 def subtree_ids(session: Session, department_id: int) -> set[int]:
     """The department and every department below it."""
-    tree = select(Department.id).where(Department.id == department_id).cte(recursive=True)
-    tree = tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
-    return set(session.scalars(select(tree.c.id)))
+    return {id_ for (id_,) in session.connection().execute(_SUBTREE, {"root": department_id})}
+
+
+def is_within(session: Session, department_id: int, root_id: int) -> bool:
+    """Whether the department is `root_id` or lies below it (walks up the short chain of parents)."""
+    if department_id == root_id:
+        return True
+    found = session.connection().execute(_WITHIN, {"department": department_id, "root": root_id})
+    return found.first() is not None
 
 
 def ancestor_ids(session: Session, department_id: int) -> builtins.list[int]:

@@ -2,8 +2,8 @@
 
 import builtins
 
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,12 @@ def get_by_code(session: Session, code: str) -> Indicator:
     return indicator
 
 
+# Built once: building a statement costs more than running it, and every write resolves its indicator.
+_BY_CODE = select(Indicator).where(Indicator.code == bindparam("code"))
+
+
 def find_by_code(session: Session, code: str) -> Indicator | None:
-    return session.scalar(select(Indicator).where(Indicator.code == code))
+    return session.scalar(_BY_CODE, {"code": code})
 
 
 def by_code(session: Session) -> dict[str, Indicator]:
