@@ -80,6 +80,10 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu / self.rps * 1e6 if self.rps else 0.0
+
+    @property
     def vs_asgi(self) -> float | None:
         return self.rps / self.asgi_rps if self.asgi_rps else None
 
@@ -367,7 +371,7 @@ def batch_row(ctx: Context, server: Server, workers: int) -> Row | None:
 HEADER = (
     f"{'db':<10} {'w':>1} {'conn':>4}  {'work':<29} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
     f"{'rows/s':>9} {'RSS MB':>7} {'ASGI r/s':>9} {'÷ASGI':>6} {'ASGI p99':>8} {'Core r/s':>9} "
-    f"{'÷Core':>6} {'cpu s/c':>7} {'err':>4}"
+    f"{'÷Core':>6} {'cpu s/c':>7} {'µs/req':>6} {'err':>4}"
 )
 
 
@@ -387,7 +391,8 @@ def format_row(row: Row) -> str:
         f"{row.p50_ms:7.2f} {row.p99_ms:7.2f} {row.rows_per_s:9.0f} {row.peak_rss_mb:7.0f} "
         f"{_num(row.asgi_rps, 9)} {_ratio(row.vs_asgi)} "
         f"{_num(row.asgi_p99_ms, 8) if row.asgi_rps else '-'.rjust(8)} {_num(row.core_rps, 9)} "
-        f"{_ratio(row.vs_core)} {row.server_cpu:3.1f}/{row.client_cpu:3.1f} {row.errors:>4}"
+        f"{_ratio(row.vs_core)} {row.server_cpu:3.1f}/{row.client_cpu:3.1f} {row.cpu_us_per_request:6.0f} "
+        f"{row.errors:>4}"
     )
     return text + "".join(f"  ! {n}" for n in row.notes)
 
@@ -434,7 +439,8 @@ def print_table(
         print(format_row(row))
     print(
         "÷ASGI: req/s over a bare ASGI app on the same uvicorn answering the same bytes; ÷Core: over the"
-        " same query by SQLAlchemy Core in as many processes; cpu s/c: cores busy in server/client"
+        " same query by SQLAlchemy Core in as many processes;\ncpu s/c: cores busy in server/client;"
+        " µs/req: server CPU time per request (steadier than req/s when other work shares the machine)"
     )
     lines = auth_ratios(rows)
     if lines:
