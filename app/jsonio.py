@@ -6,9 +6,11 @@ written by orjson with every Decimal emitted as its own digits.
 """
 
 import json
+from collections import abc
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import orjson
 from fastapi import Request
@@ -158,18 +160,30 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers or (length is not None and length.strip() not in ("", "0"))
 
 
-def _query_names(dependant: Dependant) -> set[str]:
-    """Every query parameter the route and its dependencies declare (a Query model gives its fields)."""
-    names: set[str] = set()
+def _takes_many(annotation: Any) -> bool:
+    """Whether a parameter's type is a list (`?indicator=a&indicator=b`), Optional or not."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset, abc.Sequence):
+        return True
+    if origin is Annotated:
+        return _takes_many(get_args(annotation)[0])
+    return origin in (Union, UnionType) and any(_takes_many(arg) for arg in get_args(annotation))
+
+
+def _query_names(dependant: Dependant) -> dict[str, bool]:
+    """Every query parameter the route and its dependencies declare (a Query model gives its fields),
+    and whether it may be given more than once."""
+    names: dict[str, bool] = {}
     stack = [dependant]
     while stack:
         current = stack.pop()
         for field in current.query_params:
             model = field.field_info.annotation
             if isinstance(model, type) and issubclass(model, BaseModel):
-                names.update(info.alias or name for name, info in model.model_fields.items())
+                for name, info in model.model_fields.items():
+                    names[info.alias or name] = _takes_many(info.annotation)
             else:
-                names.add(field.alias)
+                names[field.alias] = _takes_many(model)
         stack.extend(current.dependencies)
     return names
 
@@ -200,6 +214,22 @@ class DecimalRoute(APIRoute):
                     [
                         {"type": "string_nul", "loc": loc, "msg": "must not hold a NUL character"}
                         for loc in nul
+                    ]
+                )
+            repeated = [
+                name
+                for name, many in known.items()
+                if not many and len(request.query_params.getlist(name)) > 1
+            ]
+            if repeated:
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "repeated",
+                            "loc": ("query", name),
+                            "msg": "given more than once; it takes one value",
+                        }
+                        for name in repeated
                     ]
                 )
             unknown = [name for name in request.query_params if name not in known]

@@ -91,3 +91,15 @@ def test_cursors_given_out_still_page(client: TestClient, auth: Tokens) -> None:
         first = client.get(f"{url}?limit=2", headers=auth["viewer"]).json()
         second = client.get(f"{url}?limit=2&cursor={first['next_cursor']}", headers=auth["viewer"])
         assert second.status_code == 200 and second.json()["items"] != first["items"], url
+
+
+def test_a_single_value_parameter_given_twice_is_422(client: TestClient, auth: Tokens) -> None:
+    """`?year=2020&year=2021` must not quietly answer for 2021 alone."""
+    body = problem(client.get("/api/v1/observations?year=2020&year=2021", headers=auth["viewer"]), 422)
+    assert body["errors"][0]["loc"] == ["query", "year"]
+    assert body["errors"][0]["type"] == "repeated"
+    # Parameters that take a list still do.
+    r = client.get(
+        "/api/v1/series?indicator=deadline-compression&indicator=legal-lectures", headers=auth["viewer"]
+    )
+    assert r.status_code == 200, r.text

@@ -94,6 +94,21 @@ def before_generate_path_parameters(context: Any, strategy: st.SearchStrategy[An
     return strategy.flatmap(with_known_codes)
 
 
+def _unsendable(value: Any) -> bool:
+    if isinstance(value, list):
+        return len(value) < 2 or any(_unsendable(v) or isinstance(v, list) for v in value)
+    return value is None or isinstance(value, dict)
+
+
+@schema.hook
+def filter_query(context: Any, query: Any) -> bool:
+    # A query string has no form for an object, a null, or a list of fewer than two: schemathesis
+    # leaves such a parameter out, sends `cursor=`, or sends [false] as `section=false`, then expects
+    # the request it did send, a valid one, to be refused. Those cases test its serializer, not this
+    # API. (A list of two or more goes out as a repeated parameter, which the API does refuse.)
+    return not (isinstance(query, dict) and any(_unsendable(v) for v in query.values()))
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api(case: schemathesis.Case[Any], client: TestClient, auth: Tokens) -> None:
