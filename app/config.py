@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +17,10 @@ class Settings(BaseSettings):
     max_json_depth: int = 32
     db_pool_size: int = 8
     db_max_overflow: int = 8
+    # Requests per worker that work with the database at once; the others wait their turn. Few is
+    # fastest: threads beyond that only fight over the GIL (bench/, BENCHMARKS.md). A request holds
+    # at most two connections, so keep 2 x this within db_pool_size + db_max_overflow.
+    db_concurrency: int = Field(default=2, ge=1)
     log_level: str = "info"
 
     @property

@@ -18,11 +18,12 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    make_url,
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from app import resilience
+from app import admission, resilience
 from app.config import get_settings
 
 NAMING_CONVENTION = {
@@ -110,13 +111,14 @@ def _sqlite_setup(engine: Engine) -> None:
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     settings = get_settings()
     url = url or settings.database_url
+    if make_url(url).database not in (None, "", ":memory:"):  # an in-memory SQLite has no queue pool
+        kwargs.setdefault("pool_size", settings.db_pool_size)
+        kwargs.setdefault("max_overflow", settings.db_max_overflow)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
         _sqlite_setup(engine)
         return engine
-    kwargs.setdefault("pool_size", settings.db_pool_size)
-    kwargs.setdefault("max_overflow", settings.db_max_overflow)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
@@ -177,15 +179,22 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     I/O (it connects at its first query, with BEGIN IMMEDIATE on SQLite for a write). Committing and
     rolling back do, so they run in a worker thread.
 
+    At most INDICATORS_DB_CONCURRENCY requests per worker have a session at once, and on SQLite one
+    writer: the others wait their turn in the event loop (app.admission).
+
     A unit of work that failed for a passing reason (a busy SQLite, a PostgreSQL serialization failure,
     a dropped connection) is run again whole by app.resilience.DatabaseRetry."""
     maker = _sessionmaker()
     engine = maker.kw["bind"]
     write = request.method in WRITE_METHODS and engine.dialect.name == "sqlite"
-    session = maker(bind=_immediate(engine)) if write else maker()
+    await admission.enter(request.scope, limit=get_settings().db_concurrency, sqlite_writer=write)
     try:
-        yield session
-    except BaseException:
-        await _in_thread(_roll_back, session)
-        raise
-    await _in_thread(_commit, session)
+        session = maker(bind=_immediate(engine)) if write else maker()
+        try:
+            yield session
+        except BaseException:
+            await _in_thread(_roll_back, session)
+            raise
+        await _in_thread(_commit, session)
+    finally:
+        admission.leave(request.scope)
