@@ -120,6 +120,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         _sqlite_setup(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # A server that does not answer costs a request at most this long to find out, not the OS's
+    # minutes (a read's token lookup connects on the event loop: app.auth.dependencies).
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)
 
 

@@ -3,6 +3,7 @@
 import builtins
 import hashlib
 import secrets
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -30,9 +31,22 @@ _AUTHENTICATE = (
 )
 
 
+_AUTHENTICATE_SQL: dict[str, str] = {}  # by dialect: the statement compiled once
+
+
 def authenticate(session: Session, secret: str) -> Principal | None:
-    # Columns only, so the session's connection runs it as Core: no ORM result machinery.
-    row = session.connection().execute(_AUTHENTICATE, {"token_hash": hash_secret(secret)}).first()
+    # Every authenticated request runs this, so it goes straight to the driver with SQL compiled
+    # once: SQLAlchemy's execution machinery would cost more than the indexed lookup itself. A
+    # failure of the driver is classified by app.resilience like any other (retry, 503).
+    connection = session.connection()
+    dialect = connection.dialect
+    sql = _AUTHENTICATE_SQL.get(dialect.name)
+    if sql is None:
+        sql = _AUTHENTICATE_SQL[dialect.name] = str(_AUTHENTICATE.compile(dialect=dialect))
+    token_hash = hash_secret(secret)
+    params = (token_hash,) if dialect.paramstyle == "qmark" else {"token_hash": token_hash}
+    driver: Any = connection.connection.driver_connection
+    row = driver.execute(sql, params).fetchone()
     if row is None:
         return None
     name, role, department_id, department_code = row
