@@ -155,10 +155,19 @@ def delete(session: Session, *, department: Department) -> None:
     """Delete a department nothing refers to: no sub-departments, figures, targets, history or tokens."""
     if session.scalar(select(exists().where(Department.parent_id == department.id))):
         raise Conflict(f"Department {department.code!r} has departments below it")
+    # Imported here: the observations service resolves codes through this module.
+    from app.observations import service as observations
+
     try:
         with session.begin_nested():
             session.execute(sql_delete(Department).where(Department.id == department.id))
-    except IntegrityError:
+            if observations.has_history(session, department_id=department.id):
+                raise _Referenced  # the history has no foreign key of its own: rolled back here
+    except (IntegrityError, _Referenced):
         raise Conflict(
             f"Department {department.code!r} has observations, targets, history or tokens"
         ) from None
+
+
+class _Referenced(Exception):
+    pass

@@ -99,8 +99,17 @@ def update(
 
 def delete(session: Session, *, indicator: Indicator) -> None:
     """Delete an indicator nothing refers to: no figures, targets or history."""
+    # Imported here: the observations service resolves codes through this module.
+    from app.observations import service as observations
+
     try:
         with session.begin_nested():
             session.execute(sql_delete(Indicator).where(Indicator.id == indicator.id))
-    except IntegrityError:
+            if observations.has_history(session, indicator_id=indicator.id):
+                raise _Referenced  # the history has no foreign key of its own: rolled back here
+    except (IntegrityError, _Referenced):
         raise Conflict(f"Indicator {indicator.code!r} has observations, targets or history") from None
+
+
+class _Referenced(Exception):
+    pass

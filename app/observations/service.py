@@ -172,3 +172,20 @@ def _read_row(o: Observation, indicator_code: str, department_code: str) -> Obse
 
 def indicator_has_data(session: Session, indicator_id: int) -> bool:
     return bool(session.scalar(select(exists().where(Observation.indicator_id == indicator_id))))
+
+
+def has_history(
+    session: Session, *, indicator_id: int | None = None, department_id: int | None = None
+) -> bool:
+    """Whether any version of any cell of the indicator (or the department) was ever recorded.
+
+    The history has no foreign keys (migration 0003): deleting an indicator or a department asks
+    this instead, after its DELETE statement, which on PostgreSQL waits for writers still holding
+    the row; a statement after it sees what they committed.
+    """
+    query = exists()
+    if indicator_id is not None:
+        query = query.where(ObservationRevision.indicator_id == indicator_id)
+    if department_id is not None:
+        query = query.where(ObservationRevision.department_id == department_id)
+    return bool(session.scalar(select(query)))

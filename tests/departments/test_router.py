@@ -104,3 +104,16 @@ def test_delete_only_when_nothing_refers_to_it(client: TestClient, auth: Tokens,
     client.post(URL, json={"code": "temp", "name": "临时"}, headers=auth["admin"])
     assert client.delete(f"{URL}/temp", headers=auth["admin"]).status_code == 204
     assert _row(session, "temp") is None
+
+
+def test_delete_refused_while_only_history_refers_to_it(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """A figure written and deleted leaves only history, which has no foreign key: still 409."""
+    client.post(URL, json={"code": "temp", "name": "临时", "parent": "zone"}, headers=auth["admin"])
+    cell = "/api/v1/observations/free-seals/temp/2021"
+    assert client.put(cell, json={"value": 5}, headers=auth["commission"]).status_code == 201
+    assert client.delete(cell, headers=auth["commission"]).status_code == 204
+    body = problem(client.delete(f"{URL}/temp", headers=auth["admin"]), 409)
+    assert "history" in body["detail"]
+    assert _row(session, "temp") is not None

@@ -113,3 +113,16 @@ def test_delete(client: TestClient, auth: Tokens, session: Session) -> None:
     client.post(URL, json=NEW, headers=auth["admin"])
     assert client.delete(f"{URL}/hotline-calls", headers=auth["admin"]).status_code == 204
     assert _row(session, "hotline-calls") is None
+
+
+def test_delete_refused_while_only_history_refers_to_it(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """A figure written and deleted leaves only history, which has no foreign key: still 409."""
+    client.post(URL, json=NEW, headers=auth["admin"])
+    cell = "/api/v1/observations/hotline-calls/zone/2021"
+    assert client.put(cell, json={"value": 5}, headers=auth["commission"]).status_code == 201
+    assert client.delete(cell, headers=auth["commission"]).status_code == 204
+    body = problem(client.delete(f"{URL}/hotline-calls", headers=auth["admin"]), 409)
+    assert "history" in body["detail"]
+    assert _row(session, "hotline-calls") is not None
