@@ -76,6 +76,7 @@ class Row:
     errors: int = 0
     asgi_rps: float | None = None
     asgi_p99_ms: float | None = None
+    fastapi_rps: float | None = None
     core_rps: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -86,6 +87,10 @@ class Row:
     @property
     def vs_asgi(self) -> float | None:
         return self.rps / self.asgi_rps if self.asgi_rps else None
+
+    @property
+    def vs_fastapi(self) -> float | None:
+        return self.rps / self.fastapi_rps if self.fastapi_rps else None
 
     @property
     def vs_core(self) -> float | None:
@@ -263,15 +268,16 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
         bodies = Path(tempfile.mkstemp(prefix="bench-bodies-", suffix=".json")[1])
         stack.callback(bodies.unlink, missing_ok=True)
         bare.save(bodies, answers)
-        bare_server = stack.enter_context(
-            Server(
-                ctx.url,
-                workers=workers,
-                command=lambda port: [
-                    *(str(BIN / "python"), "-m", "bench.bare", str(bodies)),
-                    *("--port", str(port), "--workers", str(workers)),
-                ],
-            )
+
+        def bare_command(*flags: str) -> Callable[[int], list[str]]:
+            return lambda port: [
+                *(str(BIN / "python"), "-m", "bench.bare", str(bodies), *flags),
+                *("--port", str(port), "--workers", str(workers)),
+            ]
+
+        bare_server = stack.enter_context(Server(ctx.url, workers=workers, command=bare_command()))
+        fastapi_floor = stack.enter_context(
+            Server(ctx.url, workers=workers, command=bare_command("--fastapi"))
         )
         core: dict[str, float] = {}
         for work in work_list:
@@ -284,11 +290,15 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
         for n, conns in enumerate(connections):
             first = n == 0
             ceilings: dict[str, LoadResult] = {}
+            floors: dict[str, LoadResult] = {}
             for work in work_list:
                 key = work.ceiling or work.key
                 if key not in ceilings:
                     ceilings[key], _, _ = measure(
                         bare_server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
+                    )
+                    floors[key], _, _ = measure(
+                        fastapi_floor, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                     )
                 before = revision_count(ctx.url) if work.writes else 0
                 result, rss, cpu = measure(
@@ -309,6 +319,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     errors=result.http_errors + result.socket_errors,
                     asgi_rps=ceilings[key].rps,
                     asgi_p99_ms=ceilings[key].p99_ms,
+                    fastapi_rps=floors[key].rps,
                     core_rps=core.get(work.core) if work.core else None,
                 )
                 if work.writes:
@@ -370,7 +381,8 @@ def batch_row(ctx: Context, server: Server, workers: int) -> Row | None:
 
 HEADER = (
     f"{'db':<10} {'w':>1} {'conn':>4}  {'work':<29} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-    f"{'rows/s':>9} {'RSS MB':>7} {'ASGI r/s':>9} {'÷ASGI':>6} {'ASGI p99':>8} {'Core r/s':>9} "
+    f"{'rows/s':>9} {'RSS MB':>7} {'ASGI r/s':>9} {'÷ASGI':>6} {'ASGI p99':>8} {'FastAPI':>8} "
+    f"{'÷FastAPI':>8} {'Core r/s':>9} "
     f"{'÷Core':>6} {'cpu s/c':>7} {'µs/req':>6} {'err':>4}"
 )
 
@@ -390,7 +402,8 @@ def format_row(row: Row) -> str:
         f"{row.backend:<10} {row.workers:>1} {row.connections:>4}  {row.work:<29} {_num(row.rps, 8)} "
         f"{row.p50_ms:7.2f} {row.p99_ms:7.2f} {row.rows_per_s:9.0f} {row.peak_rss_mb:7.0f} "
         f"{_num(row.asgi_rps, 9)} {_ratio(row.vs_asgi)} "
-        f"{_num(row.asgi_p99_ms, 8) if row.asgi_rps else '-'.rjust(8)} {_num(row.core_rps, 9)} "
+        f"{_num(row.asgi_p99_ms, 8) if row.asgi_rps else '-'.rjust(8)} {_num(row.fastapi_rps, 8)} "
+        f"{_ratio(row.vs_fastapi):>8} {_num(row.core_rps, 9)} "
         f"{_ratio(row.vs_core)} {row.server_cpu:3.1f}/{row.client_cpu:3.1f} {row.cpu_us_per_request:6.0f} "
         f"{row.errors:>4}"
     )
@@ -438,9 +451,11 @@ def print_table(
     for row in rows:
         print(format_row(row))
     print(
-        "÷ASGI: req/s over a bare ASGI app on the same uvicorn answering the same bytes; ÷Core: over the"
-        " same query by SQLAlchemy Core in as many processes;\ncpu s/c: cores busy in server/client;"
-        " µs/req: server CPU time per request (steadier than req/s when other work shares the machine)"
+        "÷ASGI: req/s over a bare ASGI app on the same uvicorn answering the same bytes; FastAPI: the same"
+        " bytes from a FastAPI app with one async\nroute and nothing else (the framework's floor);"
+        " ÷Core: over the same query by SQLAlchemy Core in as many processes;\n"
+        "cpu s/c: cores busy in server/client; µs/req: server CPU time per request (steadier than req/s"
+        " when other work shares the machine)"
     )
     lines = auth_ratios(rows)
     if lines:

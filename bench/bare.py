@@ -1,10 +1,14 @@
-"""The framework ceiling: a bare ASGI app that answers with bytes held in memory.
+"""The framework ceiling: a bare ASGI app that answers with bytes held in memory; and FastAPI's floor.
 
 It runs on the same server as the service (uvicorn, `app.cli.server_options`, same workers) and
 answers each request with the very bytes and headers the service gave for the same method and path,
 so the difference between the two is what FastAPI, our code and the database cost.
 
-    python -m bench.bare BODIES.json --port P --workers N
+With --fastapi, the same answers come from a FastAPI app with one catch-all async route: the least
+any FastAPI service pays per request, so that the table shows which part of the gap is the
+framework's own and which is ours.
+
+    python -m bench.bare BODIES.json --port P --workers N [--fastapi]
 """
 
 import argparse
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 
 from app.cli import server_options
 
@@ -33,10 +39,14 @@ def save(path: Path, answers: list[dict[str, Any]]) -> None:
     path.write_text(json.dumps(rows))
 
 
-def create_app() -> ASGI:
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _answers() -> Callable[[str, str], Answer]:
+    """The saved answers: for a method and a path with its query, the answer the service gave."""
     rows = json.loads(Path(os.environ[ENV]).read_text())
-    exact: dict[tuple[str, str], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
-    by_method: dict[str, tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
+    exact: dict[tuple[str, str], Answer] = {}
+    by_method: dict[str, Answer] = {}
     for row in rows:
         body = base64.b64decode(row["body"])
         headers = [(k.lower().encode(), v.encode()) for k, v in row["headers"]]
@@ -44,6 +54,33 @@ def create_app() -> ASGI:
         answer = (int(row["status"]), headers, body)
         exact[(row["method"], row["path"])] = answer
         by_method.setdefault(row["method"], answer)
+
+    def answer_for(method: str, path: str) -> Answer:
+        return exact.get((method, path)) or by_method.get(method) or (404, [(b"content-length", b"0")], b"")
+
+    return answer_for
+
+
+def create_fastapi_app() -> FastAPI:
+    """The framework's own floor: FastAPI with one async route for every path, answering the same
+    stored bytes. No dependency, no validation, no database: what any FastAPI service pays first."""
+    answer_for = _answers()
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.api_route("/{path:path}", methods=["GET", "PUT", "POST", "DELETE"])
+    async def answer(request: Request) -> Response:
+        await request.body()
+        query = request.url.query
+        status, headers, body = answer_for(request.method, request.url.path + ("?" + query if query else ""))
+        response = Response(body, status_code=status)
+        response.raw_headers = headers
+        return response
+
+    return app
+
+
+def create_app() -> ASGI:
+    answer_for = _answers()
 
     async def app(
         scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
@@ -63,8 +100,7 @@ def create_app() -> ASGI:
             message = await receive()
             more = message.get("more_body", False)
         path = scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
-        answer = exact.get((scope["method"], path)) or by_method.get(scope["method"])
-        status, headers, body = answer or (404, [(b"content-length", b"0")], b"")
+        status, headers, body = answer_for(scope["method"], path)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -77,11 +113,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--fastapi", action="store_true", help="the FastAPI floor instead of bare ASGI")
     args = parser.parse_args()
     os.environ[ENV] = str(Path(args.bodies).resolve())
-    uvicorn.run(
-        "bench.bare:create_app", factory=True, host=args.host, port=args.port, **server_options(args.workers)
-    )
+    factory = "bench.bare:create_fastapi_app" if args.fastapi else "bench.bare:create_app"
+    uvicorn.run(factory, factory=True, host=args.host, port=args.port, **server_options(args.workers))
 
 
 if __name__ == "__main__":
