@@ -1,34 +1,29 @@
 """Compliance: every target of a year against the figure of the same cell.
 
-One query joins the targets to their observations; status and gap are decided in Python with exact
-Decimals (on SQLite the values are text, so SQL could not compare them exactly anyway). Codes come
-from two small id -> code maps instead of two more joins per row.
+The database decides each target's status (app.targets.compliance_queries) and counts them; Python
+builds only the page's items, with the gap, judged again exactly by `rules.judge`. Codes come from two
+small id -> code maps.
 """
 
-import bisect
-import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.bulk import paused_gc
 from app.cellroutes import unknown_codes
 from app.decimals import round_div
 from app.departments import service as departments
 from app.departments.models import Department
 from app.indicators.models import Indicator
-from app.observations.models import Observation, Qualifier
-from app.targets.models import Operator, Target
-from app.targets.rules import Status, judge
+from app.targets import compliance_queries as queries
+from app.targets.compliance_items import Page as Page  # the router's and bench's name for it
+from app.targets.compliance_items import every_item, judge_row, page_items, text_decimals
+from app.targets.rules import Status
 
 RATE_PLACES = 4
-CHUNK = 5000
-_T = Target.__table__.c
-_O = Observation.__table__.c
 
 ITEM_COLUMNS = (
     "indicator",
@@ -55,18 +50,11 @@ class Filters:
     statuses: Sequence[Status] = ()
 
 
-@dataclass(frozen=True)
-class _Scope:
-    department_ids: set[int] | None
-    indicator_ids: set[int] | None
-    statuses: frozenset[Status]
-
-
 def _codes(session: Session, model: type[Department] | type[Indicator]) -> dict[int, str]:
     return dict(session.execute(select(model.id, model.code)).all())
 
 
-def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]) -> _Scope:
+def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]) -> queries.Scope:
     indicator_ids: set[int] | None = None
     if filters.indicators:
         by_code = {code: i for i, code in indicator_codes.items()}
@@ -88,52 +76,28 @@ def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]
         for root in roots:
             assert root is not None
             department_ids |= departments.subtree_ids(session, root.id)
-    return _Scope(department_ids, indicator_ids, frozenset(filters.statuses))
+    return queries.Scope(department_ids, indicator_ids)
 
 
-def _in_years(column: ColumnElement[int], year_from: int, year_to: int) -> ColumnElement[bool]:
-    return column == year_from if year_from == year_to else column.between(year_from, year_to)
+def _counted(
+    session: Session, scope: queries.Scope, year_from: int, year_to: int, *, by_year: bool
+) -> dict[int, dict[Status, int]]:
+    """Targets by key (the year with `by_year`, else the indicator id) and status.
 
-
-def _chunks(session: Session, scope: _Scope, year_from: int, year_to: int) -> Iterator[Sequence[Any]]:
-    """Chunks of (indicator_id, department_id, year, operator, value, upper, actual, qualifier), one per
-    target.
-
-    These are the driver's own tuples, not SQLAlchemy rows: values as text on SQLite and Decimals from
-    psycopg, enums as text. Over 100,000 rows, Row objects and per-value type processors would cost
-    about a third of the request; the caller converts what it needs. The year's figures come from the
-    covering index ix_observation_year_cells: a hash join over an index-only scan on PostgreSQL, one
-    index probe per target on SQLite.
-    """
-    join = and_(
-        _O.indicator_id == _T.indicator_id,
-        _O.department_id == _T.department_id,
-        _O.year == _T.year,
-        _in_years(_O.year, year_from, year_to),  # stated, so that both planners use the year's index
-    )
-    query = (
-        select(_T.indicator_id, _T.department_id, _T.year, _T.operator, _T.value, _T.upper)
-        .add_columns(_O.value, _O.qualifier)
-        .select_from(Target.__table__.outerjoin(Observation.__table__, join))
-        .where(_in_years(_T.year, year_from, year_to))
-    )
-    if scope.indicator_ids is not None:
-        query = query.where(_T.indicator_id.in_(scope.indicator_ids))
-    if scope.department_ids is not None:
-        query = query.where(_T.department_id.in_(scope.department_ids))
-    result = cast(CursorResult[Any], session.execute(query))
-    try:
-        # In chunks: each chunk's tuples and strings are freed before the next arrives, so their
-        # memory is reused instead of fresh pages faulted in for all 100,000 rows at once.
-        while chunk := result.cursor.fetchmany(CHUNK):
-            yield chunk
-    finally:
-        result.close()
-
-
-_OPERATORS = {o.value: o for o in Operator}
-_QUALIFIERS: dict[str | None, Qualifier | None] = {q.value: q for q in Qualifier}
-_QUALIFIERS[None] = None
+    Rows the database could not judge (CHECK) are fetched and judged here: one more query, run only
+    when there are some."""
+    counted: dict[int, dict[Status, int]] = {}
+    checks = False
+    for key, by_status in queries.counts(session, scope, year_from, year_to, by_year=by_year):
+        into = counted.setdefault(key, dict.fromkeys(Status, 0))
+        for s in Status:
+            into[s] += by_status[s]
+        checks = checks or by_status[queries.CHECK] > 0
+    if checks:
+        dec = text_decimals(session)
+        for row in queries.to_check(session, scope, year_from, year_to, by_year=by_year):
+            counted.setdefault(row[0], dict.fromkeys(Status, 0))[judge_row(row, dec)[0]] += 1
+    return counted
 
 
 def rate(met: int, not_met: int) -> Decimal | None:
@@ -152,123 +116,39 @@ def summarize(counts: dict[Status, int]) -> dict[str, Any]:
     }
 
 
-def _ranks(codes: dict[int, str]) -> dict[int, int]:
-    """Each id's position in code order."""
-    return {i: n for n, i in enumerate(sorted(codes, key=codes.__getitem__))}
-
-
-def _text_decimals(session: Session) -> type[Decimal] | None:
-    """Decimal when the driver gives values as text (SQLite); None when they are Decimals already."""
-    return Decimal if session.get_bind().dialect.name == "sqlite" else None
-
-
-@dataclass(frozen=True)
-class Page:
-    """Which items to return: `limit` of them after the cell `after` (indicator, department codes).
-
-    `limit=None` returns every item (the CSV export)."""
-
-    limit: int | None = None
-    after: tuple[str, str] | None = None
-
-
-def _first_key(after: tuple[str, str] | None, indicators: list[str], departments: list[str]) -> int:
-    """The smallest sort key that lies after the cursor's cell, codes since deleted included."""
-    if after is None:
-        return 0
-    indicator, department = after
-    width = len(departments)
-    i = bisect.bisect_left(indicators, indicator)
-    if i < len(indicators) and indicators[i] == indicator:
-        return i * width + bisect.bisect_right(departments, department)
-    return i * width
-
-
 def report(session: Session, *, year: int, filters: Filters, page: Page | None = None) -> dict[str, Any]:
     """A page of the selected targets of `year` with status and gap, by indicator code then department
     code, and the summary of all of them.
 
     The summary counts every target the department, indicator and section filters select; the status
     filter narrows only the items, so a list of the targets missed still shows the overall rate.
-    Every target is judged for the summary, but only the page's items are built: at 100,000 targets
-    building and writing every item would cost more than judging them.
+    The database judges and counts every target; only the page's items are built in Python.
+    Without a limit (the CSV export), every item is built and judged here, in one read.
     """
     page = page or Page()
     indicator_codes = _codes(session, Indicator)
     scope = _resolve(session, filters, indicator_codes)
-    department_codes = _codes(session, Department)
-    counts = dict.fromkeys(Status, 0)
-    keep = scope.statuses
-    # Items go out by indicator code, then department code: each gets one integer sort key.
-    indicator_rank = _ranks(indicator_codes)
-    department_rank = _ranks(department_codes)
-    width = len(department_rank)
-    first = _first_key(page.after, sorted(indicator_codes.values()), sorted(department_codes.values()))
-    # The page's candidates as a max-heap on the key (negated), at most limit + 1 long: one more
-    # than the page tells whether another page follows.
-    bound = None if page.limit is None else page.limit + 1
-    heap: list[tuple[int, int, int, str, Any, Any, Any, Any, Status, Decimal | None]] = []
-    dec, operators, qualifiers = _text_decimals(session), _OPERATORS, _QUALIFIERS
-    with paused_gc():
-        # One flat loop: at 100,000 targets every call and intermediate tuple per row shows.
-        for chunk in _chunks(session, scope, year, year):
-            for ind, dep, _, op, value, upper, actual, qualifier in chunk:
-                if dec is not None:
-                    value = dec(value)
-                    if upper is not None:
-                        upper = dec(upper)
-                    if actual is not None:
-                        actual = dec(actual)
-                verdict, distance = judge(operators[op], value, upper, actual, qualifiers[qualifier])
-                counts[verdict] += 1
-                if keep and verdict not in keep:
-                    continue
-                key = indicator_rank[ind] * width + department_rank[dep]
-                if key < first:
-                    continue
-                entry = (-key, ind, dep, op, value, upper, actual, qualifier, verdict, distance)
-                if bound is None or len(heap) < bound:
-                    heapq.heappush(heap, entry)
-                elif -key > heap[0][0]:
-                    heapq.heapreplace(heap, entry)
-        chosen = sorted(heap, reverse=True)
-    more = bound is not None and len(chosen) == bound
-    if more:
-        chosen.pop()
-    items = [
-        {
-            "indicator": indicator_codes[ind],
-            "department": department_codes[dep],
-            "year": year,
-            "target": {"operator": operators[op], "value": value, "upper": upper},
-            "actual": actual,
-            "qualifier": qualifiers[qualifier],
-            "status": verdict,
-            "gap": distance,
-        }
-        for _, ind, dep, op, value, upper, actual, qualifier, verdict, distance in chosen
-    ]
+    statuses = frozenset(filters.statuses)
+    if page.limit is None:
+        department_codes = _codes(session, Department)
+        items, counts = every_item(session, scope, year, statuses, indicator_codes, department_codes)
+        return {"year": year, "summary": summarize(counts), "items": items, "next_cursor": None}
+    counted = _counted(session, scope, year, year, by_year=False)
+    wanted = statuses or frozenset(Status)
+    candidates = {i: sum(by_status[s] for s in wanted) for i, by_status in counted.items()}
+    items, more = page_items(session, scope, year, page, statuses, candidates, indicator_codes)
+    counts = {s: sum(by_status[s] for by_status in counted.values()) for s in Status}
     next_cursor = [items[-1]["indicator"], items[-1]["department"]] if more else None
     return {"year": year, "summary": summarize(counts), "items": items, "next_cursor": next_cursor}
 
 
 def trend(session: Session, *, year_from: int, year_to: int, filters: Filters) -> dict[str, Any]:
     """The summary of every year from year_from to year_to, years without targets included."""
-    indicator_codes = _codes(session, Indicator)
-    scope = _resolve(session, filters, indicator_codes)
-    counts = {y: dict.fromkeys(Status, 0) for y in range(year_from, year_to + 1)}
-    dec = _text_decimals(session) or (lambda v: v)
-    for chunk in _chunks(session, scope, year_from, year_to):
-        for _, _, yr, op, value, upper, actual, qualifier in chunk:
-            verdict, _ = judge(
-                _OPERATORS[op],
-                dec(value),
-                None if upper is None else dec(upper),
-                None if actual is None else dec(actual),
-                _QUALIFIERS[qualifier],
-            )
-            counts[yr][verdict] += 1
-    years = [{"year": y, **summarize(c)} for y, c in counts.items()]
+    scope = _resolve(session, filters, _codes(session, Indicator))
+    counted = _counted(session, scope, year_from, year_to, by_year=True)
+    years = []
+    for y in range(year_from, year_to + 1):
+        years.append({"year": y, **summarize(counted.get(y) or dict.fromkeys(Status, 0))})
     return {"year_from": year_from, "year_to": year_to, "years": years}
 
 
