@@ -137,6 +137,7 @@ def _sessionmaker() -> sessionmaker[Session]:
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def begin_for_write(session: Session) -> None:
@@ -198,6 +199,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         except BaseException:
             await _in_thread(_roll_back, session)
             raise
-        await _in_thread(_commit, session)
+        if request.method in READ_METHODS:
+            _commit(session)  # a read's COMMIT waits on no lock and writes nothing: no trip to a thread
+        else:
+            await _in_thread(_commit, session)
     finally:
         admission.leave(request.scope)
