@@ -97,33 +97,45 @@ class Batch:
 
     def _apply(self, valid: builtins.list[Valid], *, write: bool) -> None:
         conn = self.session.connection()
-        keys = [(v[2], v[3], v[4]) for v in valid]
-        current, last = bulk.lookup(conn, keys)
-        new: builtins.list[bulk.NewRow] = []
+        current, last = bulk.lookup(conn, [v[0] for v in valid])
+        new: builtins.list[Valid] = []
+        versions: dict[int, int] = {}  # key -> version of the new rows of cells that once existed
         changed: builtins.list[bulk.ChangedRow] = []
         revisions: builtins.list[bulk.RevisionRow] = []
         unchanged = 0
-        for _, _, i, d, y, value, q, note, source in valid:
-            now = current.get((i, d, y))
-            if now is None:
-                version = last.get((i, d, y), 0) + 1
-                new.append((i, d, y, version, value, q, note, source))
-                revisions.append((i, d, y, version, "create", None, value, None, q, note, source))
-            elif (
-                now.value == value
-                and now.qualifier == q
-                and (now.note or None) == note
-                and (now.source or None) == source
-            ):
-                unchanged += 1
-            else:
-                version = now.version + 1
-                changed.append((now.id, version, value, q, note, source))
-                revisions.append(
-                    (i, d, y, version, "update", now.value, value, now.qualifier, q, note, source)
-                )
+        if not current and not last:
+            new = valid  # cells never written before: the usual batch of a new year's figures
+        else:
+            for row in valid:
+                key, _, i, d, y, value, q, note, source = row
+                now = current.get(key)
+                if now is None:
+                    new.append(row)
+                    if key in last:
+                        versions[key] = last[key] + 1
+                elif (
+                    now.value == value
+                    and now.qualifier == q
+                    and (now.note or None) == note
+                    and (now.source or None) == source
+                ):
+                    unchanged += 1
+                else:
+                    version = now.version + 1
+                    changed.append((now.id, version, value, q, note, source))
+                    revisions.append(
+                        (i, d, y, version, "update", now.value, value, now.qualifier, q, note, source)
+                    )
         if write:
-            bulk.write(conn, new=new, changed=changed, revisions=revisions, at=self.at, by=self.actor.name)
+            bulk.write(
+                conn,
+                new=new,
+                versions=versions,
+                changed=changed,
+                revisions=revisions,
+                at=self.at,
+                by=self.actor.name,
+            )
         self.summary.created += len(new)
         self.summary.updated += len(changed)
         self.summary.unchanged += unchanged

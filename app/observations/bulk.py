@@ -1,8 +1,11 @@
 """Many cells at once, the fastest way each database offers: what the batch writer stands on.
 
-Lookups join the batch's keys as one parameter (SQLite `json_each`, PostgreSQL `unnest` of arrays)
-instead of thousands of `OR`s. Writes skip the ORM: on SQLite one driver-level executemany per table
-with the values already in their stored form; on PostgreSQL `COPY` for new rows and one
+A cell travels as one integer, the key app.observations.checks packs (indicator, department, year
+into 63 bits), which both databases unpack with shifts: lookups join the batch's keys as one
+parameter (SQLite `json_each`, PostgreSQL `unnest`) instead of thousands of `OR`s. Writes skip the
+ORM. SQLite: one INSERT ... SELECT over the new rows as one JSON parameter, sending per row only the
+columns that differ between rows, then their revisions copied from the rows just inserted; changed
+rows by executemany. PostgreSQL: binary `COPY` for new rows and their revisions, one
 `UPDATE ... FROM unnest(...)` for changed ones. The rows written are exactly those of
 app.cells.CellStore: the current row and one revision per version.
 """
@@ -18,9 +21,11 @@ from sqlalchemy import Connection
 
 from app.observations.models import Observation
 
-Key = tuple[int, int, int]  # indicator_id, department_id, year
 Number = Decimal | int  # whole numbers stay ints: exact, and cheaper
 LOOKUP_CHUNK = 10_000
+KEY_LIMIT = 1 << 63  # a key is a signed 64-bit integer in both databases
+# A packed key's parts: (indicator_id << 40) | (department_id << 8) | (year - 1900).
+UNPACK = "{k} >> 40, ({k} >> 8) & 4294967295, ({k} & 255) + 1900"
 
 CURRENT_COLUMNS = (
     "indicator_id, department_id, year, version, value, qualifier, note, source, updated_at, updated_by"
@@ -29,8 +34,9 @@ REVISION_COLUMNS = (
     "indicator_id, department_id, year, version, action, value_before, value_after, "
     "qualifier_before, qualifier_after, note, source, changed_at, changed_by"
 )
-# (indicator_id, department_id, year, version, value, qualifier, note, source)
-NewRow = tuple[int, int, int, int, Number, str, str | None, str | None]
+# A checked row (app.observations.checks.Valid):
+# (key, row, indicator_id, department_id, year, value, qualifier, note, source)
+NewRow = tuple[int, int, int, int, int, Number, str, str | None, str | None]
 # (id, version, value, qualifier, note, source)
 ChangedRow = tuple[int, int, Number, str, str | None, str | None]
 # (indicator_id, department_id, year, version, action, value_before, value_after, qualifier_before,
@@ -55,41 +61,40 @@ def _postgres(conn: Connection) -> bool:
 # version in the history (a cell deleted and written again continues its versions).
 _LOOKUP = """
 SELECT * FROM (
-    SELECT k.i, k.d, k.y, o.id, o.version, o.value, o.qualifier, o.note, o.source,
+    SELECT k.k, o.id, o.version, o.value, o.qualifier, o.note, o.source,
         CASE WHEN o.id IS NULL THEN (
             SELECT max(r.version) FROM observation_revision AS r
             WHERE r.indicator_id = k.i AND r.department_id = k.d AND r.year = k.y
         ) END AS last
-    FROM {keys}
+    FROM (SELECT {key} AS k, {key} >> 40 AS i, ({key} >> 8) & 4294967295 AS d, ({key} & 255) + 1900 AS y
+          FROM {keys}) AS k
     LEFT JOIN observation AS o ON o.indicator_id = k.i AND o.department_id = k.d AND o.year = k.y
 ) AS found
 WHERE id IS NOT NULL OR last IS NOT NULL
 """
-_KEYS_POSTGRES = "unnest(%(i)s::int[], %(d)s::int[], %(y)s::int[]) AS k(i, d, y)"
-_KEYS_SQLITE = (
-    "(SELECT json_extract(value, '$[0]') AS i, json_extract(value, '$[1]') AS d, "
-    "json_extract(value, '$[2]') AS y FROM json_each(?)) AS k"
-)
+_LOOKUP_POSTGRES = _LOOKUP.format(key="u.k", keys="unnest(%(keys)s::int8[]) AS u(k)")
+_LOOKUP_SQLITE = _LOOKUP.format(key="value", keys="json_each(?)")
 
 
-def lookup(conn: Connection, keys: Sequence[Key]) -> tuple[dict[Key, Current], dict[Key, int]]:
-    """The current rows of the cells that exist, and the last version of those that once existed."""
-    current: dict[Key, Current] = {}
-    last: dict[Key, int] = {}
+def lookup(conn: Connection, keys: Sequence[int]) -> tuple[dict[int, Current], dict[int, int]]:
+    """By key: the current rows of the cells that exist, and the last version of those that once existed."""
+    current: dict[int, Current] = {}
+    last: dict[int, int] = {}
+    if not keys:
+        return current, last
+    if max(keys) >= KEY_LIMIT:
+        raise ValueError("an indicator id above 2**23 does not fit a batch's 64-bit cell key")
     postgres = _postgres(conn)
-    sql = _LOOKUP.format(keys=_KEYS_POSTGRES if postgres else _KEYS_SQLITE)
+    sql = _LOOKUP_POSTGRES if postgres else _LOOKUP_SQLITE
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start : start + LOOKUP_CHUNK]
-        if postgres:
-            params: Any = {"i": [k[0] for k in chunk], "d": [k[1] for k in chunk], "y": [k[2] for k in chunk]}
-        else:
-            params = (_json(chunk),)
-        for i, d, y, id_, version, value, q, n, s, gone in conn.exec_driver_sql(sql, params):
+        params: Any = {"keys": chunk} if postgres else (_json(chunk),)
+        for key, id_, version, value, q, n, s, gone in conn.exec_driver_sql(sql, params):
             if id_ is None:
-                last[i, d, y] = gone
+                last[key] = gone
             else:
                 exact = value if isinstance(value, Decimal) else Decimal(value)
-                current[i, d, y] = Current(id_, version, exact, q, n, s)
+                current[key] = Current(id_, version, exact, q, n, s)
     return current, last
 
 
@@ -121,81 +126,154 @@ def write(
     conn: Connection,
     *,
     new: list[NewRow],
+    versions: dict[int, int],
     changed: list[ChangedRow],
     revisions: list[RevisionRow],
     at: dt.datetime,
     by: str,
 ) -> None:
-    """Insert the new cells, update the changed ones, and add a revision for each."""
+    """Insert the new cells (version 1, or `versions[key]` for a cell that once existed), update the
+    changed ones, and add a revision for each: `revisions` are those of the changed rows."""
     if _postgres(conn):
-        _write_postgres(conn, new, changed, revisions, at, by)
+        _write_postgres(conn, new, versions, changed, revisions, at, by)
     else:
-        _write_sqlite(conn, new, changed, revisions, at, by)
+        _write_sqlite(conn, new, versions, changed, revisions, at, by)
 
 
-def _from_json(count: int) -> str:
-    """The select list of `count` columns taken from a JSON array per row of `json_each(?)`."""
-    return ", ".join(f"json_extract(value, '$[{k}]')" for k in range(count))
+def _text(value: Number | None) -> str | None:
+    """A value as SQLite stores it (app.database.ExactDecimal): its digits, never a float."""
+    return None if value is None else str(value) if type(value) is int else format(value, "f")
 
 
 def _write_sqlite(
     conn: Connection,
     new: list[NewRow],
+    versions: dict[int, int],
     changed: list[ChangedRow],
     revisions: list[RevisionRow],
     at: dt.datetime,
     by: str,
 ) -> None:
-    # New rows go in by one INSERT ... SELECT over the rows as one JSON parameter: SQLite unpacks
-    # them in C, faster than executemany binds them. Values are stored as app.database stores
-    # them: decimals as their digits (JSON strings, so no float ever sees them), times as UTC text.
     when = _processor("updated_at", conn)(at)
-
-    def text(value: Number | None) -> str | None:
-        return None if value is None else str(value) if type(value) is int else format(value, "f")
-
     if new:
-        conn.exec_driver_sql(
-            f"INSERT INTO observation ({CURRENT_COLUMNS}) SELECT {_from_json(8)}, ?, ? FROM json_each(?)",
-            (when, by, _json([(i, d, y, v, text(value), q, n, s) for i, d, y, v, value, q, n, s in new])),
-        )
+        _insert_new_sqlite(conn, new, versions, when, by)
     if changed:
         conn.exec_driver_sql(
             "UPDATE observation SET version = ?, value = ?, qualifier = ?, note = ?, source = ?, "
             "updated_at = ?, updated_by = ? WHERE id = ?",
-            [(v, text(value), q, n, s, when, by, id_) for id_, v, value, q, n, s in changed],
+            [(v, _text(value), q, n, s, when, by, id_) for id_, v, value, q, n, s in changed],
         )
     if revisions:
         rows = [
-            (i, d, y, v, a, text(vb), text(va), qb, qa, n, s)
+            (i, d, y, v, a, _text(vb), _text(va), qb, qa, n, s)
             for i, d, y, v, a, vb, va, qb, qa, n, s in revisions
         ]
+        extract = ", ".join(f"json_extract(value, '$[{k}]')" for k in range(11))
         conn.exec_driver_sql(
-            f"INSERT INTO observation_revision ({REVISION_COLUMNS}) "
-            f"SELECT {_from_json(11)}, ?, ? FROM json_each(?)",
+            f"INSERT INTO observation_revision ({REVISION_COLUMNS}) SELECT {extract}, ?, ? FROM json_each(?)",
             (when, by, _json(rows)),
         )
 
 
-def _json(rows: Sequence[tuple[Any, ...]]) -> str:
+def _insert_new_sqlite(
+    conn: Connection, new: list[NewRow], versions: dict[int, int], when: Any, by: str
+) -> None:
+    # One INSERT ... SELECT over the rows as one JSON parameter: SQLite unpacks them in C, faster
+    # than executemany binds them, and each json_extract costs about as much as storing the row
+    # does, so a column that is the same in every row (the version, qualifier, note or source of
+    # most batches) is bound once instead. Values go as JSON numbers (whole ones; the column's text
+    # affinity stores their digits) or as their digits in a string, never through a float.
+    sent: list[list[Any]] = [[r[0] for r in new]]
+    select = [UNPACK.format(k="c0")]
+    params: list[Any] = []
+    columns: list[list[Any]] = [
+        [versions.get(r[0], 1) for r in new] if versions else [1],
+        [r[5] if type(r[5]) is int else format(r[5], "f") for r in new],
+        [r[6] for r in new],
+        [r[7] for r in new],
+        [r[8] for r in new],
+    ]
+    for index, column in enumerate(columns):
+        first = column[0]
+        if index != 1 and all(v == first for v in column):  # values differ even when equal: 1, 1.0
+            select.append("?")
+            params.append(first)
+        else:
+            select.append(f"c{len(sent)}")
+            sent.append(column)
+    rows: Any = sent[0] if len(sent) == 1 else list(zip(*sent, strict=True))
+    parts = (
+        "value AS c0"
+        if len(sent) == 1
+        else ", ".join(f"json_extract(value, '$[{k}]') AS c{k}" for k in range(len(sent)))
+    )
+    top = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM observation").scalar_one()
+    conn.exec_driver_sql(
+        f"INSERT INTO observation ({CURRENT_COLUMNS}) SELECT {', '.join(select)}, ?, ? "
+        f"FROM (SELECT {parts} FROM json_each(?))",
+        (*params, when, by, _json(rows)),
+    )
+    # Each new row's first revision is that row: copied inside SQLite, its ids being the ones above
+    # the largest before (this transaction holds the write lock, and SQLite gives a new row the
+    # largest id + 1). Should SQLite ever pick ids otherwise, the count tells, and nothing is kept.
+    copied = conn.exec_driver_sql(
+        f"INSERT INTO observation_revision ({REVISION_COLUMNS}) "
+        "SELECT indicator_id, department_id, year, version, 'create', NULL, value, NULL, qualifier, "
+        "note, source, updated_at, updated_by FROM observation WHERE id > ? ORDER BY id",
+        (top,),
+    ).rowcount
+    if copied != len(new):
+        raise RuntimeError(f"{len(new)} cells inserted but {copied} revisions copied; rolled back")
+
+
+def _json(rows: Sequence[Any]) -> str:
     return orjson.dumps(rows).decode()
+
+
+# Binary COPY: each value goes in its server type's own format, with no text to parse per row.
+_COPY_CURRENT = (
+    "COPY observation (indicator_id, department_id, year, value, qualifier, note, source, "
+    "version, updated_at, updated_by) FROM STDIN (FORMAT BINARY)"
+)
+_COPY_REVISION = (
+    "COPY observation_revision (indicator_id, department_id, year, value_after, qualifier_after, "
+    "note, source, version, action, changed_at, changed_by) FROM STDIN (FORMAT BINARY)"
+)
+_COPY_TYPES = ["int4", "int4", "int2", "numeric", "text", "text", "text", "int4"]
 
 
 def _write_postgres(
     conn: Connection,
     new: list[NewRow],
+    versions: dict[int, int],
     changed: list[ChangedRow],
     revisions: list[RevisionRow],
     at: dt.datetime,
     by: str,
 ) -> None:
     driver: Any = conn.connection.driver_connection
-    when = at.isoformat()  # COPY's text for timestamptz, made once rather than per row
     with driver.cursor() as cursor:
         if new:
-            with cursor.copy(f"COPY observation ({CURRENT_COLUMNS}) FROM STDIN") as copy:
-                for new_row in new:
-                    copy.write_row((*new_row, when, by))
+            # A checked row from its indicator on is (indicator, department, year, value,
+            # qualifier, note, source): the COPY takes those columns in that order.
+            tail = (1, at, by)
+            with cursor.copy(_COPY_CURRENT) as copy:
+                copy.set_types([*_COPY_TYPES, "timestamptz", "text"])
+                if versions:
+                    for row in new:
+                        copy.write_row((*row[2:], versions.get(row[0], 1), at, by))
+                else:
+                    for row in new:
+                        copy.write_row(row[2:] + tail)
+            first = (1, "create", at, by)
+            with cursor.copy(_COPY_REVISION) as copy:
+                copy.set_types([*_COPY_TYPES, "text", "timestamptz", "text"])
+                if versions:
+                    for row in new:
+                        copy.write_row((*row[2:], versions.get(row[0], 1), "create", at, by))
+                else:
+                    for row in new:
+                        copy.write_row(row[2:] + first)
         if changed:
             cursor.execute(
                 "UPDATE observation AS o SET version = u.version, value = u.value, "
@@ -218,5 +296,6 @@ def _write_postgres(
             )
         if revisions:
             with cursor.copy(f"COPY observation_revision ({REVISION_COLUMNS}) FROM STDIN") as copy:
-                for row in revisions:
-                    copy.write_row((*row, when, by))
+                when = at.isoformat()  # COPY's text for timestamptz, made once rather than per row
+                for revision in revisions:
+                    copy.write_row((*revision, when, by))

@@ -430,3 +430,90 @@ def test_a_batch_gives_sqlite_its_own_cache_size_back(
     before = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
     assert post(client, auth["commission"], THREE).status_code == 200
     assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+def test_one_batch_of_every_kind_of_row_stores_each_exactly(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """New, new again after a deletion, changed and unchanged rows in one batch, with columns that
+    differ between rows and exact values: each current row and revision as one-cell writes leave them."""
+    client.post(
+        "/api/v1/indicators",
+        json={"code": "budget", "name": "预算", "value_type": "amount", "unit": "元"},
+        headers=auth["admin"],
+    )
+    h = auth["commission"]
+    cell = f"{URL}/budget/zone"
+    assert client.put(f"{cell}/2019", json={"value": 1}, headers=h).status_code == 201
+    assert client.delete(f"{cell}/2019", headers=h).status_code == 204
+    assert client.put(f"{cell}/2020", json={"value": 2}, headers=h).status_code == 201
+    assert client.put(f"{cell}/2018", json={"value": 3}, headers=h).status_code == 201
+    rows = [
+        '{"indicator": "budget", "department": "zone", "year": 2023, "value": 123456789012.345678}',
+        '{"indicator": "budget", "department": "zone", "year": 2019, "value": 999999999999999999,'
+        ' "note": "n"}',
+        '{"indicator": "budget", "department": "zone", "year": 2020, "value": 2}',
+        '{"indicator": "budget", "department": "zone", "year": 2018, "value": 0.000001,'
+        ' "qualifier": "approximately"}',
+        '{"indicator": "budget", "department": "zone", "year": 2022, "value": -5, "source": "s"}',
+        '{"indicator": "budget", "department": "emergency-management", "year": 2022, "value": 7.50}',
+    ]
+    body = '{"observations": [' + ", ".join(rows) + "]}"
+    r = client.post(URL, content=body, headers={**h, "content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert counts(r.json()) == (4, 1, 1, 0)
+    expected = {
+        ("zone", 2023): (Decimal("123456789012.345678"), "exact", None, None, 1),
+        ("zone", 2019): (Decimal("999999999999999999"), "exact", "n", None, 3),
+        ("zone", 2020): (Decimal(2), "exact", None, None, 1),
+        ("zone", 2018): (Decimal("0.000001"), "approximately", None, None, 2),
+        ("zone", 2022): (Decimal(-5), "exact", None, "s", 1),
+        ("emergency-management", 2022): (Decimal("7.5"), "exact", None, None, 1),
+    }
+    for (department, year), (value, qualifier, note, source, version) in expected.items():
+        row = stored(session, "budget", department, year)
+        assert row is not None, (department, year)
+        assert (row.value, row.qualifier, row.note, row.source, row.version) == (
+            value,
+            qualifier,
+            note,
+            source,
+            version,
+        ), (department, year)
+        history = revisions(session, "budget", department, year)
+        assert [h.version for h in history] == list(range(1, version + 1))
+        last = history[-1]
+        assert (last.value_after, last.qualifier_after, last.note, last.source) == (
+            value,
+            qualifier,
+            note,
+            source,
+        )
+        assert last.changed_by == row.updated_by and last.changed_at == row.updated_at
+    assert [h.action for h in revisions(session, "budget", "zone", 2019)] == ["create", "delete", "create"]
+    assert revisions(session, "budget", "zone", 2018)[-1].value_before == Decimal(3)
+
+
+def test_columns_the_same_in_every_row_are_stored_in_each(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    same = {"qualifier": "more_than", "note": "同一备注", "source": "report-2022"}
+    rows = [
+        obs(i, d, 2022, value=v, **same)
+        for i, d, v in (("legal-lectures", "zone", 1), ("free-seals", "zone", 2))
+    ]
+    assert counts(post(client, auth["commission"], rows).json()) == (2, 0, 0, 0)
+    for indicator, value in (("legal-lectures", 1), ("free-seals", 2)):
+        row = stored(session, indicator, "zone", 2022)
+        assert row is not None
+        assert (row.value, row.qualifier, row.note, row.source, row.version) == (
+            Decimal(value),
+            *same.values(),
+            1,
+        )
+        [first] = revisions(session, indicator, "zone", 2022)
+        assert (first.action, first.value_after, first.qualifier_after, first.note, first.source) == (
+            "create",
+            Decimal(value),
+            *same.values(),
+        )
