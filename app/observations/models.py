@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlalchemy import Index, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.cells import CurrentMixin, RevisionMixin, exact, exact_or_null, str_enum, year_check
+from app.cells import Action, CurrentMixin, RevisionMixin, exact, exact_or_null, one_of, str_enum, year_check
 from app.database import Base
 
 
@@ -22,9 +22,12 @@ class Observation(CurrentMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     value: Mapped[Decimal] = exact()
-    qualifier: Mapped[Qualifier] = mapped_column(str_enum(Qualifier))
+    qualifier: Mapped[Qualifier] = mapped_column(str_enum(Qualifier, constraint=False))
 
+    # Enum CHECKs written as equalities (one_of): on SQLite, IN (...) cost about 1 µs a row each,
+    # a fifth of writing a batch's rows (migration 0004).
     __table_args__ = (
+        one_of("qualifier", Qualifier),
         year_check(),
         UniqueConstraint("indicator_id", "department_id", "year"),
         # Covering: a year's figures of every cell read from the index alone (compliance, comparisons).
@@ -44,9 +47,19 @@ class ObservationRevision(RevisionMixin, Base):
     indicator_id: Mapped[int] = mapped_column(Integer)
     department_id: Mapped[int] = mapped_column(Integer, index=True)
 
+    action: Mapped[Action] = mapped_column(str_enum(Action, 8, constraint=False))
     value_before: Mapped[Decimal | None] = exact_or_null()
     value_after: Mapped[Decimal | None] = exact_or_null()
-    qualifier_before: Mapped[Qualifier | None] = mapped_column(str_enum(Qualifier, name="qualifier_before"))
-    qualifier_after: Mapped[Qualifier | None] = mapped_column(str_enum(Qualifier, name="qualifier_after"))
+    qualifier_before: Mapped[Qualifier | None] = mapped_column(
+        str_enum(Qualifier, name="qualifier_before", constraint=False)
+    )
+    qualifier_after: Mapped[Qualifier | None] = mapped_column(
+        str_enum(Qualifier, name="qualifier_after", constraint=False)
+    )
 
-    __table_args__ = (UniqueConstraint("indicator_id", "department_id", "year", "version"),)
+    __table_args__ = (
+        one_of("action", Action),
+        one_of("qualifier_before", Qualifier),
+        one_of("qualifier_after", Qualifier),
+        UniqueConstraint("indicator_id", "department_id", "year", "version"),
+    )
