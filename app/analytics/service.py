@@ -95,23 +95,25 @@ def _rolled(
     key = (tree.c.root_id, _O.indicator_id, _O.year, _O.qualifier)
     in_sql = session.get_bind().dialect.name == "postgresql"
     columns = (
-        (func.sum(_O.value), func.count(), func.min(_O.value), func.max(_O.value)) if in_sql else (_O.value,)
+        (func.sum(_O.value), func.count(), func.min(_O.value), func.max(_O.value))
+        if in_sql
+        else (func.group_concat(_O.value),)  # each group's values as one text, "1.5,20,-3"
     )
     query = (
         select(*key, *columns)
         .select_from(Observation.__table__)
         .join(tree, _O.department_id == tree.c.id)
         .where(_O.indicator_id.in_([i.id for i in indicators]))
+        .group_by(*key)
     )
     query = _years(query, *years)
     parts: dict[Group, Parts] = defaultdict(dict)
     if in_sql:
-        query = query.group_by(*key)
         for root, ind, year, qualifier, total, count, low, high in session.execute(query):
             parts[root, ind, year][qualifier] = Partial(total, count, low, high)
     else:
-        # The driver's own tuples: SQLAlchemy's rows and per-value type processors cost more than
-        # the gathering itself.
+        # One row per group, not per figure, as the driver's own tuples: making a row costs the
+        # driver (and SQLAlchemy) more than the rest of the work.
         parts = gather(cast(CursorResult[Any], session.execute(query)).cursor.fetchall())
     aggregation = {i.id: i.aggregation for i in indicators}
     groups: dict[tuple[int, int], list[Point]] = defaultdict(list)
