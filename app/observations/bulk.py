@@ -210,7 +210,8 @@ def _insert_new_sqlite(
     top = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM observation").scalar_one()
     conn.exec_driver_sql(
         f"INSERT INTO observation ({CURRENT_COLUMNS}) SELECT {', '.join(select)}, ?, ? "
-        f"FROM (SELECT {parts} FROM json_each(?))",
+        # OFFSET 0 keeps the subquery whole: flattened, its c0 would be extracted once per use.
+        f"FROM (SELECT {parts} FROM json_each(?) LIMIT -1 OFFSET 0)",
         (*params, when, by, _json(rows)),
     )
     # Each new row's first revision is that row: copied inside SQLite, its ids being the ones above
