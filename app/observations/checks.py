@@ -7,9 +7,10 @@ cell is rejected, even across the chunks of a file streamed from disk.
 """
 
 import builtins
+import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -33,12 +34,13 @@ NOTE_MAX, SOURCE_MAX = 2000, 500
 QUALIFIERS = frozenset(q.value for q in Qualifier)
 _QUALIFIER_MSG = "must be one of " + ", ".join(q.value for q in Qualifier)
 _INT_LIMIT = 10**18
-_INT_OK: dict[ValueType, Callable[[int], bool]] = {
-    ValueType.count: lambda v: v >= 0,
-    ValueType.amount: lambda v: True,
-    ValueType.percent: lambda v: 0 <= v <= 100,
-    ValueType.rank: lambda v: v >= 1,
-    ValueType.boolean: lambda v: v in (0, 1),
+# The whole numbers each value type takes, as one range (at most 18 digits): `lo <= v <= hi`.
+_INT_RANGE: dict[ValueType, tuple[int, int]] = {
+    ValueType.count: (0, _INT_LIMIT - 1),
+    ValueType.amount: (1 - _INT_LIMIT, _INT_LIMIT - 1),
+    ValueType.percent: (0, 100),
+    ValueType.rank: (1, _INT_LIMIT - 1),
+    ValueType.boolean: (0, 1),
 }
 # (key, row, indicator_id, department_id, year, value, qualifier, note, source)
 Valid = tuple[int, int, int, int, int, Number, str, str | None, str | None]
@@ -86,7 +88,11 @@ class Checker:
         self.summary = summary
         self.strict = strict  # JSON: types as the contract says; CSV and sheets: cells parsed as text
         self.max_rows = max_rows
-        self.indicators = {code: (i.id, i.value_type) for code, i in indicators.by_code(session).items()}
+        # code -> (id, value_type, lowest and highest whole number it takes)
+        self.indicators = {
+            code: (i.id, i.value_type, *_INT_RANGE[i.value_type])
+            for code, i in indicators.by_code(session).items()
+        }
         self.departments = departments.code_map(session)
         self.allowed = writable_departments(session, actor)
         # The cells named so far, as packed keys: a set for all of them, and which row named each
@@ -105,11 +111,18 @@ class Checker:
             summary.errors.append({"row": row, "loc": list(loc), "msg": msg, "type": type})
 
     def check(self, rows: Iterable[Row]) -> builtins.list[Valid]:
+        if self.recent:
+            # Packed when the next chunk comes, not at the end of this one: a batch held in memory
+            # (one chunk) never pays for sorting its keys into arrays.
+            ordered = sorted(self.recent.items())
+            self.earlier.append((array("Q", [k for k, _ in ordered]), array("Q", [r for _, r in ordered])))
+            self.recent = {}
         valid: builtins.list[Valid] = []
-        summary, check_row, limit = self.summary, self._row, self.max_rows
+        summary, check_row = self.summary, self._row
+        limit = self.max_rows if self.max_rows is not None else sys.maxsize
         for item in rows:
             self.rows += 1
-            if limit is not None and self.rows > limit:
+            if self.rows > limit:
                 raise PayloadTooLarge(
                     f"A batch holds at most {limit} rows (INDICATORS_MAX_BATCH_ROWS); split it"
                 )
@@ -123,10 +136,6 @@ class Checker:
                 summary.rejected += 1
             elif checked is not None:
                 valid.append(checked)
-        if self.recent:
-            ordered = sorted(self.recent.items())
-            self.earlier.append((array("Q", [k for k, _ in ordered]), array("Q", [r for _, r in ordered])))
-            self.recent = {}
         return valid
 
     def _first_row(self, key: int) -> int:
@@ -184,7 +193,10 @@ class Checker:
             raw = int(raw)
         if type(raw) is int and -_INT_LIMIT < raw < _INT_LIMIT:
             # Whole numbers stay ints: exact, and far cheaper than Decimals for a million rows.
-            if value_type is None or _INT_OK[value_type](raw):
+            if value_type is None:
+                return raw
+            lo, hi = _INT_RANGE[value_type]
+            if lo <= raw <= hi:
                 return raw
             rule = violation(value_type, Decimal(raw))
             self._error(n, ("value",), rule or "", f"value_type.{value_type}")
@@ -228,6 +240,9 @@ class Checker:
     def _row(self, n: int, values: tuple[Any, ...]) -> Valid | None:
         # Each field takes a fast path when it is plainly right and the careful one (which names
         # what is wrong) otherwise: checking is most of a batch's Python time.
+        # The fast paths are inline (a call costs as much as a check): codes that are known, a year
+        # that is an int in range, a whole number in its type's range (CSV: the same as digits),
+        # absent or empty note and source.
         ind_raw, dep_raw, year_raw, value_raw, qual_raw, note_raw, source_raw = values
         indicator = self.indicators.get(ind_raw) if type(ind_raw) is str else None
         if indicator is None:
@@ -235,8 +250,19 @@ class Checker:
         department = self.departments.get(dep_raw) if type(dep_raw) is str else None
         if department is None:
             department = self._code(n, "department", dep_raw, self.departments)
-        year = self._year(n, year_raw)
-        value = self._value(n, value_raw, indicator[1] if indicator else None)
+        if type(year_raw) is str and len(year_raw) == 4 and not self.strict and year_raw.isdigit():
+            year_raw = int(year_raw) if year_raw.isascii() else year_raw  # CSV: "2021"
+        if type(year_raw) is int and YEAR_MIN <= year_raw <= YEAR_MAX:
+            year: int | None = year_raw
+        else:
+            year = self._year(n, year_raw)
+        if type(value_raw) is str and not self.strict and len(value_raw) <= 18 and value_raw.isdigit():
+            value_raw = int(value_raw) if value_raw.isascii() else value_raw
+        value: Number | None
+        if type(value_raw) is int and indicator is not None and indicator[2] <= value_raw <= indicator[3]:
+            value = value_raw
+        else:
+            value = self._value(n, value_raw, indicator[1] if indicator else None)
         if qual_raw is MISSING or qual_raw is None or qual_raw == "":
             qualifier: str | None = "exact"
         elif type(qual_raw) is str and qual_raw in QUALIFIERS:
@@ -248,8 +274,14 @@ class Checker:
             elif qualifier not in QUALIFIERS:
                 self._error(n, ("qualifier",), _QUALIFIER_MSG, "enum")
                 qualifier = None
-        note = self._optional(n, "note", note_raw, NOTE_MAX)
-        source = self._optional(n, "source", source_raw, SOURCE_MAX)
+        if note_raw is MISSING or note_raw is None or note_raw == "":
+            note = None
+        else:
+            note = self._optional(n, "note", note_raw, NOTE_MAX)
+        if source_raw is MISSING or source_raw is None or source_raw == "":
+            source = None
+        else:
+            source = self._optional(n, "source", source_raw, SOURCE_MAX)
         if department is not None and self.allowed is not None and department not in self.allowed:
             self.forbidden += 1
             scope = self.actor.department_code or "no department"
