@@ -227,9 +227,8 @@ class CellStore(Generic[M]):
         `precondition` sees the current row, locked, and may refuse (If-Match): two writers racing
         with the same ETag cannot both pass it.
 
-        Written by Core statements built once, not by the unit of work: a single write is the hot
-        path of data entry, and the ORM's flush cost a quarter of it. The row returned is a detached
-        copy of what was stored.
+        Written by Core statements built once: one statement per row, in the order written here. The
+        row returned is a detached copy of what was stored.
         """
         connection = session.connection()
         current = connection.execute(self._current_for_update, key).first()
