@@ -84,19 +84,22 @@ def _counted(
 ) -> dict[int, dict[Status, int]]:
     """Targets by key (the year with `by_year`, else the indicator id) and status.
 
-    Rows the database could not judge (CHECK) are fetched and judged here: one more query, run only
-    when there are some."""
+    Rows the database could not judge (CHECK) are read again and judged here: one more query, run
+    only when there are some, over the indicators that have them."""
     counted: dict[int, dict[Status, int]] = {}
-    checks = False
-    for key, by_status in queries.counts(session, scope, year_from, year_to, by_year=by_year):
-        into = counted.setdefault(key, dict.fromkeys(Status, 0))
+    checked: set[int] = set()
+    for indicator, year, by_status in queries.counts(session, scope, year_from, year_to):
+        into = counted.setdefault(year if by_year else indicator, dict.fromkeys(Status, 0))
         for s in Status:
             into[s] += by_status[s]
-        checks = checks or by_status[queries.CHECK] > 0
-    if checks:
+        if by_status[queries.CHECK]:
+            checked.add(indicator)
+    if checked:
         dec = text_decimals(session)
-        for row in queries.to_check(session, scope, year_from, year_to, by_year=by_year):
-            counted.setdefault(row[0], dict.fromkeys(Status, 0))[judge_row(row, dec)[0]] += 1
+        narrowed = queries.Scope(scope.department_ids, checked)
+        for row in queries.to_check(session, narrowed, year_from, year_to):
+            key = row[1] if by_year else row[0]
+            counted.setdefault(key, dict.fromkeys(Status, 0))[judge_row(row, dec)[0]] += 1
     return counted
 
 

@@ -121,9 +121,9 @@ def _dialect(session: Session) -> str:
 
 # counts() adds up three statuses in one integer per group: each target adds 1 if met, 2**21 if
 # not met, 2**42 if indeterminate (0 otherwise), and the sum holds each count in its own 21 bits.
-# One sum instead of GROUP BY status: grouped by indicator alone, SQLite reads the targets in its
-# index's order and sorts nothing (a quarter of the query's time), and PostgreSQL aggregates in
-# parallel. A group holds at most one target per department, so no count reaches 2**21.
+# One sum instead of GROUP BY status: grouped by indicator (and year), SQLite reads a year's targets
+# in its index's order and sorts nothing (a quarter of the query's time), and PostgreSQL aggregates
+# in parallel. A group holds at most one target per department, so no count reaches 2**21.
 FIELD = 21
 _WEIGHTS: dict[str, int] = {MET: 1, NOT_MET: 1 << FIELD, INDETERMINATE: 1 << (2 * FIELD)}
 _MASK = (1 << FIELD) - 1
@@ -134,15 +134,15 @@ def _weight(outcome: str) -> ColumnElement[Any]:
 
 
 def counts(
-    session: Session, scope: Scope, year_from: int, year_to: int, *, by_year: bool
-) -> list[tuple[int, dict[str, int]]]:
-    """(key, targets by status, CHECK included) per group: the key is the year with `by_year`, else
-    the indicator id; a key may come more than once."""
-    keys = (_T.indicator_id, _T.year) if by_year else (_T.indicator_id,)
+    session: Session, scope: Scope, year_from: int, year_to: int
+) -> list[tuple[int, int, dict[str, int]]]:
+    """(indicator id, year, targets by status, CHECK included) for each indicator and year."""
+    keys = (_T.indicator_id, _T.year)
     packed = func.sum(status(_dialect(session), _weight))
     query = _selected(select(*keys, func.count(), func.count(_O.value), packed), scope, year_from, year_to)
+    query = query.group_by(*keys)
     groups = []
-    for *key, targets, with_data, total in session.execute(query.group_by(*keys)):
+    for indicator, year, targets, with_data, total in session.execute(query):
         total = int(total or 0)
         if targets > _MASK:
             raise OverflowError(f"{targets} targets in one group: counts() packs at most {_MASK}")
@@ -154,17 +154,17 @@ def counts(
             NO_DATA: targets - with_data,
         }
         by_status[CHECK] = with_data - met - not_met - indeterminate
-        groups.append((key[-1], by_status))
+        groups.append((indicator, year, by_status))
     return groups
 
 
-def to_check(
-    session: Session, scope: Scope, year_from: int, year_to: int, *, by_year: bool
-) -> list[Sequence[Any]]:
-    """(key, operator, value, upper, actual, qualifier) of the targets whose status is CHECK, as the
-    driver gives them; the key as in `counts`."""
+def to_check(session: Session, scope: Scope, year_from: int, year_to: int) -> list[Sequence[Any]]:
+    """(indicator id, year, operator, value, upper, actual, qualifier) of the targets whose status is
+    CHECK, as the driver gives them. Narrow `scope` to the indicators `counts` found some in: the
+    query reads every target it selects."""
     columns = (
-        _T.year if by_year else _T.indicator_id,
+        _T.indicator_id,
+        _T.year,
         _T.operator,
         _T.value,
         _T.upper,
