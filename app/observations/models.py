@@ -43,9 +43,10 @@ class ObservationRevision(RevisionMixin, Base):
     # Plain integers, no foreign keys: a revision is written only with a current row whose foreign
     # keys are checked in the same transaction, and a second check per row cost a third of
     # PostgreSQL's work for a batch (migration 0003). Deleting an indicator or a department checks
-    # the history explicitly (app.observations.service.has_history).
+    # the history explicitly (app.observations.service.has_history), which needs no index of the
+    # department alone (migration 0005).
     indicator_id: Mapped[int] = mapped_column(Integer)
-    department_id: Mapped[int] = mapped_column(Integer, index=True)
+    department_id: Mapped[int] = mapped_column(Integer)
 
     action: Mapped[Action] = mapped_column(str_enum(Action, 8, constraint=False))
     value_before: Mapped[Decimal | None] = exact_or_null()

@@ -3,7 +3,7 @@
 import builtins
 from decimal import Decimal
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal, check_department
@@ -183,6 +183,21 @@ def has_history(
     this instead, after its DELETE statement, which on PostgreSQL waits for writers still holding
     the row; a statement after it sees what they committed.
     """
+    if indicator_id is None and department_id is not None:
+        # No index leads with the department (migration 0005): one probe of the unique
+        # (indicator, department, ...) index per indicator, a subquery with LIMIT that neither
+        # database turns into a scan of the whole history. Every revision's indicator exists, since
+        # an indicator with history cannot be deleted.
+        probe = (
+            select(literal(1))
+            .where(
+                ObservationRevision.indicator_id == Indicator.id,
+                ObservationRevision.department_id == department_id,
+            )
+            .limit(1)
+            .scalar_subquery()
+        )
+        return bool(session.scalar(select(exists(select(Indicator.id).where(probe.is_not(None))))))
     query = exists()
     if indicator_id is not None:
         query = query.where(ObservationRevision.indicator_id == indicator_id)
