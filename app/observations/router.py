@@ -112,7 +112,7 @@ def put_observation(
 
 
 @router.get(CELL, response_model=ObservationRead)
-def get_observation(
+async def get_observation(
     indicator: Code,
     department: Code,
     year: YearPath,
@@ -121,6 +121,9 @@ def get_observation(
     _: Viewer,
 ) -> Response:
     """A cell's current figure, with an ETag."""
+    # Async, its one indexed query on the event loop: the read that dashboards repeat most, whose
+    # transaction waits on no lock. The trip to a worker thread and back cost 9% of the request
+    # (bench.inproc public --instructions: 2.40 M -> 2.19 M).
     observation = service.read_by_codes(session, indicator, department, year)
     return json_etag(request, observation, etag=etag(observation))
 
