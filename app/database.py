@@ -152,6 +152,15 @@ def _immediate(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
+@lru_cache(maxsize=4)
+def _snapshot(engine: Engine) -> Engine:
+    """The engine whose transactions see one snapshot throughout (REPEATABLE READ), for reads on
+    PostgreSQL: a read of several statements (compliance's summary and its page) sees the database
+    as of its first statement, as SQLite's WAL readers always do. A read-only transaction at this
+    level never fails to serialize, and psycopg asks for it in its BEGIN: no extra round trip."""
+    return engine.execution_options(isolation_level="REPEATABLE READ")
+
+
 def _commit(session: Session) -> None:
     try:
         resilience.commit(session)
@@ -190,10 +199,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     a dropped connection) is run again whole by app.resilience.DatabaseRetry."""
     maker = _sessionmaker()
     engine = maker.kw["bind"]
-    write = request.method in WRITE_METHODS and engine.dialect.name == "sqlite"
+    dialect = engine.dialect.name
+    write = request.method in WRITE_METHODS and dialect == "sqlite"
+    read = request.method in READ_METHODS and dialect == "postgresql"
     await admission.enter(request.scope, limit=get_settings().db_concurrency, sqlite_writer=write)
     try:
-        session = maker(bind=_immediate(engine)) if write else maker()
+        session = maker(bind=_immediate(engine) if write else _snapshot(engine) if read else engine)
         try:
             yield session
         except BaseException:
