@@ -13,7 +13,9 @@ It is fed rows all at once (HTTP) or in chunks (the command line streaming a lar
 import builtins
 import gc
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from itertools import islice
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,6 +26,15 @@ from app.observations import bulk
 from app.observations.checks import Checker, Summary, Valid
 from app.observations.files import Row
 from app.problems import Forbidden, InvalidValue
+
+# Rows per chunk of a batch held in memory: a 100,000-row batch is checked and stored in four.
+OVERLAP_CHUNK = 25_000
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[builtins.list[Row]]:
+    iterator = iter(rows)
+    while chunk := builtins.list(islice(iterator, size)):
+        yield chunk
 
 
 @contextmanager
@@ -74,14 +85,43 @@ class Batch:
     def feed(self, rows: Iterable[Row]) -> None:
         """Check rows, then write the valid ones (or only classify them in a dry run)."""
         with _paused_gc():
-            self._feed(rows)
+            valid = self._check(rows)
+            if valid:
+                self._store(valid, write=self.writing)
 
-    def _feed(self, rows: Iterable[Row]) -> None:
+    def feed_overlapped(self, rows: Iterable[Row], chunk: int | None = None) -> None:
+        """`feed` chunk by chunk, checking each chunk while the database stores the one before.
+
+        SQLite's C code runs without the GIL, so the database works while Python checks: one store
+        at a time, in one other thread, the session used by that thread alone until it is done.
+        Chunks are written as `indicators import` writes them.
+        """
+        with _paused_gc(), ThreadPoolExecutor(1, thread_name_prefix="batch-store") as pool:
+            stored: Future[None] | None = None
+            try:
+                for part in _chunks(rows, chunk or OVERLAP_CHUNK):
+                    valid = self._check(part)
+                    if stored is not None:
+                        stored.result()  # raises what the store raised
+                        stored = None
+                    if valid:
+                        stored = pool.submit(self._store, valid, write=self.writing)
+                if stored is not None:
+                    stored.result()
+            finally:
+                if stored is not None:
+                    wait([stored])  # never leave while the other thread still uses the session
+
+    def _check(self, rows: Iterable[Row]) -> builtins.list[Valid] | None:
+        """The valid rows in key order, or None when there is nothing the database need see."""
         valid = self.checker.check(rows)
         if self.forbidden or (self.atomic and self.summary.rejected) or not valid:
-            return  # the batch will fail: spare the database
+            return None  # the batch will fail: spare the database
         valid.sort()  # key order is index order: inserts append instead of splitting pages
-        if not self.writing:
+        return valid
+
+    def _store(self, valid: builtins.list[Valid], *, write: bool) -> None:
+        if not write:
             self._apply(valid, write=False)
             return
         for attempt in range(3):
@@ -176,6 +216,13 @@ def run(
 ) -> Summary:
     """A whole batch held in memory: every row checked before anything is written."""
     batch = Batch(session, actor=actor, dry_run=dry_run, atomic=atomic, strict=strict, max_rows=max_rows)
-    with bulk.roomy_cache(session.connection()):
-        batch.feed(rows)
+    conn = session.connection()
+    with bulk.roomy_cache(conn):
+        if conn.dialect.name == "sqlite":
+            batch.feed_overlapped(rows)
+        else:
+            # PostgreSQL's backend is the slower side of a batch (2.8 s of CPU per 100,000 new
+            # cells against the service's 0.8): overlapping hid little of the service's time and
+            # four chunks cost the backend 0.2 s more (a lookup and two COPYs each), so one chunk.
+            batch.feed(rows)
     return batch.finish()

@@ -517,3 +517,60 @@ def test_columns_the_same_in_every_row_are_stored_in_each(
             Decimal(value),
             *same.values(),
         )
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: batches held in memory checked and stored two rows at a time, overlapped
+    (batch.feed_overlapped); PostgreSQL stores a batch whole, and must give the same answers."""
+    from app.observations import batch
+
+    monkeypatch.setattr(batch, "OVERLAP_CHUNK", 2)
+
+
+SEVEN = [
+    obs(i, d, 2022, value=v)
+    for v, (i, d) in enumerate(
+        [
+            ("legal-lectures", "zone"),
+            ("free-seals", "zone"),
+            ("deadline-compression", "zone"),
+            ("disputes-mediated", "emergency-management"),
+            ("legal-lectures", "emergency-management"),
+            ("free-seals", "emergency-management"),
+            ("disputes-mediated", "zone"),
+        ]
+    )
+]
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_a_batch_in_many_chunks_writes_like_one(client: TestClient, auth: Tokens, session: Session) -> None:
+    before = total(session), total(session, ObservationRevision)
+    h = auth["commission"]
+    assert counts(post(client, h, SEVEN).json()) == (7, 0, 0, 0)
+    assert (total(session), total(session, ObservationRevision)) == (before[0] + 7, before[1] + 7)
+    changed = [{**row, "value": row["value"] + 100} if n % 3 == 0 else row for n, row in enumerate(SEVEN)]
+    assert counts(post(client, h, changed).json()) == (0, 3, 4, 0)
+    assert [r.version for r in revisions(session, "legal-lectures", "zone", 2022)] == [1, 2]
+    row = stored(session, "disputes-mediated", "zone", 2022)
+    assert row is not None and (row.value, row.version) == (Decimal(106), 2)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize(
+    ("options", "status"), [({}, 422), ({"atomic": False}, 200), ({"dry_run": True}, 422)]
+)
+def test_a_bad_row_in_a_later_chunk(
+    client: TestClient, auth: Tokens, session: Session, options: dict[str, Any], status: int
+) -> None:
+    """Atomic: the chunks already stored are rolled back with the request; not atomic: the others stay."""
+    before = total(session), total(session, ObservationRevision)
+    rows = [*SEVEN[:5], SEVEN[1], SEVEN[5]]  # row 6 repeats row 2's cell, two chunks later
+    r = post(client, auth["commission"], rows, **options)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["rejected"] == 1 and body["errors"][0]["row"] == 6
+    assert body["errors"][0]["type"] == "duplicate" and "row 2" in body["errors"][0]["msg"]
+    written = 6 if status == 200 else 0
+    assert (total(session), total(session, ObservationRevision)) == (before[0] + written, before[1] + written)
