@@ -237,7 +237,9 @@ class CellStore(Generic[M]):
         if current is None:
             try:
                 with session.begin_nested():
-                    return self._create(connection, key, data, actor), Outcome.created
+                    # The connection asked for inside the nested transaction: that is what makes the
+                    # session emit its SAVEPOINT, so that a failed insert rolls back to it.
+                    return self._create(session.connection(), key, data, actor), Outcome.created
             except IntegrityError:
                 # Another writer created the cell between our read and our insert: update theirs.
                 current = connection.execute(self._current_for_update, key).first()
