@@ -120,9 +120,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         _sqlite_setup(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    # A server that does not answer costs a request at most this long to find out, not the OS's
-    # minutes (a read's token lookup connects on the event loop: app.auth.dependencies).
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    # A server that does not answer costs a request seconds to find out, not the OS's minutes: reads
+    # talk to the database on the event loop (app.auth.dependencies, get_session, GET one observation),
+    # so a connection must not hang there. connect_timeout bounds connecting; tcp_user_timeout (ms)
+    # bounds a query sent to a server that has vanished from the network.
+    kwargs.setdefault("connect_args", {"connect_timeout": 5, "tcp_user_timeout": 10_000})
     return create_engine(url, **kwargs)
 
 
