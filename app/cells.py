@@ -5,10 +5,11 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Connection,
     Enum,
     ForeignKey,
@@ -172,6 +173,15 @@ M = TypeVar("M", bound=Current)
 Precondition = Callable[[Any], None]
 
 
+def _by_key(table: Any) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that pick one cell of `table`, bound to `indicator_id`, `department_id`, `year`."""
+    return (
+        table.c.indicator_id == bindparam("indicator_id"),
+        table.c.department_id == bindparam("department_id"),
+        table.c.year == bindparam("year"),
+    )
+
+
 class CellStore(Generic[M]):
     """Versioned writes to one kind of cell (observations, targets).
 
@@ -186,32 +196,17 @@ class CellStore(Generic[M]):
         self.fields = fields
         self._compared = (*fields, "note", "source")
         # Built once: every write looks its cell up, and building a statement costs more than running it.
-        model_: Any = model
-        self._find = select(model).where(
-            model_.indicator_id == bindparam("indicator_id"),
-            model_.department_id == bindparam("department_id"),
-            model_.year == bindparam("year"),
-        )
-        self._find_for_update = self._find.with_for_update()
-        table, history = model_.__table__, revision.__table__
-        by_key = (
-            table.c.indicator_id == bindparam("indicator_id"),
-            table.c.department_id == bindparam("department_id"),
-            table.c.year == bindparam("year"),
-        )
-        self._current_for_update = select(table).where(*by_key).with_for_update()
-        self._last_version = select(func.max(history.c.version)).where(
-            history.c.indicator_id == bindparam("indicator_id"),
-            history.c.department_id == bindparam("department_id"),
-            history.c.year == bindparam("year"),
-        )
+        table, history = cast(Any, model).__table__, revision.__table__
+        self._find = select(model).where(*_by_key(table))
+        self._current_for_update = select(table).where(*_by_key(table)).with_for_update()
+        self._last_version = select(func.max(history.c.version)).where(*_by_key(history))
         self._insert = insert(table)
         self._update = update(table).where(table.c.id == bindparam("current_id"))
         self._delete = delete(table).where(table.c.id == bindparam("current_id"))
         self._insert_revision = insert(history)
 
-    def find(self, session: Session, key: dict[str, int], *, for_update: bool = False) -> M | None:
-        return session.scalar(self._find_for_update if for_update else self._find, key)
+    def find(self, session: Session, key: dict[str, int]) -> M | None:
+        return session.scalar(self._find, key)
 
     def put(
         self,
