@@ -202,17 +202,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     maker = _sessionmaker()
     engine = maker.kw["bind"]
     dialect = engine.dialect.name
+    reading = request.method in READ_METHODS
     write = request.method in WRITE_METHODS and dialect == "sqlite"
-    read = request.method in READ_METHODS and dialect == "postgresql"
     await admission.enter(request.scope, limit=get_settings().db_concurrency, sqlite_writer=write)
     try:
-        session = maker(bind=_immediate(engine) if write else _snapshot(engine) if read else engine)
+        snapshot = reading and dialect == "postgresql"
+        bind = _immediate(engine) if write else _snapshot(engine) if snapshot else engine
+        session = maker(bind=bind)
         try:
             yield session
         except BaseException:
             await _in_thread(_roll_back, session)
             raise
-        if request.method in READ_METHODS:
+        if reading:
             _commit(session)  # a read's COMMIT waits on no lock and writes nothing: no trip to a thread
         else:
             await _in_thread(_commit, session)

@@ -11,10 +11,9 @@ from app.auth import service as tokens
 from app.auth.models import Role
 from app.auth.principal import ANONYMOUS, Principal
 from app.config import Settings, current_settings
-from app.database import get_session
+from app.database import READ_METHODS, get_session
 from app.problems import Forbidden, Unauthorized
 
-READ_METHODS = frozenset({"GET", "HEAD"})
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
