@@ -161,13 +161,9 @@ def delete(session: Session, *, department: Department) -> None:
     try:
         with session.begin_nested():
             session.execute(sql_delete(Department).where(Department.id == department.id))
-            if observations.has_history(session, department_id=department.id):
-                raise _Referenced  # the history has no foreign key of its own: rolled back here
-    except (IntegrityError, _Referenced):
+            # The history has no foreign key of its own: what refers to it there is checked here.
+            observations.refuse_history(session, department_id=department.id)
+    except (IntegrityError, observations.HistoryRemains):
         raise Conflict(
             f"Department {department.code!r} has observations, targets, history or tokens"
         ) from None
-
-
-class _Referenced(Exception):
-    pass

@@ -105,11 +105,7 @@ def delete(session: Session, *, indicator: Indicator) -> None:
     try:
         with session.begin_nested():
             session.execute(sql_delete(Indicator).where(Indicator.id == indicator.id))
-            if observations.has_history(session, indicator_id=indicator.id):
-                raise _Referenced  # the history has no foreign key of its own: rolled back here
-    except (IntegrityError, _Referenced):
+            # The history has no foreign key of its own: what refers to it there is checked here.
+            observations.refuse_history(session, indicator_id=indicator.id)
+    except (IntegrityError, observations.HistoryRemains):
         raise Conflict(f"Indicator {indicator.code!r} has observations, targets or history") from None
-
-
-class _Referenced(Exception):
-    pass

@@ -174,6 +174,19 @@ def indicator_has_data(session: Session, indicator_id: int) -> bool:
     return bool(session.scalar(select(exists().where(Observation.indicator_id == indicator_id))))
 
 
+class HistoryRemains(Exception):
+    """Raised by refuse_history inside a delete's savepoint: the history still refers to what was
+    deleted, so the delete is rolled back and answered 409."""
+
+
+def refuse_history(
+    session: Session, *, indicator_id: int | None = None, department_id: int | None = None
+) -> None:
+    """Raise HistoryRemains when any version of a cell of the indicator (or department) was recorded."""
+    if has_history(session, indicator_id=indicator_id, department_id=department_id):
+        raise HistoryRemains
+
+
 def has_history(
     session: Session, *, indicator_id: int | None = None, department_id: int | None = None
 ) -> bool:
