@@ -4,14 +4,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from app.auth import service as tokens
 from app.auth.models import Role
 from app.auth.principal import ANONYMOUS, Principal
 from app.config import Settings, current_settings
-from app.database import READ_METHODS, get_session
+from app.database import READ_METHODS, get_session, take_write_lock
 from app.problems import Forbidden, Unauthorized
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -41,14 +40,14 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
             if role is Role.viewer and settings.public_read:
                 return ANONYMOUS
             raise Unauthorized("A bearer token is required")
-        if request.method in READ_METHODS:
-            # A read's transaction waits on no lock (WAL on SQLite, MVCC on PostgreSQL), so its
-            # lookup of one indexed row runs right here: the trip to a worker thread and back cost
-            # more than the query (bench.auth: 87% of a public read with the trip, 92-100% without).
-            # A write may wait for SQLite's write lock at its first statement: that stays off the loop.
-            principal = tokens.authenticate(session, secret)
-        else:
-            principal = await run_in_threadpool(tokens.authenticate, session, secret)
+        if request.method not in READ_METHODS:
+            # A write's one possible wait, for SQLite's write lock, comes first and off the loop
+            # when it must (take_write_lock).
+            await take_write_lock(session)
+        # The lookup of one indexed row then waits on no lock (WAL readers or the write lock held on
+        # SQLite, MVCC on PostgreSQL), so it runs right here: the trip to a worker thread and back
+        # cost more than the query (bench.auth: 87% of a public read with the trip, 92-100% without).
+        principal = tokens.authenticate(session, secret)
         if principal is None:
             raise Unauthorized("The token is unknown or revoked")
         if not principal.has(role):

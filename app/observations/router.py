@@ -8,12 +8,13 @@ from starlette.responses import Response, StreamingResponse
 
 from app.auth.dependencies import Clerk, SessionDep, Viewer
 from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve, year_range
-from app.cells import CellFilters, Outcome
+from app.cells import Cell, CellFilters, Outcome
 from app.config import Settings, get_settings
-from app.database import get_session
+from app.database import get_session, run_write
 from app.http import api_router, json_etag, wants_csv
 from app.jsonio import json_response
 from app.observations import batch, export, files, service
+from app.observations.models import Observation
 from app.observations.schemas import BatchSummary, BatchWrite, ObservationRead, ObservationWrite, RevisionRead
 from app.schemas import Code, Limit, Page, decode_cursor, encode_cursor
 
@@ -90,7 +91,7 @@ def list_observations(
     response_model=ObservationRead,
     responses={201: {"model": ObservationRead, "description": "Created"}},
 )
-def put_observation(
+async def put_observation(
     indicator: Code,
     department: Code,
     year: YearPath,
@@ -100,10 +101,15 @@ def put_observation(
     actor: Clerk,
 ) -> Response:
     """Record a cell's figure: 201 when created, 200 when updated or unchanged."""
-    cell = resolve(session, indicator, department, year)
-    observation, outcome = service.put(
-        session, cell=cell, data=data, actor=actor, precondition=precondition(request)
-    )
+
+    def write() -> tuple[Cell, Observation, Outcome]:
+        cell = resolve(session, indicator, department, year)
+        observation, outcome = service.put(
+            session, cell=cell, data=data, actor=actor, precondition=precondition(request)
+        )
+        return cell, observation, outcome
+
+    cell, observation, outcome = await run_write(session, write)
     status = 201 if outcome is Outcome.created else 200
     headers = {"ETag": etag(observation)}
     if status == 201:
@@ -129,7 +135,7 @@ async def get_observation(
 
 
 @router.delete(CELL, status_code=204)
-def delete_observation(
+async def delete_observation(
     indicator: Code,
     department: Code,
     year: YearPath,
@@ -138,8 +144,12 @@ def delete_observation(
     actor: Clerk,
 ) -> Response:
     """Delete a cell's figure; its history keeps the deletion as a version."""
-    cell = resolve(session, indicator, department, year)
-    service.delete(session, cell=cell, actor=actor, precondition=precondition(request))
+
+    def write() -> None:
+        cell = resolve(session, indicator, department, year)
+        service.delete(session, cell=cell, actor=actor, precondition=precondition(request))
+
+    await run_write(session, write)
     return Response(status_code=204)
 
 

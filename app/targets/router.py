@@ -3,11 +3,13 @@ from starlette.responses import Response
 
 from app.auth.dependencies import Commission, SessionDep, Viewer
 from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve, year_range
-from app.cells import CellFilters, Outcome
+from app.cells import Cell, CellFilters, Outcome
+from app.database import run_write
 from app.http import api_router, json_etag
 from app.jsonio import json_response
 from app.schemas import Code, Limit, Page, decode_cursor, encode_cursor
 from app.targets import service
+from app.targets.models import Target
 from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
 
 router = api_router("/targets", "targets")
@@ -42,7 +44,7 @@ def list_targets(
 
 
 @router.put(CELL, response_model=TargetRead, responses={201: {"model": TargetRead, "description": "Created"}})
-def put_target(
+async def put_target(
     indicator: Code,
     department: Code,
     year: YearPath,
@@ -52,10 +54,15 @@ def put_target(
     actor: Commission,
 ) -> Response:
     """Set a cell's target (commission and admin): 201 when created, 200 otherwise."""
-    cell = resolve(session, indicator, department, year)
-    target, outcome = service.put(
-        session, cell=cell, data=data, actor=actor, precondition=precondition(request)
-    )
+
+    def write() -> tuple[Cell, Target, Outcome]:
+        cell = resolve(session, indicator, department, year)
+        target, outcome = service.put(
+            session, cell=cell, data=data, actor=actor, precondition=precondition(request)
+        )
+        return cell, target, outcome
+
+    cell, target, outcome = await run_write(session, write)
     status = 201 if outcome is Outcome.created else 200
     headers = {"ETag": etag(target)}
     if status == 201:
@@ -79,7 +86,7 @@ def get_target(
 
 
 @router.delete(CELL, status_code=204)
-def delete_target(
+async def delete_target(
     indicator: Code,
     department: Code,
     year: YearPath,
@@ -88,8 +95,12 @@ def delete_target(
     actor: Commission,
 ) -> Response:
     """Remove a cell's target; its history keeps the deletion."""
-    cell = resolve(session, indicator, department, year)
-    service.delete(session, cell=cell, actor=actor, precondition=precondition(request))
+
+    def write() -> None:
+        cell = resolve(session, indicator, department, year)
+        service.delete(session, cell=cell, actor=actor, precondition=precondition(request))
+
+    await run_write(session, write)
     return Response(status_code=204)
 
 

@@ -1,0 +1,109 @@
+"""Where a one-cell write runs: the real unit of work (app.database.get_session), not the tests' one.
+
+On SQLite the write lock is taken first, on the event loop when it is free, else waited for in a
+worker thread; the work and its COMMIT then run on the loop. On PostgreSQL the work and its COMMIT
+run in one worker thread. Either way the answer is sent after the change is committed.
+"""
+
+import asyncio
+import sqlite3
+import time
+from typing import Any
+
+import anyio.to_thread
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import database, migrate
+from app.auth import service as tokens
+from app.auth.models import Role
+from app.auth.schemas import TokenCreate
+from app.main import create_app
+from seed.loader import load
+from tests.helpers import revisions, stored
+
+CELL = "/api/v1/observations/service-items-on-time/zone/2021"
+KEY = ("service-items-on-time", "zone", 2021)
+
+
+@pytest.fixture
+def served(fresh: Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[Engine, str]:
+    """The fresh database migrated and seeded, the app's unit of work bound to it; an admin's token."""
+    migrate.upgrade(fresh)
+    with Session(fresh) as session, session.begin():
+        load(session)
+        _, secret = tokens.create(session, data=TokenCreate(name="writer", role=Role.admin), actor="test")
+    maker = sessionmaker(bind=fresh, expire_on_commit=False, autoflush=False)
+    monkeypatch.setattr(database, "_sessionmaker", lambda: maker)
+    return fresh, secret
+
+
+def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app()), base_url="http://test")
+
+
+def test_a_put_takes_no_trip_to_a_thread_on_sqlite_and_one_on_postgresql(
+    served: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, secret = served
+    trips: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+
+    async def scenario() -> httpx.Response:
+        async with _client() as client:
+            return await client.put(
+                CELL, json={"value": 1234, "source": "test"}, headers={"Authorization": f"Bearer {secret}"}
+            )
+
+    response = asyncio.run(scenario())
+    assert response.status_code == 200, response.text
+    assert response.json()["value"] == 1234
+    assert len(trips) == (0 if engine.dialect.name == "sqlite" else 1)
+    with Session(engine) as session:  # committed before the answer was sent
+        observation = stored(session, *KEY)
+        assert observation is not None and observation.value == 1234
+        assert revisions(session, *KEY)[-1].value_after == 1234
+
+
+def test_a_put_waiting_for_sqlites_write_lock_leaves_the_event_loop_free(
+    served: tuple[Engine, str], backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite's write lock")
+    engine, secret = served
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 3000)  # a wait on the loop fails fast
+    engine.dispose()  # connections made from here on have it
+    headers = {"Authorization": f"Bearer {secret}"}
+    holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's writer, an `indicators import` say
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        async with _client() as client:
+            started = time.monotonic()
+            put = asyncio.create_task(client.put(CELL, json={"value": 4321}, headers=headers))
+            await asyncio.sleep(0.2)
+            # The loop answers a read while the PUT waits for the lock in a worker thread (waiting
+            # on the loop, SQLite's busy handler would hold it for the busy timeout).
+            read = await client.get(CELL, headers=headers)
+            assert time.monotonic() - started < 1.5
+            assert not put.done()
+            holder.execute("COMMIT")
+            return read, await asyncio.wait_for(put, 10)
+
+    try:
+        read, written = asyncio.run(scenario())
+    finally:
+        holder.close()
+    assert read.status_code == 200 and read.json()["value"] == 1007
+    assert written.status_code == 200, written.text
+    with Session(engine) as session:
+        observation = stored(session, *KEY)
+        assert observation is not None and observation.value == 4321 and observation.version == 2
