@@ -1,7 +1,7 @@
 """What the observation and target routers share: cell paths, their resolution, preconditions."""
 
 from collections.abc import Sequence
-from typing import Annotated, Protocol
+from typing import Annotated, NamedTuple, Protocol
 
 from fastapi import Path, Query, Request
 from sqlalchemy import bindparam, select, true
@@ -13,7 +13,7 @@ from app.departments import service as departments
 from app.departments.models import Department
 from app.http import check_if_match
 from app.indicators import service as indicators
-from app.indicators.models import Indicator
+from app.indicators.models import Indicator, ValueType
 from app.problems import FieldError, InvalidValue
 
 CELL = "/{indicator}/{department}/{year}"
@@ -30,9 +30,21 @@ def etag(row: _Versioned) -> str:
     return f'"{row.version}"'
 
 
-# Both halves of a cell's path in one query, built once (every write resolves its cell).
+class _Indicator(NamedTuple):
+    id: int
+    code: str
+    value_type: ValueType
+
+
+class _Department(NamedTuple):
+    id: int
+    code: str
+
+
+# Both halves of a cell's path in one query, built once (every write resolves its cell), as the
+# columns a cell needs: loading them as ORM objects cost a tenth of a one-cell PUT.
 _BOTH = (
-    select(Indicator, Department)
+    select(Indicator.id, Indicator.code, Indicator.value_type, Department.id, Department.code)
     .join(Department, true())  # two independent lookups by unique code: a row only when both exist
     .where(Indicator.code == bindparam("indicator"), Department.code == bindparam("department"))
 )
@@ -40,14 +52,19 @@ _BOTH = (
 
 def resolve(session: Session, indicator: str, department: str, year: int) -> Cell:
     """The cell a path names; 404 for an unknown indicator or department."""
-    found = session.execute(_BOTH, {"indicator": indicator, "department": department}).first()
+    found = session.connection().execute(_BOTH, {"indicator": indicator, "department": department}).first()
     if found is None:  # one of them is unknown: say which, looking them up in the usual order
         return Cell(
             indicator=indicators.get_by_code(session, indicator),
             department=departments.get_by_code(session, department),
             year=year,
         )
-    return Cell(indicator=found[0], department=found[1], year=year)
+    indicator_id, indicator_code, value_type, department_id, department_code = found
+    return Cell(
+        indicator=_Indicator(indicator_id, indicator_code, value_type),
+        department=_Department(department_id, department_code),
+        year=year,
+    )
 
 
 def precondition(request: Request) -> Precondition | None:

@@ -31,8 +31,7 @@ from sqlalchemy.orm.util import identity_key
 from app.database import ExactDecimal, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from app.departments.models import Department
-    from app.indicators.models import Indicator
+    from app.indicators.models import ValueType
 
 YEAR_MIN, YEAR_MAX = 1900, 2100
 
@@ -109,10 +108,28 @@ def exact_or_null() -> Mapped[Decimal | None]:
     return mapped_column(ExactDecimal(), nullable=True)
 
 
+class IndicatorRef(Protocol):
+    """What a cell needs of its indicator: an Indicator, or the columns resolving a path reads."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def value_type(self) -> "ValueType": ...
+
+
+class DepartmentRef(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Cell:
-    indicator: "Indicator"
-    department: "Department"
+    indicator: IndicatorRef
+    department: DepartmentRef
     year: int
 
     @property

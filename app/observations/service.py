@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal, check_department
-from app.cells import Cell, CellFilters, CellStore, Outcome, Precondition
+from app.cells import Cell, CellFilters, CellStore, IndicatorRef, Outcome, Precondition
 from app.departments import service as departments
 from app.departments.models import Department
 from app.indicators import service as indicators
@@ -93,7 +93,7 @@ def read_by_codes(session: Session, indicator: str, department: str, year: int) 
     )
 
 
-def check_value(indicator: Indicator, value: Decimal, loc: builtins.list[str | int]) -> None:
+def check_value(indicator: IndicatorRef, value: Decimal, loc: builtins.list[str | int]) -> None:
     rule = violation(indicator.value_type, value)
     if rule is not None:
         raise InvalidValue(
