@@ -6,6 +6,8 @@ run in one worker thread. Either way the answer is sent after the change is comm
 """
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import time
 from typing import Any
@@ -73,17 +75,51 @@ def test_a_put_takes_no_trip_to_a_thread_on_sqlite_and_one_on_postgresql(
         assert revisions(session, *KEY)[-1].value_after == 1234
 
 
-def test_a_put_waiting_for_sqlites_write_lock_leaves_the_event_loop_free(
-    served: tuple[Engine, str], backend: str, monkeypatch: pytest.MonkeyPatch
+class _SqliteWriter:
+    """Another program writing the database (`indicators import`): it holds SQLite's write lock."""
+
+    def __init__(self, database: str) -> None:
+        self.connection = sqlite3.connect(database, isolation_level=None)
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def release(self) -> None:
+        self.connection.close()  # which rolls back and unlocks; again, a no-op
+
+
+class _OtherWorker:
+    """Another worker of the service in the middle of a write: it holds the writers' file."""
+
+    def __init__(self, database: str) -> None:
+        self.file = open(f"{database}.writers", "a")  # noqa: SIM115 (held until release)
+        fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def release(self) -> None:
+        self.file.close()  # which unlocks; again, a no-op
+
+
+def _writers_file_is_free(database: str) -> bool:
+    descriptor = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)
+    return True
+
+
+@pytest.mark.parametrize("holder", [_SqliteWriter, _OtherWorker])
+def test_a_put_waiting_for_another_writer_leaves_the_event_loop_free(
+    served: tuple[Engine, str], backend: str, monkeypatch: pytest.MonkeyPatch, holder: Any
 ) -> None:
     if backend != "sqlite":
         pytest.skip("SQLite's write lock")
     engine, secret = served
+    database_file = engine.url.database or ""
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 3000)  # a wait on the loop fails fast
     engine.dispose()  # connections made from here on have it
     headers = {"Authorization": f"Bearer {secret}"}
-    holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process's writer, an `indicators import` say
+    other = holder(database_file)
 
     async def scenario() -> tuple[httpx.Response, httpx.Response]:
         async with _client() as client:
@@ -94,16 +130,32 @@ def test_a_put_waiting_for_sqlites_write_lock_leaves_the_event_loop_free(
             # on the loop, SQLite's busy handler would hold it for the busy timeout).
             read = await client.get(CELL, headers=headers)
             assert time.monotonic() - started < 1.5
-            assert not put.done()
-            holder.execute("COMMIT")
+            assert not put.done()  # it waits for the other writer
+            other.release()
             return read, await asyncio.wait_for(put, 10)
 
     try:
         read, written = asyncio.run(scenario())
     finally:
-        holder.close()
+        other.release()
     assert read.status_code == 200 and read.json()["value"] == 1007
     assert written.status_code == 200, written.text
     with Session(engine) as session:
         observation = stored(session, *KEY)
         assert observation is not None and observation.value == 4321 and observation.version == 2
+    assert _writers_file_is_free(database_file)  # released with the unit
+
+
+def test_the_writers_file_is_released_when_a_write_fails(served: tuple[Engine, str], backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite's writers' file")
+    engine, secret = served
+
+    async def scenario() -> httpx.Response:
+        async with _client() as client:
+            return await client.put(
+                CELL, json={"value": -1}, headers={"Authorization": f"Bearer {secret}"}
+            )  # a count below zero: 422, rolled back
+
+    assert asyncio.run(scenario()).status_code == 422
+    assert _writers_file_is_free(engine.url.database or "")
