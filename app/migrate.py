@@ -1,6 +1,8 @@
 """Run Alembic from code: the CLI, `serve` and the tests all migrate through here."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -29,3 +31,14 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def schema_filter(dialect: str) -> Callable[..., bool]:
+    """Alembic's include_object for a database of `dialect`: a model's constraint made on some
+    databases only (`info["dialects"]`, app.cells.sqlite_foreign_key) is not expected elsewhere."""
+
+    def include(obj: Any, _name: str | None, _type: str, _reflected: bool, _compare_to: Any) -> bool:
+        dialects = getattr(obj, "info", {}).get("dialects")
+        return dialects is None or dialect in dialects
+
+    return include

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from app.database import make_engine
+from app.migrate import schema_filter
 from app.models import metadata
 
 config = context.config
@@ -15,6 +16,7 @@ def run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=schema_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

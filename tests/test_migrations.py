@@ -1,5 +1,6 @@
 """The schema changes only through Alembic: upgrade head gives the models' schema, downgrade undoes it."""
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,7 +14,8 @@ from app.models import metadata
 def test_upgrade_head_matches_the_models_and_downgrade_base_empties(fresh: Engine) -> None:
     migrate.upgrade(fresh)
     with fresh.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": migrate.schema_filter(connection.dialect.name)}
+        context = MigrationContext.configure(connection, opts=opts)
         diff = compare_metadata(context, metadata)
     assert diff == [], f"models and migrations differ: {diff}"
     tables = set(inspect(fresh).get_table_names())
@@ -62,3 +64,99 @@ def test_the_observation_tables_refuse_values_outside_their_enums(fresh: Engine)
                 "updated_at, updated_by) VALUES (1, 1, 2021, 1, '1', 'roughly', '2026-11-28 00:00:00', 't')"
             )
         )
+
+
+_INSERT = (
+    "INSERT INTO observation (indicator_id, department_id, year, version, value, qualifier, updated_at, "
+    "updated_by) VALUES {rows}"
+)
+_ROW = "({indicator}, {department}, {year}, 1, '1', 'exact', '2026-11-28 00:00:00', 't')"
+
+
+def _referenced(engine: Engine) -> tuple[int, int]:
+    """An indicator and a department made for the test: their ids."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO department (code, name, updated_at, updated_by, created_at) "
+                "VALUES ('d', 'D', '2026-11-28 00:00:00', 't', '2026-11-28 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO indicator (code, name, section, unit, value_type, direction, aggregation, "
+                "updated_at, updated_by, created_at) VALUES ('i', 'I', 's', 'u', 'count', 'higher', 'sum', "
+                "'2026-11-28 00:00:00', 't', '2026-11-28 00:00:00')"
+            )
+        )
+        indicator = connection.execute(text("SELECT id FROM indicator WHERE code = 'i'")).scalar_one()
+        department = connection.execute(text("SELECT id FROM department WHERE code = 'd'")).scalar_one()
+    return indicator, department
+
+
+def test_an_observation_names_only_indicators_and_departments_that_exist(fresh: Engine) -> None:
+    """Foreign keys on SQLite, statement triggers on PostgreSQL (migration 0006): the same refusals,
+    under the foreign key's name, for one row or for any row of many."""
+    migrate.upgrade(fresh)
+    indicator, department = _referenced(fresh)
+    good = [_ROW.format(indicator=indicator, department=department, year=2000 + n) for n in range(3)]
+    for bad, name in (
+        (_ROW.format(indicator=indicator + 1000, department=department, year=2010), "indicator"),
+        (_ROW.format(indicator=indicator, department=department + 1000, year=2010), "department"),
+    ):
+        for rows in ([bad], [*good, bad]):
+            refused = rf"FOREIGN KEY|fk_observation_{name}_id_{name}"
+            with pytest.raises(IntegrityError, match=refused), fresh.begin() as connection:
+                connection.execute(text(_INSERT.format(rows=", ".join(rows))))
+    with fresh.begin() as connection:
+        connection.execute(text(_INSERT.format(rows=", ".join(good))))
+        assert connection.execute(text("SELECT count(*) FROM observation")).scalar_one() == 3
+
+
+def test_what_observations_name_cannot_be_deleted(fresh: Engine) -> None:
+    migrate.upgrade(fresh)
+    indicator, department = _referenced(fresh)
+    with fresh.begin() as connection:
+        connection.execute(
+            text(_INSERT.format(rows=_ROW.format(indicator=indicator, department=department, year=2021)))
+        )
+    for table, id_ in (("indicator", indicator), ("department", department)):
+        with pytest.raises(IntegrityError, match=r"FOREIGN KEY|fk_observation"), fresh.begin() as connection:
+            connection.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": id_})
+    with fresh.begin() as connection:
+        connection.execute(text("DELETE FROM observation"))
+        connection.execute(text("DELETE FROM indicator WHERE id = :id"), {"id": indicator})
+        connection.execute(text("DELETE FROM department WHERE id = :id"), {"id": department})
+
+
+def test_postgresql_checks_copy_and_refuses_moving_a_cell(fresh: Engine) -> None:
+    if fresh.dialect.name != "postgresql":
+        pytest.skip("SQLite's foreign keys check each row")
+    migrate.upgrade(fresh)
+    indicator, department = _referenced(fresh)
+    with fresh.begin() as connection:
+        connection.execute(
+            text(_INSERT.format(rows=_ROW.format(indicator=indicator, department=department, year=2021)))
+        )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="fk_observation_indicator_id"):
+        _copy(fresh, [(indicator, department, 2022), (indicator + 1000, department, 2023)])
+    moved = "UPDATE observation SET year = 2020, indicator_id = indicator_id + 1"
+    with pytest.raises(IntegrityError, match="do not change"), fresh.begin() as connection:
+        connection.execute(text(moved))
+    with fresh.begin() as connection:
+        connection.execute(text("UPDATE observation SET year = 2020"))  # the same cell's key: fine
+        assert connection.execute(text("SELECT count(*) FROM observation")).scalar_one() == 1
+
+
+def _copy(engine: Engine, cells: list[tuple[int, int, int]]) -> None:
+    """COPY observation rows, as a batch writes them; rolled back."""
+    columns = "indicator_id, department_id, year, version, value, qualifier, updated_at, updated_by"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY observation ({columns}) FROM STDIN") as copy:
+            for indicator, department, year in cells:
+                copy.write_row((indicator, department, year, 1, 1, "exact", "2026-11-28 00:00:00", "t"))
+    finally:
+        raw.rollback()
+        raw.close()

@@ -4,7 +4,17 @@ from decimal import Decimal
 from sqlalchemy import Index, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.cells import Action, CurrentMixin, RevisionMixin, exact, exact_or_null, one_of, str_enum, year_check
+from app.cells import (
+    Action,
+    CurrentMixin,
+    RevisionMixin,
+    exact,
+    exact_or_null,
+    one_of,
+    sqlite_foreign_key,
+    str_enum,
+    year_check,
+)
 from app.database import Base
 
 
@@ -21,12 +31,18 @@ class Observation(CurrentMixin, Base):
     __tablename__ = "observation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Foreign keys on SQLite; on PostgreSQL statement triggers check the references once per
+    # statement, which for a batch's rows cost half of what per-row foreign keys did (migration 0006).
+    indicator_id: Mapped[int] = mapped_column(Integer)
+    department_id: Mapped[int] = mapped_column(Integer, index=True)
     value: Mapped[Decimal] = exact()
     qualifier: Mapped[Qualifier] = mapped_column(str_enum(Qualifier, constraint=False))
 
     # Enum CHECKs written as equalities (one_of): on SQLite, IN (...) cost about 1 µs a row each,
     # a fifth of writing a batch's rows (migration 0004).
     __table_args__ = (
+        sqlite_foreign_key("indicator_id", "indicator"),
+        sqlite_foreign_key("department_id", "department"),
         one_of("qualifier", Qualifier),
         year_check(),
         UniqueConstraint("indicator_id", "department_id", "year"),
