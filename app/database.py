@@ -274,11 +274,12 @@ async def run_write(session: Session, work: Callable[[], T]) -> T:
     """A short write's work (one cell), where it costs least, before the answer is made.
 
     On SQLite with the write lock held (take_write_lock), on the event loop, as is its COMMIT
-    (get_session's, when the route returns): its
-    statements cannot wait, and a trip to a worker thread costs more than the work (PUT one
-    observation, `bench.inproc put`: three trips 1,465 µs CPU, none 1,050). Otherwise in one worker
-    thread, COMMIT included: PostgreSQL may wait for a row lock, or for the disk at COMMIT (three
-    trips 2,145 µs, one 1,909).
+    (get_session's, when the route returns): its statements cannot wait, and a trip to a worker
+    thread costs more than the work (PUT one observation, `bench.inproc put`: three trips 1,465 µs
+    CPU, none 1,050). The one longer step is the checkpoint SQLite runs at a COMMIT once its WAL
+    holds 1,000 pages, every 200 or so PUTs: a few milliseconds. Otherwise in one worker thread,
+    COMMIT included: PostgreSQL may wait for a row lock, or for the disk at COMMIT (three trips
+    2,145 µs, one 1,909).
     """
     if holds_write_lock(session):
         session.info[_INLINE] = True
