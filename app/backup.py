@@ -31,7 +31,7 @@ from sqlalchemy import Column, Connection, Engine, Table, bindparam, func, inser
 from sqlalchemy.types import Enum
 
 from app import migrate
-from app.database import ExactDecimal, UTCDateTime
+from app.columns import ExactDecimal, UTCDateTime
 from app.jsonio import decimal_text
 from app.models import metadata
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from sqlalchemy.orm.util import identity_key
 
-from app.database import ExactDecimal, UTCDateTime, utcnow
+from app.columns import ExactDecimal, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.indicators.models import ValueType

@@ -1,10 +1,8 @@
-"""Engine, the per-request unit of work, and the column types both databases share."""
+"""Engine, SQLite pragmas, and the per-request unit of work."""
 
-import datetime as dt
 import fcntl
 import os
 from collections.abc import AsyncIterator, Callable
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -13,18 +11,13 @@ import anyio.to_thread
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import (
-    DateTime,
-    Dialect,
     Engine,
     MetaData,
-    Numeric,
-    String,
     create_engine,
     event,
     make_url,
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app import admission, resilience
 from app.config import get_settings
@@ -40,53 +33,6 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class ExactDecimal(TypeDecorator[Decimal]):
-    """NUMERIC(24, 6) on PostgreSQL; on SQLite the decimal's text, since SQLite has no exact type."""
-
-    impl = Numeric(24, 6)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(40))
-        return dialect.type_descriptor(Numeric(24, 6, asdecimal=True))
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is None or dialect.name != "sqlite":
-            return value
-        return format(value, "f")
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Timestamps are stored and read back as UTC, also on SQLite, which keeps no zone."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from app import models
-from app.database import make_engine, utcnow
+from app.columns import utcnow
+from app.database import make_engine
 
 _TABLES = models.metadata.tables
 OBS = _TABLES["observation"]

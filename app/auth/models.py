@@ -5,7 +5,8 @@ from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.cells import str_enum
-from app.database import Base, UTCDateTime, utcnow
+from app.columns import UTCDateTime, utcnow
+from app.database import Base
 
 
 class Role(enum.StrEnum):

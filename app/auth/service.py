@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import ApiToken, Role
 from app.auth.principal import Principal
 from app.auth.schemas import TokenCreate, TokenRead
-from app.database import utcnow
+from app.columns import utcnow
 from app.departments import service as departments
 from app.departments.models import Department
 from app.problems import Conflict, FieldError, InvalidValue, NotFound

@@ -3,7 +3,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base, UTCDateTime, utcnow
+from app.columns import UTCDateTime, utcnow
+from app.database import Base
 
 
 class Department(Base):

@@ -7,7 +7,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from app.database import utcnow
+from app.columns import utcnow
 from app.departments.models import Department
 from app.departments.schemas import DepartmentCreate, DepartmentRead, DepartmentUpdate
 from app.problems import Conflict, FieldError, InvalidValue, NotFound

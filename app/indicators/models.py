@@ -4,7 +4,8 @@ import enum
 from sqlalchemy import Enum, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base, UTCDateTime, utcnow
+from app.columns import UTCDateTime, utcnow
+from app.database import Base
 
 
 class ValueType(enum.StrEnum):

@@ -7,7 +7,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.database import utcnow
+from app.columns import utcnow
 from app.indicators.models import Indicator
 from app.indicators.schemas import IndicatorCreate, IndicatorRead, IndicatorUpdate
 from app.problems import Conflict, FieldError, InvalidValue, NotFound

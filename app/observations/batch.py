@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
-from app.database import utcnow
+from app.columns import utcnow
 from app.observations import bulk
 from app.observations.checks import Checker, Summary, Valid
 from app.observations.files import Row

@@ -150,7 +150,7 @@ def write(
 
 
 def _text(value: Number | None) -> str | None:
-    """A value as SQLite stores it (app.database.ExactDecimal): its digits, never a float."""
+    """A value as SQLite stores it (app.columns.ExactDecimal): its digits, never a float."""
     return None if value is None else str(value) if type(value) is int else format(value, "f")
 
 
