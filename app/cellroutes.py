@@ -7,7 +7,8 @@ from fastapi import Path, Query, Request
 from sqlalchemy import bindparam, select, true
 from sqlalchemy.orm import Session
 
-from app.cells import YEAR_MAX, YEAR_MIN, Cell, Precondition
+from app.cells import Cell, Precondition
+from app.celltables import YEAR_MAX, YEAR_MIN
 from app.config import get_settings
 from app.departments import service as departments
 from app.departments.models import Department

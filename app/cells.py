@@ -1,23 +1,18 @@
-"""What observations and targets share: a cell is one indicator, one department, one year."""
+"""What observations and targets share: a cell is one indicator, one department, one year.
+
+Here the cell, its filters and its store (current row and history); the tables' shared columns are
+in app.celltables."""
 
 import datetime as dt
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import (
-    CheckConstraint,
     ColumnElement,
     Connection,
-    Enum,
-    ForeignKey,
-    ForeignKeyConstraint,
-    Integer,
     Select,
-    SmallInteger,
-    String,
     bindparam,
     delete,
     func,
@@ -26,97 +21,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from app.columns import ExactDecimal, UTCDateTime, utcnow
+from app.celltables import Action
+from app.columns import utcnow
 
 if TYPE_CHECKING:
     from app.indicators.models import ValueType
-
-YEAR_MIN, YEAR_MAX = 1900, 2100
-
-
-class Action(enum.StrEnum):
-    create = "create"
-    update = "update"
-    delete = "delete"
-
-
-def str_enum(
-    cls: type[enum.Enum], length: int = 16, name: str | None = None, *, constraint: bool = True
-) -> Enum:
-    """A string column with a CHECK of the allowed values; `name` names that CHECK (unique per table).
-
-    `constraint=False` leaves the CHECK to the table: one_of() writes the same rule in a form SQLite
-    checks faster.
-    """
-    return Enum(
-        cls,
-        native_enum=False,
-        create_constraint=constraint,
-        length=length,
-        name=name or cls.__name__.lower(),
-    )
-
-
-def one_of(column: str, cls: type[enum.Enum]) -> CheckConstraint:
-    """CHECK (column = 'a' OR column = 'b' ...), named after the column: the rule of an Enum's
-    `IN ('a', 'b', ...)`, NULL passing alike. SQLite builds a temporary index for a list of more than
-    two values on every row it checks, about 1 µs each; equalities cost next to nothing."""
-    rule = " OR ".join(f"{column} = '{member.value}'" for member in cls)
-    return CheckConstraint(rule, name=column)
-
-
-class CellMixin:
-    """The key columns of a cell, and who last changed it."""
-
-    @declared_attr
-    def indicator_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("indicator.id", ondelete="RESTRICT"))
-
-    @declared_attr
-    def department_id(cls) -> Mapped[int]:
-        return mapped_column(ForeignKey("department.id", ondelete="RESTRICT"), index=True)
-
-    year: Mapped[int] = mapped_column(SmallInteger)
-    version: Mapped[int] = mapped_column(Integer)
-    note: Mapped[str | None] = mapped_column(String(2000))
-    source: Mapped[str | None] = mapped_column(String(500))
-
-
-def sqlite_foreign_key(column: str, table: str) -> ForeignKeyConstraint:
-    """A foreign key to `table`.id made on SQLite only: on PostgreSQL statement triggers check the
-    same references once per statement rather than once per row (migration 0006). `info` tells
-    Alembic's comparison (app.migrate.schema_filter) where to expect it."""
-    constraint = ForeignKeyConstraint(
-        [column], [f"{table}.id"], ondelete="RESTRICT", info={"dialects": ("sqlite",)}
-    )
-    return constraint.ddl_if(dialect="sqlite")
-
-
-def year_check() -> CheckConstraint:
-    return CheckConstraint(f"year BETWEEN {YEAR_MIN} AND {YEAR_MAX}", name="year_range")
-
-
-class CurrentMixin(CellMixin):
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_by: Mapped[str] = mapped_column(String(100))
-
-
-class RevisionMixin(CellMixin):
-    id: Mapped[int] = mapped_column(primary_key=True)
-    action: Mapped[Action] = mapped_column(str_enum(Action, 8))
-    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    changed_by: Mapped[str] = mapped_column(String(100))
-
-
-def exact() -> Mapped[Decimal]:
-    return mapped_column(ExactDecimal())
-
-
-def exact_or_null() -> Mapped[Decimal | None]:
-    return mapped_column(ExactDecimal(), nullable=True)
 
 
 class IndicatorRef(Protocol):

@@ -35,7 +35,7 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 def schema_filter(dialect: str) -> Callable[..., bool]:
     """Alembic's include_object for a database of `dialect`: a model's constraint made on some
-    databases only (`info["dialects"]`, app.cells.sqlite_foreign_key) is not expected elsewhere."""
+    databases only (`info["dialects"]`, app.celltables.sqlite_foreign_key) is not expected elsewhere."""
 
     def include(obj: Any, _name: str | None, _type: str, _reflected: bool, _compare_to: Any) -> bool:
         dialects = getattr(obj, "info", {}).get("dialects")

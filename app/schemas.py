@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
-from app.cells import YEAR_MAX, YEAR_MIN
+from app.celltables import YEAR_MAX, YEAR_MIN
 from app.problems import BadRequest
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"

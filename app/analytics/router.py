@@ -7,7 +7,7 @@ from app.analytics import service
 from app.analytics.schemas import ComparisonRead, SeriesRead
 from app.auth.dependencies import SessionDep, Viewer
 from app.cellroutes import YearQuery, year_range
-from app.cells import YEAR_MAX, YEAR_MIN
+from app.celltables import YEAR_MAX, YEAR_MIN
 from app.http import api_router, conditional, csv_etag, wants_csv
 from app.jsonio import dumps
 from app.schemas import Code

@@ -4,7 +4,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.cells import str_enum
+from app.celltables import str_enum
 from app.columns import UTCDateTime, utcnow
 from app.database import Base
 

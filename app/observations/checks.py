@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal, writable_departments
-from app.cells import YEAR_MAX, YEAR_MIN
+from app.celltables import YEAR_MAX, YEAR_MIN
 from app.departments import service as departments
 from app.indicators import service as indicators
 from app.indicators.models import ValueType

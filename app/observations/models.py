@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlalchemy import Index, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.cells import (
+from app.celltables import (
     Action,
     CurrentMixin,
     RevisionMixin,

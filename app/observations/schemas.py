@@ -2,7 +2,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from app.cells import Action
+from app.celltables import Action
 from app.observations.models import Qualifier
 from app.schemas import Number, Schema, Value
 

@@ -6,7 +6,7 @@ from fastapi import Query
 from starlette.responses import Response
 
 from app.auth.dependencies import SessionDep, Viewer
-from app.cells import YEAR_MAX, YEAR_MIN
+from app.celltables import YEAR_MAX, YEAR_MIN
 from app.departments import service as departments
 from app.http import api_router
 from app.observations import export

@@ -4,7 +4,7 @@ from decimal import Decimal
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.cells import CurrentMixin, RevisionMixin, exact, exact_or_null, str_enum, year_check
+from app.celltables import CurrentMixin, RevisionMixin, exact, exact_or_null, str_enum, year_check
 from app.database import Base
 
 

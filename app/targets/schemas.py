@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from app.cells import Action
+from app.celltables import Action
 from app.observations.models import Qualifier
 from app.schemas import Number, Schema, Value
 from app.targets.models import Operator

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.cells import Action
+from app.celltables import Action
 from app.config import Settings
 from app.observations.models import Observation, ObservationRevision, Qualifier
 from tests.conftest import Tokens
