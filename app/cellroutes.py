@@ -1,21 +1,26 @@
 """What the observation and target routers share: cell paths, their resolution, preconditions."""
 
-from collections.abc import Sequence
-from typing import Annotated, NamedTuple, Protocol
+from collections.abc import Callable, Sequence
+from typing import Annotated, NamedTuple, Protocol, TypeVar
 
 from fastapi import Path, Query, Request
 from sqlalchemy import bindparam, select, true
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
-from app.cells import Cell, Precondition
+from app.cells import Cell, Outcome, Precondition
 from app.celltables import YEAR_MAX, YEAR_MIN
 from app.config import get_settings
+from app.database import run_write
 from app.departments import service as departments
 from app.departments.models import Department
 from app.http import check_if_match
 from app.indicators import service as indicators
 from app.indicators.models import Indicator, ValueType
+from app.jsonio import json_response
 from app.problems import FieldError, InvalidValue
+
+T = TypeVar("T")
 
 CELL = "/{indicator}/{department}/{year}"
 YearPath = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX)]
@@ -66,6 +71,26 @@ def resolve(session: Session, indicator: str, department: str, year: int) -> Cel
         department=_Department(department_id, department_code),
         year=year,
     )
+
+
+async def write_cell(
+    session: Session, indicator: str, department: str, year: int, change: Callable[[Cell], T]
+) -> tuple[Cell, T]:
+    """Resolve the cell a path names and change it, as one short write (app.database.run_write)."""
+
+    def write() -> tuple[Cell, T]:
+        cell = resolve(session, indicator, department, year)
+        return cell, change(cell)
+
+    return await run_write(session, write)
+
+
+def put_answer(body: object, row: _Versioned, outcome: Outcome, location: str) -> Response:
+    """A PUT's answer: 201 with its Location when the cell was created, else 200; the ETag either way."""
+    headers = {"ETag": etag(row)}
+    if outcome is Outcome.created:
+        headers["Location"] = location
+    return json_response(body, status_code=201 if outcome is Outcome.created else 200, headers=headers)
 
 
 def precondition(request: Request) -> Precondition | None:

@@ -7,14 +7,24 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
 from app.auth.dependencies import Clerk, SessionDep, Viewer
-from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve, year_range
-from app.cells import Cell, CellFilters, Outcome
+from app.cellroutes import (
+    CELL,
+    YearPath,
+    YearQuery,
+    etag,
+    filter_id,
+    precondition,
+    put_answer,
+    resolve,
+    write_cell,
+    year_range,
+)
+from app.cells import CellFilters
 from app.config import Settings, get_settings
-from app.database import get_session, run_write
+from app.database import get_session
 from app.http import api_router, json_etag, wants_csv
 from app.jsonio import json_response
 from app.observations import batch, export, files, service
-from app.observations.models import Observation
 from app.observations.schemas import BatchSummary, BatchWrite, ObservationRead, ObservationWrite, RevisionRead
 from app.schemas import Code, Limit, Page, decode_cursor, encode_cursor
 
@@ -101,20 +111,17 @@ async def put_observation(
     actor: Clerk,
 ) -> Response:
     """Record a cell's figure: 201 when created, 200 when updated or unchanged."""
-
-    def write() -> tuple[Cell, Observation, Outcome]:
-        cell = resolve(session, indicator, department, year)
-        observation, outcome = service.put(
+    cell, (observation, outcome) = await write_cell(
+        session,
+        indicator,
+        department,
+        year,
+        lambda cell: service.put(
             session, cell=cell, data=data, actor=actor, precondition=precondition(request)
-        )
-        return cell, observation, outcome
-
-    cell, observation, outcome = await run_write(session, write)
-    status = 201 if outcome is Outcome.created else 200
-    headers = {"ETag": etag(observation)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/observations/{indicator}/{department}/{year}"
-    return json_response(service.read(cell, observation), status_code=status, headers=headers)
+        ),
+    )
+    location = f"/api/v1/observations/{indicator}/{department}/{year}"
+    return put_answer(service.read(cell, observation), observation, outcome, location)
 
 
 @router.get(CELL, response_model=ObservationRead)
@@ -144,12 +151,13 @@ async def delete_observation(
     actor: Clerk,
 ) -> Response:
     """Delete a cell's figure; its history keeps the deletion as a version."""
-
-    def write() -> None:
-        cell = resolve(session, indicator, department, year)
-        service.delete(session, cell=cell, actor=actor, precondition=precondition(request))
-
-    await run_write(session, write)
+    await write_cell(
+        session,
+        indicator,
+        department,
+        year,
+        lambda cell: service.delete(session, cell=cell, actor=actor, precondition=precondition(request)),
+    )
     return Response(status_code=204)
 
 

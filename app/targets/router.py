@@ -2,14 +2,23 @@ from fastapi import Request
 from starlette.responses import Response
 
 from app.auth.dependencies import Commission, SessionDep, Viewer
-from app.cellroutes import CELL, YearPath, YearQuery, etag, filter_id, precondition, resolve, year_range
-from app.cells import Cell, CellFilters, Outcome
-from app.database import run_write
+from app.cellroutes import (
+    CELL,
+    YearPath,
+    YearQuery,
+    etag,
+    filter_id,
+    precondition,
+    put_answer,
+    resolve,
+    write_cell,
+    year_range,
+)
+from app.cells import CellFilters
 from app.http import api_router, json_etag
 from app.jsonio import json_response
 from app.schemas import Code, Limit, Page, decode_cursor, encode_cursor
 from app.targets import service
-from app.targets.models import Target
 from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
 
 router = api_router("/targets", "targets")
@@ -54,20 +63,17 @@ async def put_target(
     actor: Commission,
 ) -> Response:
     """Set a cell's target (commission and admin): 201 when created, 200 otherwise."""
-
-    def write() -> tuple[Cell, Target, Outcome]:
-        cell = resolve(session, indicator, department, year)
-        target, outcome = service.put(
+    cell, (target, outcome) = await write_cell(
+        session,
+        indicator,
+        department,
+        year,
+        lambda cell: service.put(
             session, cell=cell, data=data, actor=actor, precondition=precondition(request)
-        )
-        return cell, target, outcome
-
-    cell, target, outcome = await run_write(session, write)
-    status = 201 if outcome is Outcome.created else 200
-    headers = {"ETag": etag(target)}
-    if status == 201:
-        headers["Location"] = f"/api/v1/targets/{indicator}/{department}/{year}"
-    return json_response(service.read(cell, target), status_code=status, headers=headers)
+        ),
+    )
+    location = f"/api/v1/targets/{indicator}/{department}/{year}"
+    return put_answer(service.read(cell, target), target, outcome, location)
 
 
 @router.get(CELL, response_model=TargetRead)
@@ -95,12 +101,13 @@ async def delete_target(
     actor: Commission,
 ) -> Response:
     """Remove a cell's target; its history keeps the deletion."""
-
-    def write() -> None:
-        cell = resolve(session, indicator, department, year)
-        service.delete(session, cell=cell, actor=actor, precondition=precondition(request))
-
-    await run_write(session, write)
+    await write_cell(
+        session,
+        indicator,
+        department,
+        year,
+        lambda cell: service.delete(session, cell=cell, actor=actor, precondition=precondition(request)),
+    )
     return Response(status_code=204)
 
 
