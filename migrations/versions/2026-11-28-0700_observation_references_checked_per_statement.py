@@ -40,36 +40,29 @@ REFERENCES = (
     ("department_id", "department", "fk_observation_department_id_department"),
 )
 
+# For each reference: lock what the new rows name, as a foreign key would, and count it.
+CHECKED = """
+    SELECT count(DISTINCT {column}) INTO wanted FROM new_rows;
+    SELECT count(*) INTO found FROM (
+        SELECT 1 FROM {table} WHERE id IN (SELECT {column} FROM new_rows) FOR KEY SHARE
+    ) AS locked;
+    IF found < wanted THEN
+        RAISE foreign_key_violation USING
+            MESSAGE = 'insert or update on table "observation" violates foreign key constraint '
+                || '"{name}": the {table} a row names is not there',
+            CONSTRAINT = '{name}', TABLE = 'observation';
+    END IF;"""
+
 INSERTED = """
 CREATE FUNCTION observation_references_exist() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     wanted integer;
     found integer;
-BEGIN
-    SELECT count(DISTINCT indicator_id) INTO wanted FROM new_rows;
-    SELECT count(*) INTO found FROM (
-        SELECT 1 FROM indicator WHERE id IN (SELECT indicator_id FROM new_rows) FOR KEY SHARE
-    ) AS locked;
-    IF found < wanted THEN
-        RAISE foreign_key_violation USING
-            MESSAGE = 'insert or update on table "observation" violates foreign key constraint '
-                || '"fk_observation_indicator_id_indicator": an indicator it names is not there',
-            CONSTRAINT = 'fk_observation_indicator_id_indicator', TABLE = 'observation';
-    END IF;
-    SELECT count(DISTINCT department_id) INTO wanted FROM new_rows;
-    SELECT count(*) INTO found FROM (
-        SELECT 1 FROM department WHERE id IN (SELECT department_id FROM new_rows) FOR KEY SHARE
-    ) AS locked;
-    IF found < wanted THEN
-        RAISE foreign_key_violation USING
-            MESSAGE = 'insert or update on table "observation" violates foreign key constraint '
-                || '"fk_observation_department_id_department": a department it names is not there',
-            CONSTRAINT = 'fk_observation_department_id_department', TABLE = 'observation';
-    END IF;
+BEGIN{checks}
     RETURN NULL;
 END
 $$
-"""
+""".format(checks="".join(CHECKED.format(column=c, table=t, name=n) for c, t, n in REFERENCES))
 
 MOVED = """
 CREATE FUNCTION observation_cell_moved() RETURNS trigger LANGUAGE plpgsql AS $$
