@@ -5,10 +5,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from sqlalchemy.orm import Session
 
-from app import migrate
+from app import migrate, server
 from app.auth import service as tokens
 from app.auth.models import Role
 from app.auth.schemas import TokenCreate
@@ -67,12 +66,18 @@ def serve(
             err=True,
         )
     get_engine().dispose()
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, **server_options(workers))
+    server.run("app.main:create_app", host=host, port=port, **server_options(workers))
 
 
 def server_options(workers: int) -> dict[str, Any]:
-    """uvicorn's options for `serve`; bench/ runs its bare-ASGI ceiling with the very same ones."""
-    return {"workers": workers, "log_level": get_settings().log_level}
+    """uvicorn's options for `serve` (app.server.run); bench/ runs its bare-ASGI ceiling with the very
+    same ones.
+
+    asyncio's event loop rather than uvloop: at the same throughput, a worker kept busy by 32
+    connections answers them evenly, where uvloop left some waiting (`bench.api`, p99 at 32
+    connections: SQLite GET with 1 worker 206 -> 15 ms; PostgreSQL GET with 2 workers, each on its
+    own socket, 21-83 -> 19-26 ms; BENCHMARKS.md)."""
+    return {"workers": workers, "log_level": get_settings().log_level, "loop": "asyncio"}
 
 
 @token_cli.command("create")

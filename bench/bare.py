@@ -1,6 +1,6 @@
 """The framework ceiling: a bare ASGI app that answers with bytes held in memory; and FastAPI's floor.
 
-It runs on the same server as the service (uvicorn, `app.cli.server_options`, same workers) and
+It runs on the same server as the service (`app.server.run`, `app.cli.server_options`, same workers) and
 answers each request with the very bytes and headers the service gave for the same method and path,
 so the difference between the two is what FastAPI, our code and the database cost.
 
@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from app import server
 from app.cli import server_options
 
 Scope = MutableMapping[str, Any]
@@ -117,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ[ENV] = str(Path(args.bodies).resolve())
     factory = "bench.bare:create_fastapi_app" if args.fastapi else "bench.bare:create_app"
-    uvicorn.run(factory, factory=True, host=args.host, port=args.port, **server_options(args.workers))
+    server.run(factory, host=args.host, port=args.port, **server_options(args.workers))
 
 
 if __name__ == "__main__":

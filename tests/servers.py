@@ -76,21 +76,21 @@ def start(database_url: str, *, workers: int = 1, env: dict[str, str] | None = N
     """uvicorn serving create_app() on a free port; waits until /healthz answers."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="indicators-server-", suffix=".log")[1])
-    full_env = {**os.environ, "INDICATORS_DATABASE_URL": database_url, **(env or {})}
+    full_env = {
+        **os.environ,
+        "INDICATORS_DATABASE_URL": database_url,
+        "INDICATORS_LOG_LEVEL": "warning",
+        **(env or {}),
+    }
+    # As `indicators serve` runs it (app.server), without its migration and admin token.
     command = [
         sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
+        "-c",
+        "import sys; from app import server; from app.cli import server_options; "
+        "server.run('app.main:create_app', host='127.0.0.1', port=int(sys.argv[1]), "
+        "**server_options(int(sys.argv[2])))",
         str(port),
-        "--workers",
         str(workers),
-        "--log-level",
-        "warning",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
