@@ -4,10 +4,12 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, NamedTuple, Protocol, TypeVar
 
 from fastapi import Path, Query, Request
-from sqlalchemy import bindparam, select, true
+from sqlalchemy import bindparam, exists, select, true
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.auth.models import Role
+from app.auth.principal import Principal, needs_scope, out_of_scope
 from app.cells import Cell, Outcome, Precondition
 from app.celltables import YEAR_MAX, YEAR_MIN
 from app.config import get_settings
@@ -54,32 +56,64 @@ _BOTH = (
     .join(Department, true())  # two independent lookups by unique code: a row only when both exist
     .where(Indicator.code == bindparam("indicator"), Department.code == bindparam("department"))
 )
+# The same, and whether the department is the `root` department or lies below it (walking up its
+# short chain of parents): a clerk's scope, checked by the query that resolves the path rather than
+# by one more round trip (app.auth.principal.may_write).
+_chain = (
+    select(Department.id, Department.parent_id)
+    .where(Department.code == bindparam("department"))
+    .cte("chain", recursive=True)
+)
+_chain = _chain.union_all(
+    select(Department.id, Department.parent_id).where(Department.id == _chain.c.parent_id)
+)
+_BOTH_WITHIN = _BOTH.add_columns(exists().where(_chain.c.id == bindparam("root")).label("within"))
 
 
-def resolve(session: Session, indicator: str, department: str, year: int) -> Cell:
-    """The cell a path names; 404 for an unknown indicator or department."""
-    found = session.connection().execute(_BOTH, {"indicator": indicator, "department": department}).first()
+def resolve(
+    session: Session, indicator: str, department: str, year: int, writer: Principal | None = None
+) -> Cell:
+    """The cell a path names; 404 for an unknown indicator or department.
+
+    With a `writer`, the cell is resolved for them to write: 403 when it lies out of their scope,
+    and the cell says it was checked (Cell.writer), so that the service does not ask again."""
+    params = {"indicator": indicator, "department": department}
+    clerk = writer is not None and needs_scope(writer, department)
+    if clerk:
+        assert writer is not None
+        params["root"] = writer.department_id  # type: ignore[assignment]
+    found = session.connection().execute(_BOTH_WITHIN if clerk else _BOTH, params).first()
     if found is None:  # one of them is unknown: say which, looking them up in the usual order
         return Cell(
             indicator=indicators.get_by_code(session, indicator),
             department=departments.get_by_code(session, department),
             year=year,
         )
-    indicator_id, indicator_code, value_type, department_id, department_code = found
+    indicator_id, indicator_code, value_type, department_id, department_code = found[:5]
+    if clerk and not found.within:
+        assert writer is not None
+        raise out_of_scope(writer, department_code)
     return Cell(
         indicator=_Indicator(indicator_id, indicator_code, value_type),
         department=_Department(department_id, department_code),
         year=year,
+        writer=writer if writer is not None and (clerk or writer.has(Role.commission)) else None,
     )
 
 
 async def write_cell(
-    session: Session, indicator: str, department: str, year: int, change: Callable[[Cell], T]
+    session: Session,
+    indicator: str,
+    department: str,
+    year: int,
+    writer: Principal,
+    change: Callable[[Cell], T],
 ) -> tuple[Cell, T]:
-    """Resolve the cell a path names and change it, as one short write (app.database.run_write)."""
+    """Resolve the cell a path names for `writer` and change it, as one short write
+    (app.database.run_write)."""
 
     def write() -> tuple[Cell, T]:
-        cell = resolve(session, indicator, department, year)
+        cell = resolve(session, indicator, department, year, writer)
         return cell, change(cell)
 
     return await run_write(session, write)

@@ -28,6 +28,7 @@ from app.celltables import Action
 from app.columns import utcnow
 
 if TYPE_CHECKING:
+    from app.auth.principal import Principal
     from app.indicators.models import ValueType
 
 
@@ -54,6 +55,8 @@ class Cell:
     indicator: IndicatorRef
     department: DepartmentRef
     year: int
+    # Who was found, as the cell was resolved, to be allowed to write it (app.cellroutes.resolve).
+    writer: "Principal | None" = None
 
     @property
     def key(self) -> dict[str, int]:

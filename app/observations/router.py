@@ -116,6 +116,7 @@ async def put_observation(
         indicator,
         department,
         year,
+        actor,
         lambda cell: service.put(
             session, cell=cell, data=data, actor=actor, precondition=precondition(request)
         ),
@@ -156,6 +157,7 @@ async def delete_observation(
         indicator,
         department,
         year,
+        actor,
         lambda cell: service.delete(session, cell=cell, actor=actor, precondition=precondition(request)),
     )
     return Response(status_code=204)

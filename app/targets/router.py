@@ -68,6 +68,7 @@ async def put_target(
         indicator,
         department,
         year,
+        actor,
         lambda cell: service.put(
             session, cell=cell, data=data, actor=actor, precondition=precondition(request)
         ),
@@ -106,6 +107,7 @@ async def delete_target(
         indicator,
         department,
         year,
+        actor,
         lambda cell: service.delete(session, cell=cell, actor=actor, precondition=precondition(request)),
     )
     return Response(status_code=204)
