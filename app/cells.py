@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Executable,
     Select,
     bindparam,
     delete,
@@ -116,6 +117,11 @@ M = TypeVar("M", bound=Current)
 Precondition = Callable[[Any], None]
 
 
+def _written(table: Any) -> list[Any]:
+    """The columns a revision row is written with: all but its generated id."""
+    return [column for column in table.c if not column.primary_key]
+
+
 def _by_key(table: Any) -> tuple[ColumnElement[bool], ...]:
     """The conditions that pick one cell of `table`, bound to `indicator_id`, `department_id`, `year`."""
     return (
@@ -147,6 +153,11 @@ class CellStore(Generic[M]):
         self._update = update(table).where(table.c.id == bindparam("current_id"))
         self._delete = delete(table).where(table.c.id == bindparam("current_id"))
         self._insert_revision = insert(history)
+        # PostgreSQL: the revision and the change of the current row in one statement, one round trip
+        # fewer per write (SQLite has no INSERT or DELETE inside WITH, and no round trips to save).
+        revise = insert(history).values({c.name: bindparam(f"r_{c.name}") for c in _written(history)})
+        self._update_with_revision = self._update.add_cte(revise.cte("revision"))
+        self._delete_with_revision = self._delete.add_cte(revise.cte("revision"))
 
     def find(self, session: Session, key: dict[str, int]) -> M | None:
         return session.scalar(self._find, key)
@@ -191,13 +202,12 @@ class CellStore(Generic[M]):
         now = utcnow()
         version = current.version + 1
         revision = self._revision_values(key, version, Action.update, stored, data, actor, now)
-        connection.execute(self._insert_revision, revision)
         changes = {f: data[f] for f in self._compared} | {
             "version": version,
             "updated_at": now,
             "updated_by": actor,
         }
-        connection.execute(self._update, {"current_id": current.id, **changes})
+        self._write(connection, self._update, self._update_with_revision, current.id, revision, changes)
         self._forget(session, current.id)
         return self._new(**(stored | changes)), Outcome.updated
 
@@ -211,6 +221,23 @@ class CellStore(Generic[M]):
             self._insert_revision, self._revision_values(key, version, Action.create, None, data, actor, now)
         )
         return self._new(id=created_id[0] if created_id else None, **values)
+
+    def _write(
+        self,
+        connection: Connection,
+        change: Executable,
+        change_with_revision: Executable,
+        current_id: int,
+        revision: dict[str, Any],
+        values: dict[str, Any],
+    ) -> None:
+        """Record the revision, then change (or delete) the current row: one statement on PostgreSQL."""
+        if connection.dialect.name == "postgresql":
+            revised = {f"r_{name}": value for name, value in revision.items()}
+            connection.execute(change_with_revision, {"current_id": current_id, **values, **revised})
+            return
+        connection.execute(self._insert_revision, revision)
+        connection.execute(change, {"current_id": current_id, **values})
 
     def _forget(self, session: Session, id_: int) -> None:
         """Drop the session's copy of a row written behind its back, if it holds one: a later query
@@ -238,8 +265,7 @@ class CellStore(Generic[M]):
         revision = self._revision_values(
             key, current.version + 1, Action.delete, stored, None, actor, utcnow()
         )
-        connection.execute(self._insert_revision, revision)
-        connection.execute(self._delete, {"current_id": current.id})
+        self._write(connection, self._delete, self._delete_with_revision, current.id, revision, {})
         self._forget(session, current.id)
         return self._new(**stored)
 
