@@ -80,7 +80,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _sqlite_setup(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping at each checkout (a round trip per request): a connection the server has closed fails
+    # at its request's first statement, SQLAlchemy then drops every connection of the pool made
+    # before it, and app.resilience runs the request again on a new one (test_faults kills the
+    # server's backends under load and drops the database: nothing is lost, no 500).
+    kwargs.setdefault("pool_pre_ping", False)
     # A server that does not answer costs a request seconds to find out, not the OS's minutes: reads
     # talk to the database on the event loop (app.auth.dependencies, get_session, GET one observation),
     # so a connection must not hang there. connect_timeout bounds connecting; tcp_user_timeout (ms)
