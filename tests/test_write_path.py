@@ -15,7 +15,7 @@ from typing import Any
 import anyio.to_thread
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import database, migrate
@@ -159,3 +159,48 @@ def test_the_writers_file_is_released_when_a_write_fails(served: tuple[Engine, s
 
     assert asyncio.run(scenario()).status_code == 422
     assert _writers_file_is_free(engine.url.database or "")
+
+
+def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
+    served: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving the path checks the clerk's scope in the same query; on PostgreSQL the revision
+    and the update go as one statement. (The token lookup goes straight to the driver.)"""
+    engine, _ = served
+    with Session(engine) as session, session.begin():
+        data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
+        _, clerk = tokens.create(session, data=data, actor="test")
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(" ".join(args[2].split())))
+
+    async def put(department: str) -> httpx.Response:
+        async with _client() as client:
+            return await client.put(
+                f"/api/v1/observations/expert-hazards-found/{department}/2021",
+                json={"value": 400, "source": "test"},
+                headers={"Authorization": f"Bearer {clerk}"},
+            )
+
+    response = asyncio.run(put("emergency-management"))  # below the clerk's zone
+    assert response.status_code == 200, response.text
+    steps = [
+        "WITH RECURSIVE chain",  # the path, and whether it lies within the clerk's department
+        "SELECT observation.id",  # the current row, locked
+        *(
+            ["INSERT INTO observation_revision", "UPDATE observation"]
+            if engine.dialect.name == "sqlite"
+            else ["WITH revision AS (INSERT INTO observation_revision"]
+        ),
+    ]
+    assert len(sent) == len(steps), sent
+    assert all(statement.startswith(step) for statement, step in zip(sent, steps, strict=True)), sent
+    with Session(engine) as session:
+        assert revisions(session, "expert-hazards-found", "emergency-management", 2021)[-1].value_after == 400
+
+    with Session(engine) as session, session.begin():
+        data = TokenCreate(name="em-clerk", role=Role.clerk, department="emergency-management")
+        _, clerk = tokens.create(session, data=data, actor="test")
+    sent.clear()  # out of scope: refused by that same first query, nothing written
+    response = asyncio.run(put("urban-management"))
+    assert response.status_code == 403, response.text
+    assert len(sent) == 1 and sent[0].startswith("WITH RECURSIVE chain"), sent
