@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, text
+from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session
 
 from app import migrate
@@ -35,7 +35,7 @@ from app.indicators.models import Aggregation, Direction, Indicator, ValueType
 from app.observations.models import Observation, Qualifier
 from app.targets import compliance
 from app.targets.models import Operator, Target
-from bench.harness import Skip, engine_for, throwaway
+from bench.harness import Skip, engine_for, settle, throwaway
 
 YEARS = range(2012, 2022)
 TARGET_YEAR = 2021
@@ -141,14 +141,7 @@ def populate(engine: Engine) -> None:
             _copy(conn, len(tree), now)
         else:
             _executemany(conn, len(tree), now)
-    # What a DBA runs after a bulk load, and what autovacuum (PostgreSQL) or PRAGMA optimize (SQLite)
-    # would do in time: planner statistics, and on PostgreSQL the visibility map for index-only scans.
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    settle(engine)
 
 
 def _copy(conn: Connection, departments: int, now: dt.datetime) -> None:

@@ -46,6 +46,7 @@ from bench.harness import (
     make_token,
     postgres_version,
     prepare,
+    settle,
     throwaway,
 )
 from bench.load import LoadResult, Workload, client_name, run_load
@@ -359,6 +360,7 @@ def batch_row(ctx: Context, server: Server, workers: int) -> Row | None:
             return None
         finally:
             batch.drop_batch(engine)
+            settle(engine)
     row = Row(
         ctx.backend,
         workers,

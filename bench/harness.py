@@ -326,3 +326,17 @@ def postgres_version() -> str | None:
         version = str(connection.execute(text("SHOW server_version")).scalar())
     engine.dispose()
     return version
+
+
+def settle(engine: Engine) -> None:
+    """What a DBA runs after a bulk load or removal, and what autovacuum (PostgreSQL) or PRAGMA
+    optimize (SQLite) would do in time: planner statistics, and on PostgreSQL dead rows cleared and
+    the visibility map set. Run before measuring, so that the figures are not those of the database
+    tidying up after the previous run (PUT on PostgreSQL, 2 workers, 32 connections, right after the
+    100,000-row batch was removed: 784 req/s, against 1,109 settled)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
