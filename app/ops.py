@@ -10,6 +10,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from app import resilience
 from app.database import get_engine
 from app.jsonio import json_response
 from app.problems import problem_response
@@ -26,13 +27,19 @@ def healthz() -> Response:
 @router.get("/readyz", responses={503: {"description": "The database does not answer"}})
 def readyz(engine: Annotated[Engine, Depends(get_engine)]) -> Response:
     """The database answers; 503 otherwise."""
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:
-        return problem_response(
-            503, detail=f"The database does not answer: {type(exc).__name__}", slug="database-down"
-        )
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            break
+        except Exception as exc:
+            # Pooled connections are not pinged (app.database.make_engine): one the server closed
+            # fails here, and the pool is emptied. A new one says whether the database answers.
+            if attempt == 1 and resilience.classify(exc) == "retry":
+                continue
+            return problem_response(
+                503, detail=f"The database does not answer: {type(exc).__name__}", slug="database-down"
+            )
     return json_response({"status": "ready", "database": "ok"})
 
 

@@ -141,6 +141,38 @@ def test_a_dropped_database_is_503_and_the_service_recovers_when_it_is_back(tmp_
         admin.dispose()
 
 
+def test_requests_after_every_pooled_connection_was_killed_are_answered(tmp_path: Path) -> None:
+    """Pooled connections are not pinged: one the server closed fails its request's first statement,
+    and that request (or /readyz) goes on with a new one. No 503, no 500."""
+    require_postgres()
+    with fresh_database("postgresql", tmp_path) as engine:
+        headers = prepare(engine)
+        database = engine.url.database
+        cell = "/api/v1/observations/disputes-mediated/zone/2021"
+        with serving(url_of(engine), workers=2) as server, server.client() as client:
+            for _ in range(8):  # connections into both workers' pools
+                assert client.get(cell, headers=headers["viewer"]).status_code == 200
+            with _admin_engine().connect() as connection:
+                killed = connection.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = :db AND pid <> pg_backend_pid()"
+                    ),
+                    {"db": database},
+                ).scalar_one()
+            assert killed >= 2
+            for value in range(4):  # each worker, whatever its pool held
+                assert client.get("/readyz").status_code == 200
+                assert client.get(cell, headers=headers["viewer"]).status_code == 200
+                series = client.get(
+                    "/api/v1/series", params={"indicator": "disputes-mediated"}, headers=headers["viewer"]
+                )
+                assert series.status_code == 200, series.text
+                put = client.put(cell, json={"value": 300 + value}, headers=headers["commission"])
+                assert put.status_code == 200, put.text
+            assert "Traceback" not in server.output()
+
+
 def test_connections_killed_under_load_lose_no_accepted_write(tmp_path: Path) -> None:
     """pg_terminate_backend on every connection of the database, again and again, while writers run."""
     require_postgres()
