@@ -2,7 +2,8 @@
 
 On SQLite the write lock is taken first, on the event loop when it is free, else waited for in a
 worker thread; the work and its COMMIT then run on the loop. On PostgreSQL the work and its COMMIT
-run in one worker thread. Either way the answer is sent after the change is committed.
+run in one worker thread. Either way the answer is sent after the change is committed. A read of
+one statement runs without a transaction on PostgreSQL.
 """
 
 import asyncio
@@ -204,3 +205,32 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     response = asyncio.run(put("urban-management"))
     assert response.status_code == 403, response.text
     assert len(sent) == 1 and sent[0].startswith("WITH RECURSIVE chain"), sent
+
+
+def test_a_read_of_one_statement_sends_no_begin_or_commit_on_postgresql(served: tuple[Engine, str]) -> None:
+    """GET one observation runs in autocommit on PostgreSQL; a read of several statements (a series)
+    keeps one snapshot, in a transaction."""
+    engine, secret = served
+    modes: list[tuple[str, bool]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if engine.dialect.name == "postgresql":
+            modes.append((statement.split()[0], conn.connection.driver_connection.autocommit))
+
+    event.listen(engine, "before_cursor_execute", record)
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    async def read(path: str) -> httpx.Response:
+        async with _client() as client:
+            return await client.get(path, headers=headers)
+
+    response = asyncio.run(read(CELL))
+    assert response.status_code == 200, response.text
+    assert response.json()["value"] == 1007
+    if engine.dialect.name == "postgresql":
+        assert modes and all(autocommit for _, autocommit in modes), modes
+    modes.clear()
+    response = asyncio.run(read("/api/v1/series?indicator=service-items-on-time&department=zone"))
+    assert response.status_code == 200, response.text
+    if engine.dialect.name == "postgresql":
+        assert modes and not any(autocommit for _, autocommit in modes), modes

@@ -21,7 +21,7 @@ from app.cellroutes import (
 )
 from app.cells import CellFilters
 from app.config import Settings, get_settings
-from app.database import get_session
+from app.database import get_session, one_statement
 from app.http import api_router, json_etag, wants_csv
 from app.jsonio import json_response
 from app.observations import batch, export, files, service
@@ -126,6 +126,7 @@ async def put_observation(
 
 
 @router.get(CELL, response_model=ObservationRead)
+@one_statement
 async def get_observation(
     indicator: Code,
     department: Code,
