@@ -8,7 +8,6 @@ from sqlalchemy import bindparam, exists, select, true
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from app.auth.models import Role
 from app.auth.principal import Principal, needs_scope, out_of_scope
 from app.cells import Cell, Outcome, Precondition
 from app.celltables import YEAR_MAX, YEAR_MIN
@@ -75,14 +74,14 @@ def resolve(
 ) -> Cell:
     """The cell a path names; 404 for an unknown indicator or department.
 
-    With a `writer`, the cell is resolved for them to write: 403 when it lies out of their scope,
-    and the cell says it was checked (Cell.writer), so that the service does not ask again."""
-    params = {"indicator": indicator, "department": department}
-    clerk = writer is not None and needs_scope(writer, department)
-    if clerk:
-        assert writer is not None
-        params["root"] = writer.department_id  # type: ignore[assignment]
-    found = session.connection().execute(_BOTH_WITHIN if clerk else _BOTH, params).first()
+    With a `writer` who is a clerk writing below their own department, the same query says whether
+    the department lies within theirs: 403 when it does not, and the cell says it was checked
+    (Cell.writer), so that the service does not ask again."""
+    root = writer.department_id if writer is not None and needs_scope(writer, department) else None
+    params: dict[str, object] = {"indicator": indicator, "department": department}
+    if root is not None:
+        params["root"] = root
+    found = session.connection().execute(_BOTH if root is None else _BOTH_WITHIN, params).first()
     if found is None:  # one of them is unknown: say which, looking them up in the usual order
         return Cell(
             indicator=indicators.get_by_code(session, indicator),
@@ -90,14 +89,13 @@ def resolve(
             year=year,
         )
     indicator_id, indicator_code, value_type, department_id, department_code = found[:5]
-    if clerk and not found.within:
-        assert writer is not None
+    if writer is not None and root is not None and not found.within:
         raise out_of_scope(writer, department_code)
     return Cell(
         indicator=_Indicator(indicator_id, indicator_code, value_type),
         department=_Department(department_id, department_code),
         year=year,
-        writer=writer if writer is not None and (clerk or writer.has(Role.commission)) else None,
+        writer=writer if root is not None else None,
     )
 
 
