@@ -27,6 +27,19 @@ Authenticate with `Authorization: Bearer <token>`. Every error is `application/p
 """
 
 
+# The order the documentation shows the routes in: the catalogue, then figures, then what reads them.
+TAGS = (
+    "operations",
+    "departments",
+    "indicators",
+    "observations",
+    "targets",
+    "compliance",
+    "analytics",
+    "tokens",
+)
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper())
@@ -36,13 +49,18 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
+        openapi_tags=[{"name": tag} for tag in TAGS],
     )
     problems.install(app)
+    # Routes are matched in the order included, each router's in turn: observations first, the
+    # routes clients call most (`bench.inproc --instructions`: PUT 3.62 -> 3.41 M, GET one
+    # observation 2.22 -> 2.01 M, when they came fourth). The prefixes do not overlap, and the
+    # documentation keeps its order by TAGS.
     for router in (
+        observations_router,
         ops_router,
         departments_router,
         indicators_router,
-        observations_router,
         templates_router,
         targets_router,
         compliance_router,

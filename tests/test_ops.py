@@ -1,6 +1,7 @@
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
+from app.main import TAGS
 from tests.conftest import Tokens
 from tests.helpers import problem
 
@@ -29,6 +30,10 @@ def test_docs_are_served_without_outside_network(client: TestClient) -> None:
     assert client.get("/docs-static/swagger-ui.css").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/api/v1/observations/{indicator}/{department}/{year}" in spec["paths"]
+    # The documentation's groups in the catalogue's order, though observations' routes come first.
+    used = {tag for operations in spec["paths"].values() for op in operations.values() for tag in op["tags"]}
+    assert [tag["name"] for tag in spec["tags"]] == list(TAGS)
+    assert set(TAGS) == used
 
 
 def test_every_error_is_problem_json(client: TestClient, auth: Tokens) -> None:
