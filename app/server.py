@@ -34,7 +34,11 @@ def _socket(host: str, *, reuse_port: bool = True) -> socket.socket:
 def listen_on_own_socket(host: str, port: int, backlog: int) -> socket.socket:
     """A worker's listening socket, one of the group bound to host:port (runs in the worker)."""
     sock = _socket(host)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # a startup failure: uvicorn's supervisor then stops, not restarts it
+        logger.error(exc)
+        sys.exit(STARTUP_FAILURE)
     sock.listen(backlog)
     return sock
 

@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
+from uvicorn.config import STARTUP_FAILURE
 
 from app import server
 from tests.servers import ROOT, serving
@@ -111,3 +113,12 @@ def test_connections_accepted_on_asyncio_loop_send_at_once() -> None:
     plain.bind(("127.0.0.1", 0))
     plain.listen()
     assert asyncio.run(nodelay_of_accepted(plain)) == 0  # the check above can fail
+
+
+def test_a_worker_that_cannot_listen_fails_to_start_rather_than_restart_forever() -> None:
+    with socket.socket() as taken:  # a plain listener: the port is refused to the group
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(SystemExit) as exit_:
+            server.listen_on_own_socket("127.0.0.1", taken.getsockname()[1], 8)
+    assert exit_.value.code == STARTUP_FAILURE
