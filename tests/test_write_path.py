@@ -23,6 +23,7 @@ from app import database, migrate
 from app.auth import service as tokens
 from app.auth.models import Role
 from app.auth.schemas import TokenCreate
+from app.config import get_settings
 from app.main import create_app
 from seed.loader import load
 from tests.helpers import revisions, stored
@@ -234,3 +235,40 @@ def test_a_read_of_one_statement_sends_no_begin_or_commit_on_postgresql(served: 
     assert response.status_code == 200, response.text
     if engine.dialect.name == "postgresql":
         assert modes and not any(autocommit for _, autocommit in modes), modes
+
+
+def test_an_authenticated_read_of_one_cell_checks_its_token_in_its_one_query(
+    served: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, secret = served
+    with Session(engine) as session, session.begin():
+        _, revoked = tokens.create(session, data=TokenCreate(name="gone", role=Role.viewer), actor="test")
+        tokens.revoke(session, name="gone")
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    missing = "/api/v1/observations/service-items-on-time/zone/2019"
+
+    async def read(path: str, token: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with _client() as client:
+            return await client.get(path, headers=headers)
+
+    response = asyncio.run(read(CELL, secret))
+    assert response.status_code == 200 and response.json()["value"] == 1007, response.text
+    assert len(sent) == 1 and "api_token" in sent[0], sent  # no lookup of its own
+    for token in (revoked, "ind_" + "x" * 43):  # revoked, unknown: 401 whether the cell exists or not
+        for path in (CELL, missing):
+            response = asyncio.run(read(path, token))
+            assert response.status_code == 401, (path, response.text)
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.json()["detail"] == "The token is unknown or revoked"
+    assert asyncio.run(read(missing, secret)).status_code == 404
+    assert asyncio.run(read(CELL, None)).status_code == 401  # public read is off
+    monkeypatch.setenv("INDICATORS_PUBLIC_READ", "true")
+    get_settings.cache_clear()
+    try:
+        assert asyncio.run(read(CELL, None)).status_code == 200
+        assert asyncio.run(read(CELL, "ind_" + "x" * 43)).status_code == 401  # a token sent is checked
+    finally:
+        monkeypatch.delenv("INDICATORS_PUBLIC_READ")
+        get_settings.cache_clear()

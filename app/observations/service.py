@@ -6,6 +6,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 
+from app.auth import service as tokens
 from app.auth.principal import Principal, check_department
 from app.cells import Cell, CellFilters, CellStore, IndicatorRef, Outcome, Precondition
 from app.departments import service as departments
@@ -15,7 +16,7 @@ from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision, Qualifier
 from app.observations.rules import violation
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
-from app.problems import FieldError, InvalidValue, NotFound
+from app.problems import FieldError, InvalidValue, NotFound, Unauthorized
 
 
 def read(cell: Cell, observation: Observation) -> ObservationRead:
@@ -68,15 +69,29 @@ _CURRENT_BY_CODES = (
 )
 
 
-def read_by_codes(session: Session, indicator: str, department: str, year: int) -> ObservationRead:
-    """A cell's current figure in one query; when there is none, the 404 says which code is unknown,
-    as resolving the cell step by step would."""
-    row = (
-        session.connection()
-        .execute(_CURRENT_BY_CODES, {"indicator": indicator, "department": department, "year": year})
-        .first()
-    )
+_CURRENT_BY_CODES_FOR_TOKEN = _CURRENT_BY_CODES.add_columns(tokens.TOKEN_VALID)
+
+
+def read_by_codes(
+    session: Session, indicator: str, department: str, year: int, token_hash: str | None
+) -> ObservationRead:
+    """A cell's current figure in one query, which also checks the reader's token (None: public
+    read); 401 for a token unknown or revoked. When there is no figure, the 404 says which code is
+    unknown, as resolving the cell step by step would."""
+    params: dict[str, object] = {"indicator": indicator, "department": department, "year": year}
+    if token_hash is None:
+        row = session.connection().execute(_CURRENT_BY_CODES, params).first()
+    else:
+        row = (
+            session.connection()
+            .execute(_CURRENT_BY_CODES_FOR_TOKEN, {**params, "token_hash": token_hash})
+            .first()
+        )
+        if row is not None and not row.token_valid:
+            raise Unauthorized(tokens.UNKNOWN_TOKEN)
     if row is None:
+        if token_hash is not None:
+            tokens.check_token(session, token_hash)
         known = indicators.get_by_code(session, indicator), departments.get_by_code(session, department)
         raise NotFound(f"No observation for {Cell(*known, year).describe()}")
     return ObservationRead(
