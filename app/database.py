@@ -139,10 +139,11 @@ _ONE_STATEMENT = "indicators_one_statement"
 
 
 def one_statement(endpoint: E) -> E:
-    """Mark a read route whose work is one statement, after the token lookup: on PostgreSQL its
-    session sends them without BEGIN and COMMIT, two round trips of four (`bench.inproc get
-    --backend postgresql`: 643-653 -> 537-572 µs of CPU, 906-961 -> 702-783 µs). Each statement then
-    sees the database as it is when it runs; a read of one statement needs no more."""
+    """Mark a read route whose work is one statement, its token checked in it (GET one observation,
+    app.auth.dependencies.read_token): on PostgreSQL its session sends it without BEGIN and COMMIT
+    (`bench.inproc get --backend postgresql`, when the token was a statement of its own: 643-653 ->
+    537-589 µs of CPU, 906-961 -> 702-795 µs). A statement in autocommit sees the database as it
+    is when it runs; a read of one statement needs no more."""
     setattr(endpoint, _ONE_STATEMENT, True)
     return endpoint
 
