@@ -58,14 +58,7 @@ _BOTH = (
 # The same, and whether the department is the `root` department or lies below it (walking up its
 # short chain of parents): a clerk's scope, checked by the query that resolves the path rather than
 # by one more round trip (app.auth.principal.may_write).
-_chain = (
-    select(Department.id, Department.parent_id)
-    .where(Department.code == bindparam("department"))
-    .cte("chain", recursive=True)
-)
-_chain = _chain.union_all(
-    select(Department.id, Department.parent_id).where(Department.id == _chain.c.parent_id)
-)
+_chain = departments.chain_up(Department.code == bindparam("department"))
 _BOTH_WITHIN = _BOTH.add_columns(exists().where(_chain.c.id == bindparam("root")).label("within"))
 
 

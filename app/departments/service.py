@@ -2,7 +2,7 @@
 
 import builtins
 
-from sqlalchemy import bindparam, exists, literal, select
+from sqlalchemy import CTE, ColumnElement, bindparam, exists, literal, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -60,14 +60,17 @@ _tree = select(Department.id).where(Department.id == bindparam("root")).cte(recu
 _tree = _tree.union_all(select(Department.id).where(Department.parent_id == _tree.c.id))
 _SUBTREE = select(_tree.c.id)
 
-_chain = (
-    select(Department.id, Department.parent_id)
-    .where(Department.id == bindparam("department"))
-    .cte("chain", recursive=True)
-)
-_chain = _chain.union_all(
-    select(Department.id, Department.parent_id).where(Department.id == _chain.c.parent_id)
-)
+
+def chain_up(start: ColumnElement[bool]) -> CTE:
+    """The department `start` picks and every department above it: a recursive CTE `chain` of
+    (id, parent_id), walking up the short chain of parents."""
+    chain = select(Department.id, Department.parent_id).where(start).cte("chain", recursive=True)
+    return chain.union_all(
+        select(Department.id, Department.parent_id).where(Department.id == chain.c.parent_id)
+    )
+
+
+_chain = chain_up(Department.id == bindparam("department"))
 _WITHIN = select(_chain.c.id).where(_chain.c.id == bindparam("root")).limit(1)
 
 
