@@ -1,15 +1,19 @@
 """What the observation and target routers share: cell paths, their resolution, preconditions."""
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import Annotated, NamedTuple, Protocol, TypeVar
+from typing import Annotated, Any, NamedTuple, Protocol, TypeVar
 
 from fastapi import Path, Query, Request
-from sqlalchemy import bindparam, exists, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, exists, select, true
+from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
+from app.auth import service as tokens
+from app.auth.dependencies import WriteToken, check_role
+from app.auth.models import ApiToken, Role
 from app.auth.principal import Principal, needs_scope, out_of_scope
-from app.cells import Cell, Outcome, Precondition
+from app.cells import Cell, CellStore, Outcome, Precondition
 from app.celltables import YEAR_MAX, YEAR_MIN
 from app.config import get_settings
 from app.database import run_write
@@ -19,7 +23,7 @@ from app.http import check_if_match
 from app.indicators import service as indicators
 from app.indicators.models import Indicator, ValueType
 from app.jsonio import json_response
-from app.problems import FieldError, InvalidValue
+from app.problems import FieldError, InvalidValue, Unauthorized
 
 T = TypeVar("T")
 
@@ -48,64 +52,124 @@ class _Department(NamedTuple):
     code: str
 
 
-# Both halves of a cell's path in one query, built once (every write resolves its cell), as the
-# columns a cell needs: loading them as ORM objects cost a tenth of a one-cell PUT.
+# Both halves of a cell's path in one query, built once, as the columns a cell needs: loading them
+# as ORM objects cost a tenth of a one-cell PUT.
 _BOTH = (
     select(Indicator.id, Indicator.code, Indicator.value_type, Department.id, Department.code)
     .join(Department, true())  # two independent lookups by unique code: a row only when both exist
     .where(Indicator.code == bindparam("indicator"), Department.code == bindparam("department"))
 )
-# The same, and whether the department is the `root` department or lies below it (walking up its
-# short chain of parents): a clerk's scope, checked by the query that resolves the path rather than
-# by one more round trip (app.auth.principal.may_write).
-_chain = departments.chain_up(Department.code == bindparam("department"))
-_BOTH_WITHIN = _BOTH.add_columns(exists().where(_chain.c.id == bindparam("root")).label("within"))
 
 
-def resolve(
-    session: Session, indicator: str, department: str, year: int, writer: Principal | None = None
-) -> Cell:
-    """The cell a path names; 404 for an unknown indicator or department.
-
-    With a `writer` who is a clerk writing below their own department, the same query says whether
-    the department lies within theirs: 403 when it does not, and the cell says it was checked
-    (Cell.writer), so that the service does not ask again."""
-    root = writer.department_id if writer is not None and needs_scope(writer, department) else None
-    params: dict[str, object] = {"indicator": indicator, "department": department}
-    if root is not None:
-        params["root"] = root
-    found = session.connection().execute(_BOTH if root is None else _BOTH_WITHIN, params).first()
+def resolve(session: Session, indicator: str, department: str, year: int) -> Cell:
+    """The cell a path names; 404 for an unknown indicator or department."""
+    params = {"indicator": indicator, "department": department}
+    found = session.connection().execute(_BOTH, params).first()
     if found is None:  # one of them is unknown: say which, looking them up in the usual order
         return Cell(
             indicator=indicators.get_by_code(session, indicator),
             department=departments.get_by_code(session, department),
             year=year,
         )
-    indicator_id, indicator_code, value_type, department_id, department_code = found[:5]
-    if writer is not None and root is not None and not found.within:
-        raise out_of_scope(writer, department_code)
+    indicator_id, indicator_code, value_type, department_id, department_code = found
     return Cell(
         indicator=_Indicator(indicator_id, indicator_code, value_type),
         department=_Department(department_id, department_code),
         year=year,
-        writer=writer if root is not None else None,
+    )
+
+
+@functools.cache
+def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
+    """A write's first query, built once per store: the token's holder (no row: 401), the path's
+    indicator and department (NULL: unknown), whether the department lies within the holder's own
+    (a clerk's scope, walking up its short chain of parents), and the cell's current row in `store`,
+    locked (NULL: none yet). One round trip where these were four."""
+    table = store.table
+    indicator_id = select(Indicator.id).where(Indicator.code == bindparam("indicator")).scalar_subquery()
+    department_id = select(Department.id).where(Department.code == bindparam("department")).scalar_subquery()
+    current = (
+        select(table)
+        .where(
+            table.c.indicator_id == indicator_id,
+            table.c.department_id == department_id,
+            table.c.year == bindparam("year"),
+        )
+        .with_for_update()  # in a subquery of its own: PostgreSQL locks no row of an outer join's NULL side
+        .subquery("current")
+    )
+    own = aliased(Department, name="own")
+    chain = departments.chain_up(Department.code == bindparam("department"))
+    return (
+        select(
+            ApiToken.name,
+            ApiToken.role,
+            ApiToken.department_id,
+            own.code,
+            Indicator.id,
+            Indicator.code,
+            Indicator.value_type,
+            Department.id,
+            Department.code,
+            exists().where(chain.c.id == ApiToken.department_id).label("within"),
+            *current.c,
+        )
+        .select_from(
+            ApiToken.__table__.outerjoin(own, own.id == ApiToken.department_id)
+            .outerjoin(Indicator, Indicator.code == bindparam("indicator"))
+            .outerjoin(Department, Department.code == bindparam("department"))
+            .outerjoin(current, true())
+        )
+        .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    )
+
+
+def _resolve_for_write(
+    session: Session, store: CellStore[Any], indicator: str, department: str, year: int, token: WriteToken
+) -> Cell:
+    """The cell a path names, for the holder of `token` to write in `store`, with its current row
+    read and locked: 401, 403 (role), 404 (path), 403 (a clerk's scope), in that order."""
+    params = {"token_hash": token.hash, "indicator": indicator, "department": department, "year": year}
+    found = session.connection().execute(_for_write(store), params).first()
+    if found is None:
+        raise Unauthorized(tokens.UNKNOWN_TOKEN)
+    name, role, own_id, own_code, indicator_id, indicator_code, value_type = found[:7]
+    department_id, department_code, within = found[7:10]
+    writer = Principal(name, Role(role), own_id, own_code)
+    check_role(writer, token.role)
+    if indicator_id is None:
+        raise indicators.unknown(indicator)
+    if department_id is None:
+        raise departments.unknown(department)
+    if needs_scope(writer, department_code) and not within:
+        raise out_of_scope(writer, department_code)
+    current = found[10:]
+    return Cell(
+        indicator=_Indicator(indicator_id, indicator_code, value_type),
+        department=_Department(department_id, department_code),
+        year=year,
+        writer=writer,
+        current=None if current[0] is None else store.row(*current),
     )
 
 
 async def write_cell(
     session: Session,
+    store: CellStore[Any],
     indicator: str,
     department: str,
     year: int,
-    writer: Principal,
-    change: Callable[[Cell], T],
+    token: WriteToken,
+    change: Callable[[Cell, Principal], T],
 ) -> tuple[Cell, T]:
-    """Resolve the cell a path names for `writer` and change it, as one short write
-    (app.database.run_write)."""
+    """Resolve the cell a path names for the holder of `token`, and let them change it in `store`,
+    as one short write (app.database.run_write). `change` gets the cell, its current row read and
+    locked, and the writer."""
 
     def write() -> tuple[Cell, T]:
-        cell = resolve(session, indicator, department, year, writer)
-        return cell, change(cell)
+        cell = _resolve_for_write(session, store, indicator, department, year, token)
+        assert cell.writer is not None
+        return cell, change(cell, cell.writer)
 
     return await run_write(session, write)
 

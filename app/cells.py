@@ -5,6 +5,7 @@ in app.celltables."""
 
 import datetime as dt
 import enum
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
@@ -51,13 +52,25 @@ class DepartmentRef(Protocol):
     def code(self) -> str: ...
 
 
+class NotRead(enum.Enum):
+    """A cell's current row not read yet (Cell.current)."""
+
+    NOT_READ = "not read"
+
+
+NOT_READ = NotRead.NOT_READ
+
+
 @dataclass(frozen=True)
 class Cell:
     indicator: IndicatorRef
     department: DepartmentRef
     year: int
-    # Who was found, as the cell was resolved, to be allowed to write it (app.cellroutes.resolve).
+    # Who was found, as the cell was resolved, to be allowed to write it (app.cellroutes.write_cell).
     writer: "Principal | None" = None
+    # The current row of the store written (None: none yet), read and locked by the query that
+    # resolved the cell for a write (app.cellroutes.write_cell); NOT_READ for a cell resolved to read.
+    current: Any = NOT_READ
 
     @property
     def key(self) -> dict[str, int]:
@@ -140,12 +153,16 @@ class CellStore(Generic[M]):
 
     def __init__(self, model: type[M], revision: type[Any], fields: tuple[str, ...]) -> None:
         self.model = model
+        self.table = cast(Any, model).__table__
         self._new: Callable[..., M] = model
         self.revision = revision
         self.fields = fields
         self._compared = (*fields, "note", "source")
         # Built once: every write looks its cell up, and building a statement costs more than running it.
-        table, history = cast(Any, model).__table__, revision.__table__
+        table, history = self.table, revision.__table__
+        # The current row as another query read it (app.cellroutes.write_cell): like a row of
+        # `table`, its fields by name.
+        self.row = namedtuple(f"{model.__name__}Row", [c.name for c in table.c])  # type: ignore[misc]
         self._find = select(model).where(*_by_key(table))
         self._current_for_update = select(table).where(*_by_key(table)).with_for_update()
         self._last_version = select(func.max(history.c.version)).where(*_by_key(history))
@@ -170,17 +187,20 @@ class CellStore(Generic[M]):
         data: dict[str, Any],
         actor: str,
         precondition: Precondition | None = None,
+        current: Any = NOT_READ,
     ) -> tuple[M, Outcome]:
         """Create or replace a cell; the same content again changes nothing.
 
         `precondition` sees the current row, locked, and may refuse (If-Match): two writers racing
-        with the same ETag cannot both pass it.
+        with the same ETag cannot both pass it. `current` is that row (None: there is none) when the
+        caller has read and locked it already (Cell.current); else it is read here.
 
         Written by Core statements built once: one statement per row, in the order written here. The
         row returned is a detached copy of what was stored.
         """
         connection = session.connection()
-        current = connection.execute(self._current_for_update, key).first()
+        if current is NOT_READ:
+            current = connection.execute(self._current_for_update, key).first()
         if precondition is not None:
             precondition(current)
         if current is None:
@@ -253,10 +273,13 @@ class CellStore(Generic[M]):
         key: dict[str, int],
         actor: str,
         precondition: Precondition | None = None,
+        current: Any = NOT_READ,
     ) -> M | None:
-        """Remove a cell, keeping the deletion as a version; None when there was nothing to delete."""
+        """Remove a cell, keeping the deletion as a version; None when there was nothing to delete.
+        `current` as for put."""
         connection = session.connection()
-        current = connection.execute(self._current_for_update, key).first()
+        if current is NOT_READ:
+            current = connection.execute(self._current_for_update, key).first()
         if current is None:
             return None
         if precondition is not None:

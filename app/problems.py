@@ -1,6 +1,6 @@
 """RFC 9457 problem details: the typed errors services raise, and the one renderer for all of them."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -147,15 +147,22 @@ def validation_errors(raw: Sequence[Any]) -> list[FieldError]:
     return out
 
 
-def install(app: FastAPI) -> None:
-    """Route every error, ours, FastAPI's and Starlette's, through the one renderer."""
+def install(app: FastAPI, refusal: Callable[[Request], Awaitable["Problem | None"]] | None = None) -> None:
+    """Route every error, ours, FastAPI's and Starlette's, through the one renderer.
+
+    `refusal` names the 401 or 403 due to a request that is also invalid, where its route checks
+    the token only once the request is valid (app.auth.dependencies.refusal_first): that comes first.
+    """
 
     async def on_problem(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return _render(exc)
 
-    async def on_validation(_: Request, exc: Exception) -> Response:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        refused = None if refusal is None else await refusal(request)
+        if refused is not None:
+            return _render(refused)
         errors = validation_errors(exc.errors())
         names = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
         return problem_response(

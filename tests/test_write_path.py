@@ -166,8 +166,8 @@ def test_the_writers_file_is_released_when_a_write_fails(served: tuple[Engine, s
 def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     served: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Resolving the path checks the clerk's scope in the same query; on PostgreSQL the revision
-    and the update go as one statement. (The token lookup goes straight to the driver.)"""
+    """One query checks the token, resolves the path, checks the clerk's scope and reads the current
+    row, locked; on PostgreSQL the revision and the update go as one statement."""
     engine, _ = served
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
@@ -186,8 +186,8 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     response = asyncio.run(put("emergency-management"))  # below the clerk's zone
     assert response.status_code == 200, response.text
     steps = [
-        "WITH RECURSIVE chain",  # the path, and whether it lies within the clerk's department
-        "SELECT observation.id",  # the current row, locked
+        # the token, the path, whether it lies within the clerk's department, the current row
+        "WITH RECURSIVE chain",
         *(
             ["INSERT INTO observation_revision", "UPDATE observation"]
             if engine.dialect.name == "sqlite"
@@ -196,6 +196,9 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     ]
     assert len(sent) == len(steps), sent
     assert all(statement.startswith(step) for statement, step in zip(sent, steps, strict=True)), sent
+    assert "FROM api_token" in sent[0] and "FROM observation" in sent[0]
+    if engine.dialect.name == "postgresql":
+        assert "FOR UPDATE" in sent[0]
     with Session(engine) as session:
         assert revisions(session, "expert-hazards-found", "emergency-management", 2021)[-1].value_after == 400
 

@@ -19,8 +19,12 @@ _BY_CODE = select(Department).where(Department.code == bindparam("code"))
 def get_by_code(session: Session, code: str) -> Department:
     department = find_by_code(session, code)
     if department is None:
-        raise NotFound(f"No department with code {code!r}")
+        raise unknown(code)
     return department
+
+
+def unknown(code: str) -> NotFound:
+    return NotFound(f"No department with code {code!r}")
 
 
 def find_by_code(session: Session, code: str) -> Department | None:

@@ -18,8 +18,12 @@ _NOT_NULL = ("name", "value_type", "direction", "aggregation")
 def get_by_code(session: Session, code: str) -> Indicator:
     indicator = find_by_code(session, code)
     if indicator is None:
-        raise NotFound(f"No indicator with code {code!r}")
+        raise unknown(code)
     return indicator
+
+
+def unknown(code: str) -> NotFound:
+    return NotFound(f"No indicator with code {code!r}")
 
 
 # Built once: building a statement costs more than running it, and every write resolves its indicator.

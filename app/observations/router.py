@@ -6,7 +6,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
-from app.auth.dependencies import Clerk, SessionDep, Viewer, ViewerToken
+from app.auth.dependencies import Clerk, ClerkToken, SessionDep, Viewer, ViewerToken
 from app.cellroutes import (
     CELL,
     YearPath,
@@ -108,16 +108,17 @@ async def put_observation(
     data: ObservationWrite,
     request: Request,
     session: SessionDep,
-    actor: Clerk,
+    token: ClerkToken,
 ) -> Response:
     """Record a cell's figure: 201 when created, 200 when updated or unchanged."""
     cell, (observation, outcome) = await write_cell(
         session,
+        service.STORE,
         indicator,
         department,
         year,
-        actor,
-        lambda cell: service.put(
+        token,
+        lambda cell, actor: service.put(
             session, cell=cell, data=data, actor=actor, precondition=precondition(request)
         ),
     )
@@ -150,16 +151,19 @@ async def delete_observation(
     year: YearPath,
     request: Request,
     session: SessionDep,
-    actor: Clerk,
+    token: ClerkToken,
 ) -> Response:
     """Delete a cell's figure; its history keeps the deletion as a version."""
     await write_cell(
         session,
+        service.STORE,
         indicator,
         department,
         year,
-        actor,
-        lambda cell: service.delete(session, cell=cell, actor=actor, precondition=precondition(request)),
+        token,
+        lambda cell, actor: service.delete(
+            session, cell=cell, actor=actor, precondition=precondition(request)
+        ),
     )
     return Response(status_code=204)
 

@@ -136,7 +136,12 @@ def put(
     check_scope(session, actor, cell)
     check_value(cell.indicator, data.value, ["body", "value"])
     return STORE.put(
-        session, key=cell.key, data=data.model_dump(), actor=actor.name, precondition=precondition
+        session,
+        key=cell.key,
+        data=data.model_dump(),
+        actor=actor.name,
+        precondition=precondition,
+        current=cell.current,
     )
 
 
@@ -145,7 +150,10 @@ def delete(
 ) -> None:
     """Remove a cell's figure; the deletion is kept as a version of its own."""
     check_scope(session, actor, cell)
-    if STORE.delete(session, key=cell.key, actor=actor.name, precondition=precondition) is None:
+    deleted = STORE.delete(
+        session, key=cell.key, actor=actor.name, precondition=precondition, current=cell.current
+    )
+    if deleted is None:
         raise NotFound(f"No observation for {cell.describe()}")
 
 

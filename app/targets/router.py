@@ -1,7 +1,7 @@
 from fastapi import Request
 from starlette.responses import Response
 
-from app.auth.dependencies import Commission, SessionDep, Viewer
+from app.auth.dependencies import CommissionToken, SessionDep, Viewer
 from app.cellroutes import (
     CELL,
     YearPath,
@@ -60,16 +60,17 @@ async def put_target(
     data: TargetWrite,
     request: Request,
     session: SessionDep,
-    actor: Commission,
+    token: CommissionToken,
 ) -> Response:
     """Set a cell's target (commission and admin): 201 when created, 200 otherwise."""
     cell, (target, outcome) = await write_cell(
         session,
+        service.STORE,
         indicator,
         department,
         year,
-        actor,
-        lambda cell: service.put(
+        token,
+        lambda cell, actor: service.put(
             session, cell=cell, data=data, actor=actor, precondition=precondition(request)
         ),
     )
@@ -99,16 +100,19 @@ async def delete_target(
     year: YearPath,
     request: Request,
     session: SessionDep,
-    actor: Commission,
+    token: CommissionToken,
 ) -> Response:
     """Remove a cell's target; its history keeps the deletion."""
     await write_cell(
         session,
+        service.STORE,
         indicator,
         department,
         year,
-        actor,
-        lambda cell: service.delete(session, cell=cell, actor=actor, precondition=precondition(request)),
+        token,
+        lambda cell, actor: service.delete(
+            session, cell=cell, actor=actor, precondition=precondition(request)
+        ),
     )
     return Response(status_code=204)
 

@@ -61,14 +61,22 @@ def put(
     if data.upper is not None:
         check_value(cell.indicator, data.upper, ["body", "upper"])
     return STORE.put(
-        session, key=cell.key, data=data.model_dump(), actor=actor.name, precondition=precondition
+        session,
+        key=cell.key,
+        data=data.model_dump(),
+        actor=actor.name,
+        precondition=precondition,
+        current=cell.current,
     )
 
 
 def delete(
     session: Session, *, cell: Cell, actor: Principal, precondition: Precondition | None = None
 ) -> None:
-    if STORE.delete(session, key=cell.key, actor=actor.name, precondition=precondition) is None:
+    deleted = STORE.delete(
+        session, key=cell.key, actor=actor.name, precondition=precondition, current=cell.current
+    )
+    if deleted is None:
         raise NotFound(f"No target for {cell.describe()}")
 
 

@@ -125,3 +125,42 @@ def test_public_read_lets_anonymous_read_but_never_write(
     problem(client.get("/api/v1/indicators", headers={"Authorization": "Bearer wrong"}), 401)
     row = stored(session, "free-seals", "zone", 2021)
     assert row is not None and row.value == 1584
+
+
+OBS_CELL = "/api/v1/observations/free-seals/zone/2021"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", OBS_CELL, {"value": "many"}),  # the body is invalid
+        ("PUT", "/api/v1/observations/free-seals/zone/1066", {"value": 1}),  # the year is
+        ("DELETE", "/api/v1/observations/free-seals/zone/1066", None),
+        ("PUT", "/api/v1/targets/free-seals/zone/2021", {"operator": "near", "value": 1}),
+        ("DELETE", "/api/v1/targets/free-seals/zone/1066", None),
+        ("GET", "/api/v1/observations/free-seals/zone/1066", None),
+    ],
+)
+def test_who_may_not_call_a_route_learns_that_before_what_is_wrong_with_the_request(
+    client: TestClient, auth: Tokens, session: Session, method: str, path: str, body: object
+) -> None:
+    """The cell routes check the token in their own first query, which an invalid request never
+    reaches: the 401 or 403 still comes before the 422, as from every other route, and nothing is
+    written."""
+    seals = stored(session, "free-seals", "zone", 2021)
+    assert seals is not None
+    before = (seals.value, seals.version)
+    r = client.post(URL, json={"name": "gone", "role": "commission"}, headers=auth["admin"])
+    revoked = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert client.delete(f"{URL}/gone", headers=auth["admin"]).status_code == 204
+    unknown = {"Authorization": "Bearer ind_" + "x" * 43}
+    for headers in (revoked, unknown):
+        answer = problem(client.request(method, path, json=body, headers=headers), 401)
+        assert answer["detail"] == "The token is unknown or revoked"
+    if method != "GET":  # a role too low: the viewer for observations, a clerk for targets
+        too_low = auth["clerk-zone"] if "/targets/" in path else auth["viewer"]
+        assert "role" in problem(client.request(method, path, json=body, headers=too_low), 403)["detail"]
+    answer = problem(client.request(method, path, json=body, headers=auth["commission"]), 422)
+    assert answer["errors"], answer
+    seals = stored(session, "free-seals", "zone", 2021)
+    assert seals is not None and (seals.value, seals.version) == before
