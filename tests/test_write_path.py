@@ -275,3 +275,33 @@ def test_an_authenticated_read_of_one_cell_checks_its_token_in_its_one_query(
     finally:
         monkeypatch.delenv("INDICATORS_PUBLIC_READ")
         get_settings.cache_clear()
+
+
+def test_an_invalid_write_with_a_bad_token_is_401_in_the_real_unit_of_work(
+    served: tuple[Engine, str],
+) -> None:
+    """The write's token is checked by its own first query, which an invalid request never reaches;
+    the 401 still comes first, asked of the request's session once its unit of work has ended, and
+    on SQLite that check leaves no lock behind."""
+    engine, secret = served
+    with Session(engine) as session, session.begin():
+        _, viewer = tokens.create(session, data=TokenCreate(name="reader", role=Role.viewer), actor="test")
+
+    async def scenario() -> list[httpx.Response]:
+        async with _client() as client:
+            bad = {"value": "lots"}
+            return [
+                await client.put(CELL, json=bad, headers={"Authorization": "Bearer ind_" + "y" * 43}),
+                await client.put(CELL, json=bad, headers={"Authorization": f"Bearer {viewer}"}),
+                await client.put(CELL, json=bad, headers={"Authorization": f"Bearer {secret}"}),
+                await client.put(CELL, json={"value": 4321}, headers={"Authorization": f"Bearer {secret}"}),
+            ]
+
+    unknown, too_low, invalid, written = asyncio.run(scenario())
+    assert (unknown.status_code, too_low.status_code, invalid.status_code) == (401, 403, 422)
+    assert written.status_code == 200, written.text  # nothing held the write lock
+    if engine.dialect.name == "sqlite":
+        assert _writers_file_is_free(engine.url.database or "")
+    with Session(engine) as session:
+        observation = stored(session, *KEY)
+        assert observation is not None and observation.value == 4321 and observation.version == 2

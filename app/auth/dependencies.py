@@ -134,10 +134,13 @@ async def refusal_first(request: Request) -> Problem | None:
         return None
 
     def check() -> Problem | None:
+        session = deferred.session
         try:
-            principal = tokens.authenticate(deferred.session, deferred.secret)
+            # A read: on SQLite not in the BEGIN IMMEDIATE the session's writes begin with.
+            session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            principal = tokens.authenticate(session, deferred.secret)
         finally:
-            deferred.session.rollback()
+            session.rollback()
         if principal is None:
             return Unauthorized(tokens.UNKNOWN_TOKEN)
         try:
