@@ -77,7 +77,13 @@ def server_options(workers: int) -> dict[str, Any]:
     connections answers them evenly, where uvloop left some waiting (`bench.api`, p99 at 32
     connections: SQLite GET with 1 worker 206 -> 15 ms; PostgreSQL GET with 2 workers, each on its
     own socket, 21-83 -> 19-26 ms; BENCHMARKS.md)."""
-    return {"workers": workers, "log_level": get_settings().log_level, "loop": "asyncio"}
+    settings = get_settings()
+    return {
+        "workers": workers,
+        "log_level": settings.log_level,
+        "access_log": settings.access_log,
+        "loop": "asyncio",
+    }
 
 
 @token_cli.command("create")

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     # at most two connections, so keep 2 x this within db_pool_size + db_max_overflow.
     db_concurrency: int = Field(default=2, ge=1)
     log_level: str = "info"
+    # uvicorn's line per request; off where a proxy in front logs requests already.
+    access_log: bool = True
 
     @property
     def max_upload_bytes(self) -> int:

@@ -122,3 +122,13 @@ def test_a_worker_that_cannot_listen_fails_to_start_rather_than_restart_forever(
         with pytest.raises(SystemExit) as exit_:
             server.listen_on_own_socket("127.0.0.1", taken.getsockname()[1], 8)
     assert exit_.value.code == STARTUP_FAILURE
+
+
+@pytest.mark.parametrize("access_log", ["true", "false"])
+def test_the_access_log_can_be_left_to_a_proxy(tmp_path: Path, access_log: str) -> None:
+    env = {"INDICATORS_LOG_LEVEL": "info", "INDICATORS_ACCESS_LOG": access_log}
+    with serving(f"sqlite:///{tmp_path / 'served.db'}", env=env) as live:
+        assert httpx.get(f"{live.url}/api/v1/indicators").status_code == 401
+        time.sleep(0.2)
+        logged = '"GET /api/v1/indicators HTTP/1.1" 401' in live.output()
+    assert logged is (access_log == "true")
