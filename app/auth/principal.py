@@ -43,16 +43,6 @@ def may_write(session: Session, actor: Principal, department_id: int) -> bool:
     return False
 
 
-def needs_scope(actor: Principal, department_code: str) -> bool:
-    """Whether the actor may write a department's cells only if it lies within their own: a clerk
-    writing for a department other than their own."""
-    return (
-        actor.role is Role.clerk
-        and actor.department_id is not None
-        and actor.department_code != department_code
-    )
-
-
 def out_of_scope(actor: Principal, code: str) -> Forbidden:
     scope = actor.department_code or "no department"
     return Forbidden(

@@ -6,7 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.models import ApiToken
+from app.auth import service as tokens
+from app.auth.models import ApiToken, Role
 from app.config import Settings
 from tests.conftest import Tokens
 from tests.helpers import problem, revisions, stored
@@ -164,3 +165,17 @@ def test_who_may_not_call_a_route_learns_that_before_what_is_wrong_with_the_requ
     assert answer["errors"], answer
     seals = stored(session, "free-seals", "zone", 2021)
     assert seals is not None and (seals.value, seals.version) == before
+
+
+def test_a_clerk_without_a_department_writes_nowhere(client: TestClient, session: Session) -> None:
+    """The API never makes one (a clerk's token needs its department, which cannot then be
+    deleted); if one existed all the same, its writes are refused, not let through everywhere."""
+    secret = "ind_" + "c" * 43
+    session.add(
+        ApiToken(name="stray", role=Role.clerk, token_hash=tokens.hash_secret(secret), created_by="test")
+    )
+    session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    answer = problem(client.put(OBS_CELL, json={"value": 1}, headers=headers), 403)
+    assert "no department" in answer["detail"]
+    assert client.get(OBS_CELL, headers=headers).status_code == 200  # it still reads
