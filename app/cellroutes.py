@@ -84,7 +84,7 @@ def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
     """A write's first query, built once per store: the token's holder (no row: 401), the path's
     indicator and department (NULL: unknown), whether the department lies within the holder's own
     (a clerk's scope, walking up its short chain of parents), and the cell's current row in `store`,
-    locked (NULL: none yet). One round trip where these were four."""
+    locked (NULL: none yet), in this order (read by position). One round trip where these were three."""
     table = store.table
     indicator_id = select(Indicator.id).where(Indicator.code == bindparam("indicator")).scalar_subquery()
     department_id = select(Department.id).where(Department.code == bindparam("department")).scalar_subquery()
