@@ -156,8 +156,9 @@ def test_who_may_not_call_a_route_learns_that_before_what_is_wrong_with_the_requ
     assert client.delete(f"{URL}/gone", headers=auth["admin"]).status_code == 204
     unknown = {"Authorization": "Bearer ind_" + "x" * 43}
     for headers in (revoked, unknown):
-        answer = problem(client.request(method, path, json=body, headers=headers), 401)
-        assert answer["detail"] == "The token is unknown or revoked"
+        refused = client.request(method, path, json=body, headers=headers)
+        assert problem(refused, 401)["detail"] == "The token is unknown or revoked"
+        assert refused.headers["www-authenticate"] == "Bearer"
     if method != "GET":  # a role too low: the viewer for observations, a clerk for targets
         too_low = auth["clerk-zone"] if "/targets/" in path else auth["viewer"]
         assert "role" in problem(client.request(method, path, json=body, headers=too_low), 403)["detail"]
