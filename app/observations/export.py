@@ -82,6 +82,19 @@ def sheet_number(value: Decimal) -> int | float | str:
     return decimal_text(value)
 
 
+def sheet_text(sheet: Any, text: str | None) -> Any:
+    """A clerk's text as a sheet cell: always a string. openpyxl makes a formula of any text that
+    starts with "=", which a spreadsheet would run, and which the import reads as empty (a formula has
+    no value until a spreadsheet computes it)."""
+    if text is None or not text.startswith("="):
+        return text
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"
+    return cell
+
+
 def xlsx_file(session: Session, filters: CellFilters) -> IO[bytes]:
     """The matching observations as a one-sheet workbook, in a temporary file positioned at 0."""
     from openpyxl import Workbook
@@ -96,7 +109,7 @@ def xlsx_file(session: Session, filters: CellFilters) -> IO[bytes]:
     sheet = book.create_sheet("observations")
     sheet.append(FIELDS)
     for i, d, y, value, q, note, source in rows(session, filters):
-        sheet.append((i, d, y, sheet_number(value), q, note, source))
+        sheet.append((i, d, y, sheet_number(value), q, sheet_text(sheet, note), sheet_text(sheet, source)))
     out = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - the answer closes it
     book.save(out)
     out.seek(0)
@@ -127,7 +140,18 @@ def template(session: Session, *, department: Department, year: int) -> bytes:
     sheet.title = f"{department.code} {year}"[:31]
     sheet.append([*FIELDS, *TEMPLATE_DISPLAY])
     for code, name, unit in indicators:
-        sheet.append([code, department.code, year, None, None, None, None, name, unit])
+        sheet.append(
+            [
+                code,
+                department.code,
+                year,
+                None,
+                None,
+                None,
+                None,
+                *(sheet_text(sheet, t) for t in (name, unit)),
+            ]
+        )
     qualifiers = DataValidation(
         type="list", formula1='"' + ",".join(q.value for q in Qualifier) + '"', allow_blank=True
     )

@@ -214,3 +214,40 @@ def test_template_of_an_unknown_department_is_404_and_year_is_required(
     problem(client.get("/api/v1/templates/nowhere.xlsx?year=2022", headers=auth["viewer"]), 404)
     problem(client.get("/api/v1/templates/zone.xlsx", headers=auth["viewer"]), 422)
     problem(client.get("/api/v1/templates/zone.xlsx?year=2022"), 401)
+
+
+def test_xlsx_export_keeps_text_that_looks_like_a_formula_as_text(
+    client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """A note or source starting with = is a clerk's text: in the workbook it is a string that a
+    spreadsheet shows and does not run, and it imports back unchanged (a formula cell has no value
+    until a spreadsheet computes it, so the import read it as empty and cleared the note)."""
+    body = {"value": 5, "note": '=HYPERLINK("http://example.invalid","x")', "source": "=1+1"}
+    r = client.put(f"{URL}/legal-lectures/zone/1975", json=body, headers=auth["clerk-zone"])
+    assert r.status_code in (200, 201), r.text
+    r = client.get(f"{URL}?department=zone&indicator=legal-lectures&format=xlsx", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
+    (row,) = [cells for cells in sheet.iter_rows(min_row=2) if cells[2].value == 1975]
+    assert [(c.value, c.data_type) for c in row[5:7]] == [(body["note"], "s"), (body["source"], "s")]
+    version = stored(session, "legal-lectures", "zone", 1975)
+    assert version is not None
+    r = client.post(URL, content=r.content, headers={**auth["clerk-zone"], "content-type": XLSX})
+    assert r.status_code == 200, r.text
+    assert (r.json()["updated"], r.json()["created"], r.json()["rejected"]) == (0, 0, 0), r.json()
+    again = stored(session, "legal-lectures", "zone", 1975)
+    assert again is not None and (again.note, again.source) == (body["note"], body["source"])
+
+
+def test_a_template_keeps_an_indicator_name_that_looks_like_a_formula_as_text(
+    client: TestClient, auth: Tokens
+) -> None:
+    body = {"code": "formula-like", "name": "=1+1", "unit": "=A1", "value_type": "count"}
+    assert client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
+    r = client.put(f"{URL}/formula-like/zone/2021", json={"value": 1}, headers=auth["clerk-zone"])
+    assert r.status_code == 201, r.text
+    r = client.get("/api/v1/templates/zone.xlsx?year=2022", headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
+    (row,) = [cells for cells in sheet.iter_rows(min_row=2) if cells[0].value == "formula-like"]
+    assert [(c.value, c.data_type) for c in row[7:9]] == [("=1+1", "s"), ("=A1", "s")]
