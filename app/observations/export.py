@@ -83,9 +83,9 @@ def sheet_number(value: Decimal) -> int | float | str:
 
 
 def sheet_text(sheet: Any, text: str | None) -> Any:
-    """A clerk's text as a sheet cell: always a string. openpyxl makes a formula of any text that
-    starts with "=", which a spreadsheet would run, and which the import reads as empty (a formula has
-    no value until a spreadsheet computes it)."""
+    """Free text (a note, a source, a name) as a sheet cell: always a string. openpyxl makes a
+    formula of any text that starts with "=", which a spreadsheet would run, and which the import
+    reads as empty (a formula has no value until a spreadsheet computes it)."""
     if text is None or not text.startswith("="):
         return text
     from openpyxl.cell import WriteOnlyCell
@@ -140,18 +140,8 @@ def template(session: Session, *, department: Department, year: int) -> bytes:
     sheet.title = f"{department.code} {year}"[:31]
     sheet.append([*FIELDS, *TEMPLATE_DISPLAY])
     for code, name, unit in indicators:
-        sheet.append(
-            [
-                code,
-                department.code,
-                year,
-                None,
-                None,
-                None,
-                None,
-                *(sheet_text(sheet, t) for t in (name, unit)),
-            ]
-        )
+        display = [sheet_text(sheet, name), sheet_text(sheet, unit)]
+        sheet.append([code, department.code, year, None, None, None, None, *display])
     qualifiers = DataValidation(
         type="list", formula1='"' + ",".join(q.value for q in Qualifier) + '"', allow_blank=True
     )
