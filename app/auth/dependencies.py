@@ -51,6 +51,15 @@ def check_role(principal: Principal, role: Role) -> None:
         raise Forbidden(f"This needs the {role} role; token {principal.name!r} is {principal.role}")
 
 
+def _authorized(session: Session, secret: str, role: Role) -> Principal:
+    """The token's holder: 401 when it is unknown or revoked, 403 when its role is below `role`."""
+    principal = tokens.authenticate(session, secret)
+    if principal is None:
+        raise Unauthorized(tokens.UNKNOWN_TOKEN)
+    check_role(principal, role)
+    return principal
+
+
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     # Async: no thread hop for public reads, nor for a read's token lookup.
     async def dependency(
@@ -68,11 +77,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
         # The lookup of one indexed row then waits on no lock (WAL readers or the write lock held on
         # SQLite, MVCC on PostgreSQL), so it runs right here: the trip to a worker thread and back
         # cost more than the query (bench.auth: 87% of a public read with the trip, 92-100% without).
-        principal = tokens.authenticate(session, secret)
-        if principal is None:
-            raise Unauthorized(tokens.UNKNOWN_TOKEN)
-        check_role(principal, role)
-        return principal
+        return _authorized(session, secret, role)
 
     REQUIRED_ROLES[dependency] = role
     return dependency
@@ -138,15 +143,11 @@ async def refusal_first(request: Request) -> Problem | None:
         try:
             # A read: on SQLite not in the BEGIN IMMEDIATE the session's writes begin with.
             session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-            principal = tokens.authenticate(session, deferred.secret)
+            _authorized(session, deferred.secret, deferred.role)
+        except (Unauthorized, Forbidden) as refused:
+            return refused
         finally:
             session.rollback()
-        if principal is None:
-            return Unauthorized(tokens.UNKNOWN_TOKEN)
-        try:
-            check_role(principal, deferred.role)
-        except Forbidden as refused:
-            return refused
         return None
 
     return await run_in_threadpool(check)
