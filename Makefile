@@ -26,6 +26,7 @@ check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # wrk drives the load when it is installed (as root, it is installed here); else a Python client does.
 bench: $(STAMP)

@@ -30,9 +30,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.types import Enum
 
-from app import migrate
-from app.columns import ExactDecimal, UTCDateTime
-from app.jsonio import decimal_text
+from app.core.db import migrate
+from app.core.db.types import ExactDecimal, UTCDateTime
+from app.core.json import decimal_text
 from app.models import metadata
 
 FORMAT = "indicators-dump"

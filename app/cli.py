@@ -7,13 +7,17 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from app import migrate, server
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.models import Role
+from app.auth.principal import Principal
 from app.auth.schemas import TokenCreate
-from app.config import get_settings
-from app.database import get_engine
-from app.problems import Problem
+from app.core import server
+from app.core.config import get_settings
+from app.core.db import migrate
+from app.core.db.engine import get_engine
+from app.core.db.session import begin_for_write
+from app.core.json import dumps
+from app.core.problems import Problem
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_cli = typer.Typer(no_args_is_help=True, help="The database schema.")
@@ -70,13 +74,9 @@ def serve(
 
 
 def server_options(workers: int) -> dict[str, Any]:
-    """uvicorn's options for `serve` (app.server.run); bench/ runs its bare-ASGI ceiling with the very
-    same ones.
-
-    asyncio's event loop rather than uvloop: at the same throughput, a worker kept busy by 32
-    connections answers them evenly, where uvloop left some waiting (`bench.api`, p99 at 32
-    connections: SQLite GET with 1 worker 206 -> 15 ms; PostgreSQL GET with 2 workers, each on its
-    own socket, 21-83 -> 19-26 ms; BENCHMARKS.md)."""
+    """uvicorn's options for `serve` (app.core.server.run); bench/ runs its bare-ASGI ceiling with the very
+    same ones. asyncio's event loop rather than uvloop: a busy worker answers its connections evenly
+    (BENCHMARKS.md)."""
     settings = get_settings()
     return {
         "workers": workers,
@@ -134,9 +134,56 @@ def import_(
     Prints the import summary as JSON on stdout. Exit status 0, 1 when rows were rejected, 2 when
     the file cannot be read (unknown type, bad header, undecodable text).
     """
-    from app.observations.importer import command
+    raise typer.Exit(_import(file, dry_run=dry_run, atomic=atomic, actor_name=actor))
 
-    raise typer.Exit(command(file, dry_run=dry_run, atomic=atomic, actor_name=actor))
+
+LARGE_IMPORT = 4 << 20  # files above 4 MiB get a progress bar
+
+
+def _import(path: Path, *, dry_run: bool, atomic: bool, actor_name: str) -> int:
+    """`indicators import`: the summary as JSON on stdout; 0, 1 when rows were rejected, 2 when unread."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from app.transfer.importer import import_file
+
+    actor = Principal(name=actor_name, role=Role.admin)
+    console = Console(stderr=True)
+    size = path.stat().st_size
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=size < LARGE_IMPORT or not console.is_terminal,
+    )
+    try:
+        with bar, Session(get_engine()) as session, session.begin():
+            task = bar.add_task(f"importing {path.name}", total=size)
+            begin_for_write(session)
+            summary = import_file(
+                session,
+                path,
+                actor=actor,
+                dry_run=dry_run,
+                atomic=atomic,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+            body = summary.body()
+    except Problem as problem:
+        if "rejected" not in problem.extra:  # the file itself could not be read
+            console.print(f"error: {problem.detail}", markup=False, highlight=False, soft_wrap=True)
+            for error in problem.errors or []:
+                console.print(
+                    f"  {error['loc']}: {error['msg']}", markup=False, highlight=False, soft_wrap=True
+                )
+            return 2
+        body = problem.extra
+    sys.stdout.buffer.write(dumps(body) + b"\n")
+    sys.stdout.flush()
+    return 1 if body["rejected"] else 0
 
 
 @cli.command("dump")

@@ -1,7 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from app.auth.models import ApiToken
-from app.database import Base
+from app.core.db.types import Base
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision

@@ -1,4 +1,6 @@
-"""The OpenAPI document, made to tell the truth about errors, auth and conditional requests.
+"""The OpenAPI document and the docs page (served from an installed package: no outside network).
+
+The document is made to tell the truth about errors, auth and conditional requests.
 
 FastAPI documents a route's success answer and a 422 in its own JSON shape. Ours differ: every error
 is application/problem+json; a token may be missing (401) or lack the right (403); a path may name
@@ -11,17 +13,21 @@ what each route depends on and declares. A route declares what this module canno
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, routing
 from fastapi.dependencies.models import Dependant
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.routing import APIRoute
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import compile_path
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from app.auth.dependencies import REQUIRED_ROLES
 from app.auth.models import Role
-from app.problems import PROBLEM_JSON, problem_response
+from app.core.problems import PROBLEM_JSON, problem_response
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
@@ -243,3 +249,17 @@ def install(app: FastAPI, *, public_read: bool = False) -> None:
         )
 
     app.add_exception_handler(405, method_not_allowed)
+
+
+def install_docs(app: FastAPI) -> None:
+    app.mount("/docs-static", StaticFiles(directory=Path(str(swagger_ui_path))), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Indicators API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )

@@ -27,13 +27,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session
 
-from app import migrate
 from app.analytics import service as analytics
-from app.bulk import paused_gc
+from app.core.db import migrate
+from app.core.json import paused_gc
 from app.departments.models import Department
 from app.indicators.models import Aggregation, Direction, Indicator, ValueType
 from app.observations.models import Observation, Qualifier
-from app.targets import compliance
+from app.targets.compliance import report as compliance
 from app.targets.models import Operator, Target
 from bench.harness import Skip, engine_for, settle, throwaway
 
@@ -309,10 +309,10 @@ def _http(engine: Engine) -> Iterator[tuple[Any, dict[str, str]]]:
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-    from app.auth import service as tokens
+    from app.auth import tokens
     from app.auth.models import Role
     from app.auth.schemas import TokenCreate
-    from app.database import get_session
+    from app.core.db.session import get_session
     from app.main import create_app
 
     with Session(engine) as session, session.begin():

@@ -1,6 +1,6 @@
 """The framework ceiling: a bare ASGI app that answers with bytes held in memory; and FastAPI's floor.
 
-It runs on the same server as the service (`app.server.run`, `app.cli.server_options`, same workers) and
+It runs on the same server as the service (`app.core.server.run`, `app.cli.server_options`, same workers) and
 answers each request with the very bytes and headers the service gave for the same method and path,
 so the difference between the two is what FastAPI, our code and the database cost.
 
@@ -22,8 +22,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from app import server
 from app.cli import server_options
+from app.core import server
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

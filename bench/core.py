@@ -1,7 +1,7 @@
 """The database ceiling: the same queries by raw SQLAlchemy Core, no HTTP, no ORM, no validation.
 
 Each query runs as the service runs it (one pooled connection and one transaction per request, the
-engine from app.database with its SQLite pragmas) in a loop, in as many processes as the server has
+engine from app.core.db.session with its SQLite pragmas) in a loop, in as many processes as the server has
 workers, so the figure is what the database and the driver alone allow on this machine.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from app import models
-from app.columns import utcnow
-from app.database import make_engine
+from app.core.db.engine import make_engine
+from app.core.db.types import utcnow
 
 _TABLES = models.metadata.tables
 OBS = _TABLES["observation"]

@@ -33,11 +33,11 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from app import migrate
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.models import Role
 from app.auth.schemas import TokenCreate
-from app.database import make_engine
+from app.core.db import migrate
+from app.core.db.engine import make_engine
 
 POSTGRES_URL = os.environ.get(
     "INDICATORS_BENCH_POSTGRES_URL",

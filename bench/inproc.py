@@ -139,8 +139,8 @@ def serve_inproc(kind: str, url: str, data: Dataset | None, n: int, warmup: int,
     request = requests_for(kind, url, data)
     os.environ["INDICATORS_DATABASE_URL"] = url
     os.environ["INDICATORS_PUBLIC_READ"] = "true"
-    from app.config import get_settings
-    from app.database import get_engine
+    from app.core.config import get_settings
+    from app.core.db.engine import get_engine
     from app.main import create_app
 
     get_settings.cache_clear()  # read the environment again: this database, public read

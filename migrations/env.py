@@ -3,8 +3,8 @@
 from alembic import context
 from sqlalchemy import Connection
 
-from app.database import make_engine
-from app.migrate import schema_filter
+from app.core.db.engine import make_engine
+from app.core.db.migrate import schema_filter
 from app.models import metadata
 
 config = context.config

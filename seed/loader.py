@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role
 from app.auth.principal import Principal
-from app.cells import Cell, Outcome
+from app.cells.key import Cell
+from app.cells.store import Outcome
 from app.departments import service as departments
 from app.departments.schemas import DepartmentCreate
 from app.indicators import service as indicators

@@ -18,12 +18,13 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from app import migrate  # noqa: E402
-from app.auth import service as tokens  # noqa: E402
+from app.auth import tokens  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.auth.schemas import TokenCreate  # noqa: E402
-from app.config import Settings, current_settings, get_settings  # noqa: E402
-from app.database import get_engine, get_session  # noqa: E402
+from app.core.config import Settings, current_settings, get_settings  # noqa: E402
+from app.core.db import migrate  # noqa: E402
+from app.core.db.engine import get_engine  # noqa: E402
+from app.core.db.session import get_session  # noqa: E402
 from app.main import create_app  # noqa: E402
 from seed.loader import load  # noqa: E402
 from tests.databases import IN_CI, POSTGRES_URL, fresh_database, postgres_problem  # noqa: E402

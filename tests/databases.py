@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
-from app.database import make_engine
+from app.core.db.engine import make_engine
 
 POSTGRES_URL = os.environ.get(
     "INDICATORS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -17,9 +17,9 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app import migrate
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.schemas import TokenCreate
+from app.core.db import migrate
 from seed.loader import load
 from tests.conftest import TOKEN_SPECS
 
@@ -82,11 +82,11 @@ def start(database_url: str, *, workers: int = 1, env: dict[str, str] | None = N
         "INDICATORS_LOG_LEVEL": "warning",
         **(env or {}),
     }
-    # As `indicators serve` runs it (app.server), without its migration and admin token.
+    # As `indicators serve` runs it (app.core.server), without its migration and admin token.
     command = [
         sys.executable,
         "-c",
-        "import sys; from app import server; from app.cli import server_options; "
+        "import sys; from app.core import server; from app.cli import server_options; "
         "server.run('app.main:create_app', host='127.0.0.1', port=int(sys.argv[1]), "
         "**server_options(int(sys.argv[2])))",
         str(port),

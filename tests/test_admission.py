@@ -1,9 +1,9 @@
-"""app.admission: a bounded number of requests at the database, one SQLite writer, re-entry per request."""
+"""app.core.db.gate: a bounded number of requests at the database, one SQLite writer, re-entry per request."""
 
 import asyncio
 from typing import Any
 
-from app import admission
+from app.core.db import gate as admission
 
 Scope = dict[str, Any]
 

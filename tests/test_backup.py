@@ -21,7 +21,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import backup
-from app.database import get_engine, get_session
+from app.core.db.engine import get_engine
+from app.core.db.session import get_session
 from app.main import create_app
 from app.models import metadata
 from tests.databases import fresh_database, url_of

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cells import Outcome
+from app.cells.store import Outcome
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision, Qualifier

@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, make_url, select, text
 from sqlalchemy.orm import Session
 
-from app import migrate
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.models import ApiToken
-from app.database import make_engine
+from app.core.db import migrate
+from app.core.db.engine import make_engine
 from app.indicators.models import Aggregation, Direction, Indicator, ValueType
 from app.observations.models import Observation, ObservationRevision
 from seed.loader import load

@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.config import Settings, get_settings
-from app.database import get_engine, get_session
+from app.core.config import Settings, get_settings
+from app.core.db.engine import get_engine
+from app.core.db.session import get_session
 from app.main import create_app
 from tests.conftest import Tokens
 from tests.helpers import problem, revisions, stored

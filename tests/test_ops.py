@@ -14,7 +14,7 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 def test_readiness_fails_when_the_database_does_not_answer(client: TestClient) -> None:
-    from app.database import get_engine
+    from app.core.db.engine import get_engine
 
     dead = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
     client.app.dependency_overrides[get_engine] = lambda: dead  # type: ignore[attr-defined]

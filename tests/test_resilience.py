@@ -1,4 +1,4 @@
-"""app.resilience: which database failures are run again, and how the retry middleware behaves."""
+"""app.core.db.retry: which database failures are run again, and how the retry middleware behaves."""
 
 import sqlite3
 from collections.abc import AsyncIterator
@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa
 from starlette.responses import Response, StreamingResponse
 
-from app import problems
-from app.resilience import ATTEMPTS, DatabaseRetry, classify, commit_outcome_unknown
+from app.core import problems
+from app.core.db.retry import ATTEMPTS, DatabaseRetry, classify, commit_outcome_unknown
 from tests.helpers import problem
 
 

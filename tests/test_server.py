@@ -1,4 +1,4 @@
-"""How the service is served (app.server): each worker on a listening socket of its own."""
+"""How the service is served (app.core.server): each worker on a listening socket of its own."""
 
 import asyncio
 import os
@@ -13,7 +13,7 @@ import httpx
 import pytest
 from uvicorn.config import STARTUP_FAILURE
 
-from app import server
+from app.core import server
 from tests.servers import ROOT, serving
 
 
@@ -72,7 +72,7 @@ def test_a_second_server_on_a_port_in_use_is_refused_and_the_first_serves_on(tmp
             [
                 sys.executable,
                 "-c",
-                "from app import server; "
+                "from app.core import server; "
                 f"server.run('app.main:create_app', host='127.0.0.1', port={port}, workers=2)",
             ],
             cwd=ROOT,

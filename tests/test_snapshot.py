@@ -5,11 +5,12 @@ Compliance answers with a summary and a page from two statements; they must agre
 import asyncio
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from app import database, migrate
 from app.auth.models import ApiToken, Role
+from app.core.db import migrate
+from app.core.db import session as database
 
 
 def _request(method: str) -> Request:
@@ -27,8 +28,8 @@ def _commit_a_token_elsewhere(engine: Engine, name: str) -> None:
 
 def _counts_around_a_commit(engine: Engine, method: str, monkeypatch: object) -> tuple[int, int]:
     migrate.upgrade(engine)
-    maker = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-    monkeypatch.setattr(database, "_sessionmaker", lambda: maker)  # type: ignore[attr-defined]
+    maker = database.sessionmaker_for(engine)
+    monkeypatch.setattr(database, "sessionmaker_for_requests", lambda: maker)  # type: ignore[attr-defined]
 
     async def scenario() -> tuple[int, int]:
         unit_of_work = aiter(database.get_session(_request(method)))

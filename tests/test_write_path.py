@@ -1,4 +1,4 @@
-"""Where a one-cell write runs: the real unit of work (app.database.get_session), not the tests' one.
+"""Where a one-cell write runs: the real unit of work (app.core.db.session.get_session), not the tests' one.
 
 On SQLite the write lock is taken first, on the event loop when it is free, else waited for in a
 worker thread; the work and its COMMIT then run on the loop. On PostgreSQL the work and its COMMIT
@@ -17,13 +17,15 @@ import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app import database, migrate
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.models import Role
 from app.auth.schemas import TokenCreate
-from app.config import get_settings
+from app.core.config import get_settings
+from app.core.db import engine as engines
+from app.core.db import migrate
+from app.core.db import session as database
 from app.main import create_app
 from seed.loader import load
 from tests.helpers import revisions, stored
@@ -39,8 +41,8 @@ def served(fresh: Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[Engine, str]
     with Session(fresh) as session, session.begin():
         load(session)
         _, secret = tokens.create(session, data=TokenCreate(name="writer", role=Role.admin), actor="test")
-    maker = sessionmaker(bind=fresh, expire_on_commit=False, autoflush=False)
-    monkeypatch.setattr(database, "_sessionmaker", lambda: maker)
+    maker = database.sessionmaker_for(fresh)
+    monkeypatch.setattr(database, "sessionmaker_for_requests", lambda: maker)
     return fresh, secret
 
 
@@ -118,7 +120,7 @@ def test_a_put_waiting_for_another_writer_leaves_the_event_loop_free(
         pytest.skip("SQLite's write lock")
     engine, secret = served
     database_file = engine.url.database or ""
-    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 3000)  # a wait on the loop fails fast
+    monkeypatch.setattr(engines, "SQLITE_BUSY_TIMEOUT_MS", 3000)  # a wait on the loop fails fast
     engine.dispose()  # connections made from here on have it
     headers = {"Authorization": f"Bearer {secret}"}
     other = holder(database_file)

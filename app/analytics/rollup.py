@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.decimals import exact_sum, is_exact_div, round_div
+from app.core.decimals import exact_sum, is_exact_div, round_div
 from app.indicators.models import Aggregation
 from app.observations.models import Qualifier
 

@@ -6,11 +6,11 @@ from starlette.responses import Response
 from app.analytics import service
 from app.analytics.schemas import ComparisonRead, SeriesRead
 from app.auth.dependencies import SessionDep, Viewer
-from app.cellroutes import YearQuery, year_range
-from app.celltables import YEAR_MAX, YEAR_MIN
-from app.http import api_router, conditional, csv_etag, wants_csv
-from app.jsonio import dumps
-from app.schemas import Code
+from app.cells.http import YearQuery, year_range
+from app.core.fields import YEAR_MAX, YEAR_MIN, Code
+from app.core.http import conditional, csv_etag, wants_csv
+from app.core.json import dumps
+from app.core.routing import api_router
 
 router = api_router("", "analytics")
 

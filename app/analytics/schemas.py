@@ -1,7 +1,7 @@
 from pydantic import Field
 
+from app.core.fields import Number, Schema
 from app.observations.models import Qualifier
-from app.schemas import Number, Schema
 
 
 class Point(Schema):

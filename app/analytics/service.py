@@ -15,12 +15,12 @@ from sqlalchemy import CursorResult, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.analytics.rollup import Group, Partial, Parts, combine, gather
-from app.cellroutes import unknown_codes
-from app.decimals import WIDE, round_div
+from app.cells.http import unknown_codes
+from app.core.decimals import WIDE, round_div
+from app.core.problems import FieldError, InvalidValue
 from app.departments.models import Department
 from app.indicators.models import Aggregation, Direction, Indicator
 from app.observations.models import Observation, Qualifier
-from app.problems import FieldError, InvalidValue
 
 PCT_PLACES = 2
 _O = Observation.__table__.c

@@ -7,12 +7,12 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.models import Role
 from app.auth.principal import ANONYMOUS, Principal
-from app.config import Settings, current_settings
-from app.database import READ_METHODS, get_session, take_write_lock
-from app.problems import Forbidden, Problem, Unauthorized
+from app.core.config import Settings, current_settings
+from app.core.db.session import READ_METHODS, get_session, take_write_lock
+from app.core.problems import Forbidden, Problem, Unauthorized
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -75,8 +75,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
             # when it must (take_write_lock).
             await take_write_lock(session)
         # The lookup of one indexed row then waits on no lock (WAL readers or the write lock held on
-        # SQLite, MVCC on PostgreSQL), so it runs right here: the trip to a worker thread and back
-        # cost more than the query (bench.auth: 87% of a public read with the trip, 92-100% without).
+        # SQLite, MVCC on PostgreSQL), so it runs right here: a worker thread costs more than it.
         return _authorized(session, secret, role)
 
     REQUIRED_ROLES[dependency] = role
@@ -86,11 +85,9 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 async def read_token(
     request: Request, session: SessionDep, settings: Annotated[Settings, Depends(current_settings)]
 ) -> str | None:
-    """A viewer's read whose one query checks the token itself (app.auth.service.TOKEN_VALID): the
+    """A viewer's read whose one query checks the token itself (app.auth.tokens.TOKEN_VALID): the
     token's hash for that query to check, None under public read; 401 at once without a token.
-
-    The lookup then costs no round trip of its own. On PostgreSQL it was one of the two a read in
-    autocommit makes (`bench.auth`: authenticated GET at 83% of public read with it)."""
+    The lookup then costs no round trip of its own."""
     secret = _bearer(request)
     if secret is None:
         if settings.public_read:
@@ -105,7 +102,7 @@ REQUIRED_ROLES[read_token] = Role.viewer
 
 class WriteToken(NamedTuple):
     """A write's token, checked by the query that resolves the cell written
-    (app.cellroutes.write_cell): its hash, and the role it needs."""
+    (app.cells.http.write_cell): its hash, and the role it needs."""
 
     hash: str
     role: Role

@@ -1,12 +1,10 @@
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, column, table, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.celltables import str_enum
-from app.columns import UTCDateTime, utcnow
-from app.database import Base
+from app.core.db.types import Base, UTCDateTime, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -39,6 +37,11 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
+    @classmethod
+    def live(cls) -> ColumnElement[bool]:
+        """The condition a token in force meets: it has not been revoked."""
+        return cls.revoked_at.is_(None)
+
     # A name is unique among live tokens, so a revoked clerk's token can be re-issued under its name.
     __table_args__ = (
         Index(
@@ -49,3 +52,8 @@ class ApiToken(Base):
             postgresql_where=text("revoked_at IS NULL"),
         ),
     )
+
+
+# The department a clerk's token writes for, named as its foreign key names it: auth lies below the
+# catalogue whose routes it guards, so it reads the department's code without importing its model.
+DEPARTMENT = table("department", column("id", Integer), column("code", String))

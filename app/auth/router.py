@@ -1,12 +1,12 @@
 from fastapi import Query
 from starlette.responses import Response
 
-from app.auth import service
+from app.auth import tokens as service
 from app.auth.dependencies import Admin, SessionDep
 from app.auth.schemas import TokenCreate, TokenCreated, TokenRead
-from app.http import api_router
-from app.jsonio import json_response
-from app.schemas import Page
+from app.core.json import json_response
+from app.core.pagination import Page
+from app.core.routing import api_router
 
 router = api_router("/tokens", "tokens")
 

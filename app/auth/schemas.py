@@ -3,7 +3,7 @@ import datetime as dt
 from pydantic import Field
 
 from app.auth.models import Role
-from app.schemas import Code, Schema
+from app.core.fields import Code, Schema
 
 
 class TokenCreate(Schema):

@@ -3,8 +3,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.columns import UTCDateTime, utcnow
-from app.database import Base
+from app.core.db.types import Base, UTCDateTime, utcnow
 
 
 class Department(Base):

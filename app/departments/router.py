@@ -1,12 +1,14 @@
-from fastapi import Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.auth.dependencies import Admin, SessionDep, Viewer
+from app.core.fields import Code
+from app.core.http import json_etag
+from app.core.json import json_response
+from app.core.pagination import Limit, Page, decode_cursor, page_by_code
+from app.core.routing import api_router
 from app.departments import service
 from app.departments.schemas import DepartmentCreate, DepartmentRead, DepartmentUpdate
-from app.http import api_router, json_etag
-from app.jsonio import json_response
-from app.schemas import Code, Limit, Page, decode_cursor, page_by_code
 
 router = api_router("/departments", "departments")
 
@@ -51,12 +53,19 @@ def update_department(code: Code, data: DepartmentUpdate, session: SessionDep, a
     return json_response(service.read(session, department))
 
 
-@router.delete(
-    "/{code}",
-    status_code=204,
-    responses={409: {"description": "Departments, figures, targets or tokens refer to it"}},
-)
-def delete_department(code: Code, session: SessionDep, _: Admin) -> Response:
-    """Delete a department that nothing refers to (409 otherwise)."""
-    service.delete(session, department=service.get_by_code(session, code))
-    return Response(status_code=204)
+def deletion(*, referenced: service.Referenced) -> APIRouter:
+    """The DELETE route, which asks the layers above whether figures refer to the department: the
+    wiring (app.main) passes that question in."""
+    deletions = api_router("/departments", "departments")
+
+    @deletions.delete(
+        "/{code}",
+        status_code=204,
+        responses={409: {"description": "Departments, figures, targets or tokens refer to it"}},
+    )
+    def delete_department(code: Code, session: SessionDep, _: Admin) -> Response:
+        """Delete a department that nothing refers to (409 otherwise)."""
+        service.delete(session, department=service.get_by_code(session, code), referenced=referenced)
+        return Response(status_code=204)
+
+    return deletions

@@ -1,6 +1,6 @@
 from pydantic import Field
 
-from app.schemas import Code, Schema
+from app.core.fields import Code, Schema
 
 
 class DepartmentBase(Schema):

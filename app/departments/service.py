@@ -1,16 +1,17 @@
 """Departments form a tree; codes are their public names."""
 
 import builtins
+from typing import Protocol
 
 from sqlalchemy import CTE, ColumnElement, bindparam, exists, literal, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from app.columns import utcnow
+from app.core.db.types import utcnow
+from app.core.problems import Conflict, FieldError, InvalidValue, NotFound
 from app.departments.models import Department
 from app.departments.schemas import DepartmentCreate, DepartmentRead, DepartmentUpdate
-from app.problems import Conflict, FieldError, InvalidValue, NotFound
 
 # Statements every request may run are built once: building one costs more than running it.
 _BY_CODE = select(Department).where(Department.code == bindparam("code"))
@@ -158,19 +159,29 @@ def update(session: Session, *, department: Department, data: DepartmentUpdate, 
     session.flush()
 
 
-def delete(session: Session, *, department: Department) -> None:
+class Referenced(Protocol):
+    """Whether figures' history still refers to a department: a question of the layers above, which
+    the caller passes in (app.observations.service.has_history)."""
+
+    def __call__(self, session: Session, *, department_id: int) -> bool: ...
+
+
+class _StillReferenced(Exception):
+    """Raised inside a delete's savepoint to roll the delete back."""
+
+
+def delete(session: Session, *, department: Department, referenced: Referenced) -> None:
     """Delete a department nothing refers to: no sub-departments, figures, targets, history or tokens."""
     if session.scalar(select(exists().where(Department.parent_id == department.id))):
         raise Conflict(f"Department {department.code!r} has departments below it")
-    # Imported here: the observations service resolves codes through this module.
-    from app.observations import service as observations
-
     try:
         with session.begin_nested():
             session.execute(sql_delete(Department).where(Department.id == department.id))
-            # The history has no foreign key of its own: what refers to it there is checked here.
-            observations.refuse_history(session, department_id=department.id)
-    except (IntegrityError, observations.HistoryRemains):
+            # The history has no foreign key of its own: what refers to it there is asked after the
+            # DELETE, which on PostgreSQL waits for writers still holding the row.
+            if referenced(session, department_id=department.id):
+                raise _StillReferenced
+    except (IntegrityError, _StillReferenced):
         raise Conflict(
             f"Department {department.code!r} has observations, targets, history or tokens"
         ) from None

@@ -4,8 +4,7 @@ import enum
 from sqlalchemy import Enum, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.columns import UTCDateTime, utcnow
-from app.database import Base
+from app.core.db.types import Base, UTCDateTime, utcnow
 
 
 class ValueType(enum.StrEnum):

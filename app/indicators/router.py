@@ -1,15 +1,21 @@
-from fastapi import Request
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.dependencies import Admin, SessionDep, Viewer
-from app.http import api_router, json_etag
+from app.core.fields import Code
+from app.core.http import json_etag
+from app.core.json import json_response
+from app.core.pagination import Limit, Page, decode_cursor, page_by_code
+from app.core.routing import api_router
 from app.indicators import service
 from app.indicators.schemas import IndicatorCreate, IndicatorRead, IndicatorUpdate
-from app.jsonio import json_response
-from app.observations import service as observations
-from app.schemas import Code, Limit, Page, decode_cursor, page_by_code
 
 router = api_router("/indicators", "indicators")
+# Whether an indicator has figures (its value_type is then fixed).
+HasFigures = Callable[[Session, int], bool]
 
 
 @router.get("", response_model=Page[IndicatorRead])
@@ -49,25 +55,31 @@ def get_indicator(code: Code, request: Request, session: SessionDep, _: Viewer) 
     return json_etag(request, service.read(service.get_by_code(session, code)))
 
 
-@router.patch(
-    "/{code}",
-    response_model=IndicatorRead,
-    responses={409: {"description": "value_type cannot change once there are observations"}},
-)
-def update_indicator(code: Code, data: IndicatorUpdate, session: SessionDep, actor: Admin) -> Response:
-    """Change an indicator; its value_type is fixed once it has observations (409)."""
-    indicator = service.get_by_code(session, code)
-    has_data = observations.indicator_has_data(session, indicator.id)
-    service.update(session, indicator=indicator, data=data, actor=actor.name, has_data=has_data)
-    return json_response(service.read(indicator))
+def changes(*, has_figures: HasFigures, referenced: service.Referenced) -> APIRouter:
+    """The PATCH and DELETE routes, which ask the layers above whether figures use the indicator: the
+    wiring (app.main) passes those questions in."""
+    changes = api_router("/indicators", "indicators")
 
+    @changes.patch(
+        "/{code}",
+        response_model=IndicatorRead,
+        responses={409: {"description": "value_type cannot change once there are observations"}},
+    )
+    def update_indicator(code: Code, data: IndicatorUpdate, session: SessionDep, actor: Admin) -> Response:
+        """Change an indicator; its value_type is fixed once it has observations (409)."""
+        indicator = service.get_by_code(session, code)
+        has_data = has_figures(session, indicator.id)
+        service.update(session, indicator=indicator, data=data, actor=actor.name, has_data=has_data)
+        return json_response(service.read(indicator))
 
-@router.delete(
-    "/{code}",
-    status_code=204,
-    responses={409: {"description": "Figures, targets or history refer to it"}},
-)
-def delete_indicator(code: Code, session: SessionDep, _: Admin) -> Response:
-    """Delete an indicator that nothing refers to (409 otherwise)."""
-    service.delete(session, indicator=service.get_by_code(session, code))
-    return Response(status_code=204)
+    @changes.delete(
+        "/{code}",
+        status_code=204,
+        responses={409: {"description": "Figures, targets or history refer to it"}},
+    )
+    def delete_indicator(code: Code, session: SessionDep, _: Admin) -> Response:
+        """Delete an indicator that nothing refers to (409 otherwise)."""
+        service.delete(session, indicator=service.get_by_code(session, code), referenced=referenced)
+        return Response(status_code=204)
+
+    return changes

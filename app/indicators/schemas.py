@@ -1,7 +1,7 @@
 from pydantic import Field
 
+from app.core.fields import Code, Schema
 from app.indicators.models import Aggregation, Direction, ValueType
-from app.schemas import Code, Schema
 
 
 class IndicatorFields(Schema):

@@ -1,16 +1,17 @@
 """Indicators: what is measured, its type, which way is better and how departments roll up."""
 
 import builtins
+from typing import Protocol
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.columns import utcnow
+from app.core.db.types import utcnow
+from app.core.problems import Conflict, FieldError, InvalidValue, NotFound
 from app.indicators.models import Indicator
 from app.indicators.schemas import IndicatorCreate, IndicatorRead, IndicatorUpdate
-from app.problems import Conflict, FieldError, InvalidValue, NotFound
 
 _NOT_NULL = ("name", "value_type", "direction", "aggregation")
 
@@ -101,15 +102,25 @@ def update(
     session.flush()
 
 
-def delete(session: Session, *, indicator: Indicator) -> None:
-    """Delete an indicator nothing refers to: no figures, targets or history."""
-    # Imported here: the observations service resolves codes through this module.
-    from app.observations import service as observations
+class Referenced(Protocol):
+    """Whether figures' history still refers to an indicator: a question of the layers above, which
+    the caller passes in (app.observations.service.has_history)."""
 
+    def __call__(self, session: Session, *, indicator_id: int) -> bool: ...
+
+
+class _StillReferenced(Exception):
+    """Raised inside a delete's savepoint to roll the delete back."""
+
+
+def delete(session: Session, *, indicator: Indicator, referenced: Referenced) -> None:
+    """Delete an indicator nothing refers to: no figures, targets or history."""
     try:
         with session.begin_nested():
             session.execute(sql_delete(Indicator).where(Indicator.id == indicator.id))
-            # The history has no foreign key of its own: what refers to it there is checked here.
-            observations.refuse_history(session, indicator_id=indicator.id)
-    except (IntegrityError, observations.HistoryRemains):
+            # The history has no foreign key of its own: what refers to it there is asked after the
+            # DELETE, which on PostgreSQL waits for writers still holding the row.
+            if referenced(session, indicator_id=indicator.id):
+                raise _StillReferenced
+    except (IntegrityError, _StillReferenced):
         raise Conflict(f"Indicator {indicator.code!r} has observations, targets or history") from None

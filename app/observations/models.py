@@ -4,18 +4,16 @@ from decimal import Decimal
 from sqlalchemy import Index, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.celltables import (
+from app.cells.tables import (
     Action,
     CurrentMixin,
     RevisionMixin,
     exact,
     exact_or_null,
-    one_of,
     sqlite_foreign_key,
-    str_enum,
     year_check,
 )
-from app.database import Base
+from app.core.db.types import Base, one_of, str_enum
 
 
 class Qualifier(enum.StrEnum):

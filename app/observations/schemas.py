@@ -2,9 +2,9 @@ import datetime as dt
 
 from pydantic import Field
 
-from app.celltables import Action
+from app.cells.tables import Action
+from app.core.fields import Number, Schema, Value
 from app.observations.models import Qualifier
-from app.schemas import Number, Schema, Value
 
 
 class ObservationWrite(Schema):
@@ -38,40 +38,3 @@ class RevisionRead(Schema):
     source: str | None
     changed_at: dt.datetime
     changed_by: str
-
-
-class BatchObservation(Schema):
-    """One row of a batch; CSV and sheet rows have the same columns."""
-
-    indicator: str
-    department: str
-    year: int
-    value: Value
-    qualifier: Qualifier = Qualifier.exact
-    note: str | None = Field(default=None, max_length=2000)
-    source: str | None = Field(default=None, max_length=500)
-
-
-class BatchWrite(Schema):
-    observations: list[BatchObservation]
-    dry_run: bool = False
-    atomic: bool = True
-
-
-class BatchError(Schema):
-    row: int
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class BatchSummary(Schema):
-    """What a batch did (or, in a dry run, would do); `errors` lists at most 1000 of `error_count`."""
-
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    dry_run: bool
-    errors: list[BatchError]
-    error_count: int

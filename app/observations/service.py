@@ -2,21 +2,24 @@
 
 import builtins
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 
-from app.auth import service as tokens
-from app.auth.principal import Principal, check_department
-from app.cells import Cell, CellFilters, CellStore, IndicatorRef, Outcome, Precondition
+from app.auth import tokens
+from app.auth.principal import Principal
+from app.cells.key import Cell, CellFilters, IndicatorRef
+from app.cells.store import NOT_READ, CellStore, Outcome, Precondition
+from app.core.problems import FieldError, InvalidValue, NotFound, Unauthorized
 from app.departments import service as departments
 from app.departments.models import Department
+from app.departments.scope import check_department
 from app.indicators import service as indicators
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision, Qualifier
 from app.observations.rules import violation
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
-from app.problems import FieldError, InvalidValue, NotFound, Unauthorized
 
 
 def read(cell: Cell, observation: Observation) -> ObservationRead:
@@ -108,10 +111,10 @@ def read_by_codes(
     )
 
 
-def check_scope(session: Session, actor: Principal, cell: Cell) -> None:
-    """403 unless the actor may write the cell's department; no query when resolving the cell for
-    this actor checked it already."""
-    if cell.writer != actor:
+def check_scope(session: Session, actor: Principal, cell: Cell, *, checked: bool) -> None:
+    """403 unless the actor may write the cell's department; no query when the query that resolved
+    the cell for this actor checked it already (app.cells.http.write_cell)."""
+    if not checked:
         check_department(session, actor, cell.department.id, cell.department.code)
 
 
@@ -131,9 +134,11 @@ def put(
     data: ObservationWrite,
     actor: Principal,
     precondition: Precondition | None = None,
+    current: Any = NOT_READ,
+    scope_checked: bool = False,
 ) -> tuple[Observation, Outcome]:
     """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure."""
-    check_scope(session, actor, cell)
+    check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])
     return STORE.put(
         session,
@@ -141,17 +146,23 @@ def put(
         data=data.model_dump(),
         actor=actor.name,
         precondition=precondition,
-        current=cell.current,
+        current=current,
     )
 
 
 def delete(
-    session: Session, *, cell: Cell, actor: Principal, precondition: Precondition | None = None
+    session: Session,
+    *,
+    cell: Cell,
+    actor: Principal,
+    precondition: Precondition | None = None,
+    current: Any = NOT_READ,
+    scope_checked: bool = False,
 ) -> None:
     """Remove a cell's figure; the deletion is kept as a version of its own."""
-    check_scope(session, actor, cell)
+    check_scope(session, actor, cell, checked=scope_checked)
     deleted = STORE.delete(
-        session, key=cell.key, actor=actor.name, precondition=precondition, current=cell.current
+        session, key=cell.key, actor=actor.name, precondition=precondition, current=current
     )
     if deleted is None:
         raise NotFound(f"No observation for {cell.describe()}")
@@ -202,19 +213,6 @@ def _read_row(o: Observation, indicator_code: str, department_code: str) -> Obse
 
 def indicator_has_data(session: Session, indicator_id: int) -> bool:
     return bool(session.scalar(select(exists().where(Observation.indicator_id == indicator_id))))
-
-
-class HistoryRemains(Exception):
-    """Raised by refuse_history inside a delete's savepoint: the history still refers to what was
-    deleted, so the delete is rolled back and answered 409."""
-
-
-def refuse_history(
-    session: Session, *, indicator_id: int | None = None, department_id: int | None = None
-) -> None:
-    """Raise HistoryRemains when any version of a cell of the indicator (or department) was recorded."""
-    if has_history(session, indicator_id=indicator_id, department_id=department_id):
-        raise HistoryRemains
 
 
 def has_history(

@@ -4,8 +4,8 @@ from decimal import Decimal
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.celltables import CurrentMixin, RevisionMixin, exact, exact_or_null, str_enum, year_check
-from app.database import Base
+from app.cells.tables import CurrentMixin, RevisionMixin, exact, exact_or_null, year_check
+from app.core.db.types import Base, str_enum
 
 
 class Operator(enum.StrEnum):

@@ -2,7 +2,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from app.auth.dependencies import CommissionToken, SessionDep, Viewer
-from app.cellroutes import (
+from app.cells.http import (
     CELL,
     YearPath,
     YearQuery,
@@ -14,10 +14,12 @@ from app.cellroutes import (
     write_cell,
     year_range,
 )
-from app.cells import CellFilters
-from app.http import api_router, json_etag
-from app.jsonio import json_response
-from app.schemas import Code, Limit, Page, decode_cursor, encode_cursor
+from app.cells.key import CellFilters
+from app.core.fields import Code
+from app.core.http import json_etag
+from app.core.json import json_response
+from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
+from app.core.routing import api_router
 from app.targets import service
 from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
 
@@ -70,8 +72,13 @@ async def put_target(
         department,
         year,
         token,
-        lambda cell, actor: service.put(
-            session, cell=cell, data=data, actor=actor, precondition=precondition(request)
+        lambda claim: service.put(
+            session,
+            cell=claim.cell,
+            data=data,
+            actor=claim.writer,
+            precondition=precondition(request),
+            current=claim.current,
         ),
     )
     location = f"/api/v1/targets/{indicator}/{department}/{year}"
@@ -110,8 +117,12 @@ async def delete_target(
         department,
         year,
         token,
-        lambda cell, actor: service.delete(
-            session, cell=cell, actor=actor, precondition=precondition(request)
+        lambda claim: service.delete(
+            session,
+            cell=claim.cell,
+            actor=claim.writer,
+            precondition=precondition(request),
+            current=claim.current,
         ),
     )
     return Response(status_code=204)

@@ -3,9 +3,9 @@ from decimal import Decimal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from app.celltables import Action
+from app.cells.tables import Action
+from app.core.fields import Number, Schema, Value
 from app.observations.models import Qualifier
-from app.schemas import Number, Schema, Value
 from app.targets.models import Operator
 from app.targets.rules import Status
 

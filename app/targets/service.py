@@ -1,16 +1,18 @@
 """Targets: what a cell's figure must reach. Versioned like observations; set by the commission."""
 
 import builtins
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
-from app.cells import Cell, CellFilters, CellStore, Outcome, Precondition
+from app.cells.key import Cell, CellFilters
+from app.cells.store import NOT_READ, CellStore, Outcome, Precondition
+from app.core.problems import NotFound
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.service import check_value
-from app.problems import NotFound
 from app.targets.models import Target, TargetRevision
 from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
 
@@ -55,6 +57,7 @@ def put(
     data: TargetWrite,
     actor: Principal,
     precondition: Precondition | None = None,
+    current: Any = NOT_READ,
 ) -> tuple[Target, Outcome]:
     """Set a cell's target; the bounds must fit the indicator's value_type."""
     check_value(cell.indicator, data.value, ["body", "value"])
@@ -66,15 +69,20 @@ def put(
         data=data.model_dump(),
         actor=actor.name,
         precondition=precondition,
-        current=cell.current,
+        current=current,
     )
 
 
 def delete(
-    session: Session, *, cell: Cell, actor: Principal, precondition: Precondition | None = None
+    session: Session,
+    *,
+    cell: Cell,
+    actor: Principal,
+    precondition: Precondition | None = None,
+    current: Any = NOT_READ,
 ) -> None:
     deleted = STORE.delete(
-        session, key=cell.key, actor=actor.name, precondition=precondition, current=cell.current
+        session, key=cell.key, actor=actor.name, precondition=precondition, current=current
     )
     if deleted is None:
         raise NotFound(f"No target for {cell.describe()}")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.columns
+import app.core.db.types
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -27,8 +27,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("name_en", sa.String(length=200), nullable=True),
         sa.Column("parent_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", app.columns.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=100), nullable=False),
         sa.ForeignKeyConstraint(
             ["parent_id"],
@@ -94,8 +94,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("created_at", app.columns.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=100), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator")),
         sa.UniqueConstraint("code", name=op.f("uq_indicator_code")),
@@ -123,9 +123,9 @@ def upgrade() -> None:
         ),
         sa.Column("department_id", sa.Integer(), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
-        sa.Column("revoked_at", app.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", app.core.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["department_id"],
             ["department.id"],
@@ -148,7 +148,7 @@ def upgrade() -> None:
     op.create_table(
         "observation",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("value", app.columns.ExactDecimal(precision=24, scale=6), nullable=False),
+        sa.Column("value", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=False),
         sa.Column(
             "qualifier",
             sa.Enum(
@@ -163,7 +163,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("updated_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=100), nullable=False),
         sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -198,8 +198,8 @@ def upgrade() -> None:
 
     op.create_table(
         "observation_revision",
-        sa.Column("value_before", app.columns.ExactDecimal(precision=24, scale=6), nullable=True),
-        sa.Column("value_after", app.columns.ExactDecimal(precision=24, scale=6), nullable=True),
+        sa.Column("value_before", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=True),
+        sa.Column("value_after", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=True),
         sa.Column(
             "qualifier_before",
             sa.Enum(
@@ -242,7 +242,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("changed_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("changed_by", sa.String(length=100), nullable=False),
         sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -293,9 +293,9 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("value", app.columns.ExactDecimal(precision=24, scale=6), nullable=False),
-        sa.Column("upper", app.columns.ExactDecimal(precision=24, scale=6), nullable=True),
-        sa.Column("updated_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("value", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=False),
+        sa.Column("upper", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=True),
+        sa.Column("updated_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=100), nullable=False),
         sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -354,10 +354,10 @@ def upgrade() -> None:
             ),
             nullable=True,
         ),
-        sa.Column("value_before", app.columns.ExactDecimal(precision=24, scale=6), nullable=True),
-        sa.Column("value_after", app.columns.ExactDecimal(precision=24, scale=6), nullable=True),
-        sa.Column("upper_before", app.columns.ExactDecimal(precision=24, scale=6), nullable=True),
-        sa.Column("upper_after", app.columns.ExactDecimal(precision=24, scale=6), nullable=True),
+        sa.Column("value_before", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=True),
+        sa.Column("value_after", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=True),
+        sa.Column("upper_before", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=True),
+        sa.Column("upper_after", app.core.db.types.ExactDecimal(precision=24, scale=6), nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "action",
@@ -372,7 +372,7 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.Column("changed_at", app.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", app.core.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("changed_by", sa.String(length=100), nullable=False),
         sa.Column("year", sa.SmallInteger(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth import service as tokens
+from app.auth import tokens
 from app.models import metadata
 from tests.conftest import Tokens
 

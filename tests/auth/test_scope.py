@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.models import Role
 from app.auth.schemas import TokenCreate
 from tests.conftest import Tokens

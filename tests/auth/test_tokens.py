@@ -6,9 +6,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth import service as tokens
+from app.auth import tokens
 from app.auth.models import ApiToken, Role
-from app.config import Settings
+from app.core.config import Settings
 from tests.conftest import Tokens
 from tests.helpers import problem, revisions, stored
 

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.celltables import Action
-from app.config import Settings
+from app.cells.tables import Action
+from app.core.config import Settings
 from app.observations.models import Observation, ObservationRevision, Qualifier
 from tests.conftest import Tokens
 from tests.helpers import problem, revisions, stored
@@ -402,7 +402,7 @@ def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
     client: TestClient, auth: Tokens, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A concurrent writer's row appears after the batch looked: the insert fails, the batch looks again."""
-    from app.observations import bulk
+    from app.transfer import bulk
 
     real = bulk.lookup
     calls = []
@@ -523,7 +523,7 @@ def test_columns_the_same_in_every_row_are_stored_in_each(
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite: batches held in memory checked and stored two rows at a time, overlapped
     (batch.feed_overlapped); PostgreSQL stores a batch whole, and must give the same answers."""
-    from app.observations import batch
+    from app.transfer import batch
 
     monkeypatch.setattr(batch, "OVERLAP_CHUNK", 2)
 

@@ -12,11 +12,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from app import database, migrate
 from app.cli import cli
-from app.config import get_settings
-from app.observations import importer
+from app.core.config import get_settings
+from app.core.db import engine as database
+from app.core.db import migrate
+from app.core.db import session as session_module
 from app.observations.models import Observation, ObservationRevision
+from app.transfer import importer
 from seed.loader import load
 from tests.databases import fresh_database, url_of
 from tests.helpers import revisions, stored
@@ -27,7 +29,7 @@ runner = CliRunner()
 def _clear_caches() -> None:
     get_settings.cache_clear()
     database.get_engine.cache_clear()
-    database._sessionmaker.cache_clear()
+    session_module.sessionmaker_for_requests.cache_clear()
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +173,7 @@ def test_import_a_workbook_and_a_json_batch(db: Engine, tmp_path: Path) -> None:
         ("figures.csv", b"foo,bar\n1,2\n", "unknown column 'foo'"),
         ("figures.pdf", b"%PDF", "ends in .csv, .xlsx or .json"),
         ("figures.xlsx", b"indicator,department,year,value\n", "not a zip file"),
-        ("figures.csv", b"indicator,department,year,value\n\xff\xff\xff\n", "not valid gb18030 text"),
+        ("figures.csv", b"indicator,department,year,value\n\xff\xff\xff\n", "neither UTF-8 nor GB 18030"),
     ],
 )
 def test_a_file_that_cannot_be_read_exits_2(

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.departments.models import Department
 from app.indicators.models import Indicator
-from app.observations.files import XLSX
 from app.observations.models import Observation
 from app.targets.models import Target
+from app.transfer.formats import XLSX
 from tests.conftest import Tokens
 from tests.helpers import problem, revisions, stored
 

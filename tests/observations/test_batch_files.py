@@ -12,11 +12,12 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
-from app.database import get_engine, get_session
+from app.core.config import get_settings
+from app.core.db.engine import get_engine
+from app.core.db.session import get_session
 from app.main import create_app
-from app.observations.files import XLSX
 from app.observations.models import Observation, ObservationRevision
+from app.transfer.formats import XLSX
 from tests.conftest import Tokens
 from tests.helpers import problem, revisions, stored
 

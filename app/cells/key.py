@@ -1,0 +1,74 @@
+"""A cell's key: which indicator, which department, which year; and the filters of a list of cells."""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from sqlalchemy import Select
+
+if TYPE_CHECKING:
+    from app.indicators.models import ValueType
+
+
+class IndicatorRef(Protocol):
+    """What a cell needs of its indicator: an Indicator, or the columns resolving a path reads."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def value_type(self) -> "ValueType": ...
+
+
+class DepartmentRef(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One indicator, one department, one year: what a figure or a target is of."""
+
+    indicator: IndicatorRef
+    department: DepartmentRef
+    year: int
+
+    @property
+    def key(self) -> dict[str, int]:
+        return {
+            "indicator_id": self.indicator.id,
+            "department_id": self.department.id,
+            "year": self.year,
+        }
+
+    def describe(self) -> str:
+        return f"{self.indicator.code}/{self.department.code}/{self.year}"
+
+
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+
+
+@dataclass(frozen=True)
+class CellFilters:
+    """The filters of a list of cells; `apply` narrows a query over `model`."""
+
+    indicator_id: int | None = None
+    department_id: int | None = None
+    year: int | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def apply(self, query: S, model: Any) -> S:
+        if self.indicator_id is not None:
+            query = query.where(model.indicator_id == self.indicator_id)
+        if self.department_id is not None:
+            query = query.where(model.department_id == self.department_id)
+        if self.year is not None:
+            query = query.where(model.year == self.year)
+        if self.year_from is not None:
+            query = query.where(model.year >= self.year_from)
+        if self.year_to is not None:
+            query = query.where(model.year <= self.year_to)
+        return query

@@ -1,0 +1,255 @@
+"""A cell's store: its current row and every version of it, written with Core statements built once."""
+
+import datetime as dt
+import enum
+from collections import namedtuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from app.cells.tables import Action
+from app.core.db.types import utcnow
+
+if TYPE_CHECKING:
+    pass
+
+
+class NotRead(enum.Enum):
+    """A cell's current row not read yet (Cell.current)."""
+
+    NOT_READ = "not read"
+
+
+NOT_READ = NotRead.NOT_READ
+
+
+class Outcome(enum.StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+
+
+class Current(Protocol):
+    id: int
+    version: int
+    note: str | None
+    source: str | None
+    updated_at: dt.datetime
+    updated_by: str
+
+
+M = TypeVar("M", bound=Current)
+Precondition = Callable[[Any], None]
+
+
+def _written(table: Any) -> list[Any]:
+    """The columns a revision row is written with: all but its generated id."""
+    return [column for column in table.c if not column.primary_key]
+
+
+def _by_key(table: Any) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that pick one cell of `table`, bound to `indicator_id`, `department_id`, `year`."""
+    return (
+        table.c.indicator_id == bindparam("indicator_id"),
+        table.c.department_id == bindparam("department_id"),
+        table.c.year == bindparam("year"),
+    )
+
+
+class CellStore(Generic[M]):
+    """Versioned writes to one kind of cell (observations, targets).
+
+    The current row lives in `model`; every create, change and deletion adds a row to `revision`
+    holding `<field>_before` and `<field>_after` for each of `fields`, with the note and source.
+    """
+
+    def __init__(self, model: type[M], revision: type[Any], fields: tuple[str, ...]) -> None:
+        self.model = model
+        self.table = cast(Any, model).__table__
+        self._new: Callable[..., M] = model
+        self.revision = revision
+        self.fields = fields
+        self._compared = (*fields, "note", "source")
+        # Built once: every write looks its cell up, and building a statement costs more than running it.
+        table, history = self.table, revision.__table__
+        # The current row as another query read it (app.cells.http.write_cell): like a row of
+        # `table`, its fields by name.
+        self.row = namedtuple(f"{model.__name__}Row", [c.name for c in table.c])  # type: ignore[misc]
+        self._find = select(model).where(*_by_key(table))
+        self._current_for_update = select(table).where(*_by_key(table)).with_for_update()
+        self._last_version = select(func.max(history.c.version)).where(*_by_key(history))
+        self._insert = insert(table)
+        self._update = update(table).where(table.c.id == bindparam("current_id"))
+        self._delete = delete(table).where(table.c.id == bindparam("current_id"))
+        self._insert_revision = insert(history)
+        # PostgreSQL: the revision and the change of the current row in one statement, one round trip
+        # fewer per write (SQLite has no INSERT or DELETE inside WITH, and no round trips to save).
+        revise = insert(history).values({c.name: bindparam(f"r_{c.name}") for c in _written(history)})
+        self._update_with_revision = self._update.add_cte(revise.cte("revision"))
+        self._delete_with_revision = self._delete.add_cte(revise.cte("revision"))
+
+    def find(self, session: Session, key: dict[str, int]) -> M | None:
+        return session.scalar(self._find, key)
+
+    def put(
+        self,
+        session: Session,
+        *,
+        key: dict[str, int],
+        data: dict[str, Any],
+        actor: str,
+        precondition: Precondition | None = None,
+        current: Any = NOT_READ,
+    ) -> tuple[M, Outcome]:
+        """Create or replace a cell; the same content again changes nothing.
+
+        `precondition` sees the current row, locked, and may refuse (If-Match): two writers racing
+        with the same ETag cannot both pass it. `current` is that row (None: there is none) when the
+        caller has read and locked it already (Cell.current); else it is read here.
+
+        Written by Core statements built once: one statement per row, in the order written here. The
+        row returned is a detached copy of what was stored.
+        """
+        connection = session.connection()
+        if current is NOT_READ:
+            current = connection.execute(self._current_for_update, key).first()
+        if precondition is not None:
+            precondition(current)
+        if current is None:
+            try:
+                with session.begin_nested():
+                    # The connection asked for inside the nested transaction: that is what makes the
+                    # session emit its SAVEPOINT, so that a failed insert rolls back to it.
+                    return self._create(session.connection(), key, data, actor), Outcome.created
+            except IntegrityError:
+                # Another writer created the cell between our read and our insert: update theirs.
+                current = connection.execute(self._current_for_update, key).first()
+                if current is None:
+                    raise
+                if precondition is not None:
+                    precondition(current)
+        stored = current._asdict()
+        if all(stored[f] == data[f] for f in self._compared):
+            return self._new(**stored), Outcome.unchanged
+        now = utcnow()
+        version = current.version + 1
+        revision = self._revision_values(key, version, Action.update, stored, data, actor, now)
+        changes = {f: data[f] for f in self._compared} | {
+            "version": version,
+            "updated_at": now,
+            "updated_by": actor,
+        }
+        self._write(connection, self._update, self._update_with_revision, current.id, revision, changes)
+        self._forget(session, current.id)
+        return self._new(**(stored | changes)), Outcome.updated
+
+    def _create(self, connection: Connection, key: dict[str, int], data: dict[str, Any], actor: str) -> M:
+        now = utcnow()
+        last = connection.execute(self._last_version, key).scalar()
+        version = (last or 0) + 1
+        values = {**key, **data, "version": version, "updated_at": now, "updated_by": actor}
+        created_id = connection.execute(self._insert, values).inserted_primary_key
+        connection.execute(
+            self._insert_revision, self._revision_values(key, version, Action.create, None, data, actor, now)
+        )
+        return self._new(id=created_id[0] if created_id else None, **values)
+
+    def _write(
+        self,
+        connection: Connection,
+        change: Executable,
+        change_with_revision: Executable,
+        current_id: int,
+        revision: dict[str, Any],
+        values: dict[str, Any],
+    ) -> None:
+        """Record the revision, then change (or delete) the current row: one statement on PostgreSQL."""
+        if connection.dialect.name == "postgresql":
+            revised = {f"r_{name}": value for name, value in revision.items()}
+            connection.execute(change_with_revision, {"current_id": current_id, **values, **revised})
+            return
+        connection.execute(self._insert_revision, revision)
+        connection.execute(change, {"current_id": current_id, **values})
+
+    def _forget(self, session: Session, id_: int) -> None:
+        """Drop the session's copy of a row written behind its back, if it holds one: a later query
+        then reads what is stored."""
+        held = session.identity_map.get(identity_key(self.model, id_))
+        if held is not None:
+            session.expunge(held)
+
+    def delete(
+        self,
+        session: Session,
+        *,
+        key: dict[str, int],
+        actor: str,
+        precondition: Precondition | None = None,
+        current: Any = NOT_READ,
+    ) -> M | None:
+        """Remove a cell, keeping the deletion as a version; None when there was nothing to delete.
+        `current` as for put."""
+        connection = session.connection()
+        if current is NOT_READ:
+            current = connection.execute(self._current_for_update, key).first()
+        if current is None:
+            return None
+        if precondition is not None:
+            precondition(current)
+        stored = current._asdict()
+        revision = self._revision_values(
+            key, current.version + 1, Action.delete, stored, None, actor, utcnow()
+        )
+        self._write(connection, self._delete, self._delete_with_revision, current.id, revision, {})
+        self._forget(session, current.id)
+        return self._new(**stored)
+
+    def history(
+        self, session: Session, *, key: dict[str, int], limit: int, after_version: int = 0
+    ) -> Sequence[Any]:
+        return session.scalars(
+            select(self.revision)
+            .filter_by(**key)
+            .where(self.revision.version > after_version)
+            .order_by(self.revision.version)
+            .limit(limit)
+        ).all()
+
+    def _revision_values(
+        self,
+        key: dict[str, int],
+        version: int,
+        action: Action,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        actor: str,
+        at: dt.datetime,
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            **key,
+            "version": version,
+            "action": action,
+            "changed_at": at,
+            "changed_by": actor,
+        }
+        for field in self.fields:
+            values[f"{field}_before"] = before[field] if before is not None else None
+            values[f"{field}_after"] = after[field] if after is not None else None
+        kept = after if after is not None else before
+        assert kept is not None
+        values["note"], values["source"] = kept["note"], kept["source"]
+        return values

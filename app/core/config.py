@@ -1,0 +1,41 @@
+"""Settings from the environment, all prefixed INDICATORS_."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INDICATORS_", extra="ignore")
+
+    database_url: str = "sqlite:///./indicators.db"
+    public_read: bool = False
+    max_upload_mb: float = 20
+    max_batch_rows: int = 2_000_000
+    max_year_span: int = 201
+    max_json_depth: int = 32
+    db_pool_size: int = 8
+    db_max_overflow: int = 8
+    # Requests per worker that work with the database at once; the others wait their turn. Few is
+    # fastest: threads beyond that only fight over the GIL (BENCHMARKS.md). A request holds
+    # at most two connections, so keep 2 x this within db_pool_size + db_max_overflow.
+    db_concurrency: int = Field(default=2, ge=1)
+    log_level: str = "info"
+    # uvicorn's line per request; off where a proxy in front logs requests already.
+    access_log: bool = True
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+async def current_settings() -> Settings:
+    """The settings as a dependency: async, so FastAPI calls it in the event loop (a sync dependency
+    costs a trip through the thread pool on every request)."""
+    return get_settings()

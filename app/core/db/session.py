@@ -1,0 +1,248 @@
+"""The per-request unit of work: one session, committed on success, rolled back on an error."""
+
+import fcntl
+import os
+from collections.abc import AsyncIterator, Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import (
+    Engine,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import get_settings
+from app.core.db import gate as admission
+from app.core.db import retry as resilience
+from app.core.db.engine import get_engine
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def begin_for_write(session: Session) -> None:
+    """Take the write lock at the start on SQLite, so concurrent writers queue instead of failing."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+@lru_cache(maxsize=4)
+def _immediate(engine: Engine) -> Engine:
+    """The engine whose transactions begin with BEGIN IMMEDIATE on SQLite (see _sqlite_setup)."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+@lru_cache(maxsize=4)
+def _snapshot(engine: Engine) -> Engine:
+    """The engine whose transactions see one snapshot throughout (REPEATABLE READ), for reads on
+    PostgreSQL: a read of several statements (compliance's summary and its page) sees the database
+    as of its first statement, as SQLite's WAL readers always do. A read-only transaction at this
+    level never fails to serialize, and psycopg asks for it in its BEGIN: no extra round trip."""
+    return engine.execution_options(isolation_level="REPEATABLE READ")
+
+
+@lru_cache(maxsize=4)
+def _autocommit(engine: Engine) -> Engine:
+    """The engine whose statements each commit on their own: no BEGIN, no COMMIT (see one_statement)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+E = TypeVar("E", bound=Callable[..., Any])
+U = TypeVar("U", bound=Session)
+_ONE_STATEMENT = "indicators_one_statement"
+
+
+def one_statement(endpoint: E) -> E:
+    """Mark a read route whose work is one statement, its token checked in it (GET one observation,
+    app.auth.dependencies.read_token): on PostgreSQL its session sends it without BEGIN and COMMIT.
+    A statement in autocommit sees the database as it is when it runs; a read of one statement needs
+    no more."""
+    setattr(endpoint, _ONE_STATEMENT, True)
+    return endpoint
+
+
+def _commit(session: Session) -> None:
+    try:
+        resilience.commit(session)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _roll_back(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def _in_thread(finish: Callable[[U], None], session: U) -> None:
+    # Shielded, and with a limiter of its own (as FastAPI ends sync generators): the connection goes
+    # back to the pool even when the request is cancelled or every worker thread waits for one.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(finish, session, limiter=anyio.CapacityLimiter(1))
+
+
+class UnitOfWork(Session):
+    """A request's session, and what its unit of work knows of itself as it runs."""
+
+    # SQLite: the unit writes, so its transaction begins with BEGIN IMMEDIATE (take_write_lock).
+    sqlite_write = False
+    # SQLite: it holds the write lock, so nothing it runs waits.
+    write_locked = False
+    # Its work ran on the event loop (run_write), so does its COMMIT.
+    inline = False
+    # run_write committed it already.
+    committed = False
+    # SQLite: the open file of writers beside the database, locked while this unit writes.
+    writers: int | None = None
+
+
+def sessionmaker_for(engine: Engine) -> "sessionmaker[UnitOfWork]":
+    """Sessions of requests' units of work on `engine`."""
+    return sessionmaker(bind=engine, class_=UnitOfWork, expire_on_commit=False, autoflush=False)
+
+
+@lru_cache
+def sessionmaker_for_requests() -> "sessionmaker[UnitOfWork]":
+    return sessionmaker_for(get_engine())
+
+
+T = TypeVar("T")
+
+
+def _begin(session: Session) -> None:
+    session.connection()
+
+
+def holds_write_lock(session: Session) -> bool:
+    return isinstance(session, UnitOfWork) and session.write_locked
+
+
+def _writers_path(session: Session) -> str | None:
+    """The file beside a SQLite database that the service's writers lock in turn; None in memory."""
+    database = session.get_bind().engine.url.database
+    return None if database in (None, "", ":memory:") else f"{database}.writers"
+
+
+def _wait_for_writers(session: UnitOfWork) -> None:
+    assert session.writers is not None
+    fcntl.flock(session.writers, fcntl.LOCK_EX)
+
+
+def _release_writers(session: UnitOfWork) -> None:
+    descriptor, session.writers = session.writers, None
+    if descriptor is not None:
+        os.close(descriptor)  # which unlocks it
+
+
+async def take_write_lock(session: Session) -> None:
+    """SQLite: begin get_session's write (BEGIN IMMEDIATE) now, on the event loop when the lock is
+    free, else waiting for it in a worker thread; a no-op for any other session, or when done.
+
+    Writers of this process queue in app.core.db.gate; those of other worker processes queue on a lock
+    file beside the database (flock), which wakes the next one the moment it is released, where
+    SQLite's busy handler sleeps in steps of up to 100 ms (PUT p99 at 2 workers, 8 connections:
+    100 ms with it). SQLite's own lock is then free unless another program (`indicators import`)
+    holds it. Once the lock is held, no statement of the unit waits for anything: its token lookup
+    and run_write's work then run on the loop. get_session releases the file when the unit ends.
+    """
+    if not isinstance(session, UnitOfWork) or session.write_locked or not session.sqlite_write:
+        return
+    path = _writers_path(session)
+    try:
+        descriptor = None if path is None else os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        descriptor = None  # a folder that is not there or not writable: SQLite will say what is wrong
+    if descriptor is not None:
+        session.writers = descriptor
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            await _in_thread(_wait_for_writers, session)
+    try:
+        session.connection(execution_options={"sqlite_wait": False})
+    except Exception as exc:
+        if resilience.classify(exc) != "retry":  # not SQLITE_BUSY: a real failure
+            raise
+        session.close()  # nothing began; the next connection() checks out a connection again
+        await _in_thread(_begin, session)
+    session.write_locked = True
+
+
+async def run_write(session: Session, work: Callable[[], T]) -> T:
+    """A short write's work (one cell), where it costs least, before the answer is made.
+
+    On SQLite with the write lock held (take_write_lock), on the event loop, as is its COMMIT
+    (get_session's, when the route returns): its statements cannot wait, and a trip to a worker
+    thread costs more than the work. The one longer step is the checkpoint SQLite runs at a COMMIT
+    once its WAL holds 1,000 pages, every 200 or so PUTs: a few milliseconds. Otherwise in one worker
+    thread, COMMIT included: PostgreSQL may wait for a row lock, or for the disk at COMMIT.
+    """
+    if isinstance(session, UnitOfWork) and session.write_locked:
+        session.inline = True
+        return work()
+
+    def work_and_commit() -> T:
+        result = work()
+        resilience.commit(session)
+        if isinstance(session, UnitOfWork):
+            session.committed = True
+        return result
+
+    return await run_in_threadpool(work_and_commit)
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One unit of work per request: commit on success, roll back on any error.
+
+    Async, so that FastAPI opens it without a trip through the thread pool: a new Session does no
+    I/O (it connects at its first query, with BEGIN IMMEDIATE on SQLite for a write). Committing and
+    rolling back do: in a worker thread, except where they wait on nothing (a read's COMMIT, a
+    write run on the loop by run_write).
+
+    At most INDICATORS_DB_CONCURRENCY requests per worker have a session at once, and on SQLite one
+    writer: the others wait their turn in the event loop (app.core.db.gate).
+
+    A unit of work that failed for a passing reason (a busy SQLite, a PostgreSQL serialization failure,
+    a dropped connection) is run again whole by app.core.db.retry.DatabaseRetry."""
+    maker = sessionmaker_for_requests()
+    engine = maker.kw["bind"]
+    dialect = engine.dialect.name
+    reading = request.method in READ_METHODS
+    write = request.method in WRITE_METHODS and dialect == "sqlite"
+    await admission.enter(request.scope, limit=get_settings().db_concurrency, sqlite_writer=write)
+    try:
+        bind = engine
+        if write:
+            bind = _immediate(engine)
+        elif reading and dialect == "postgresql":
+            alone = getattr(request.scope.get("endpoint"), _ONE_STATEMENT, False)
+            bind = _autocommit(engine) if alone else _snapshot(engine)
+        session = maker(bind=bind)
+        session.sqlite_write = write
+        try:
+            try:
+                yield session
+            except BaseException:
+                if session.inline:
+                    _roll_back(session)
+                else:
+                    await _in_thread(_roll_back, session)
+                raise
+            if session.committed:
+                session.close()  # nothing left to send: the connection goes back to the pool
+            elif reading or session.inline:
+                _commit(session)  # waits on no lock: no trip to a thread
+            else:
+                await _in_thread(_commit, session)
+        finally:
+            _release_writers(session)
+    finally:
+        admission.leave(request.scope)

@@ -1,0 +1,65 @@
+"""Fields every domain's schemas share: codes, years, exact values."""
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
+
+YEAR_MIN, YEAR_MAX = 1900, 2100
+CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
+Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)]
+
+MAX_INTEGER_DIGITS = 18
+MAX_FRACTION_DIGITS = 6
+_INTEGER_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS
+_FRACTION_STEP = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
+
+
+def parse_value(raw: object) -> Decimal:
+    """A JSON number (or a spreadsheet cell's text) as an exact decimal within the contract's bounds."""
+    if isinstance(raw, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(raw, float):
+        raw = repr(raw)
+    if isinstance(raw, int):
+        value = Decimal(raw)
+    elif isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, str):
+        text = raw.strip().replace(",", "") if raw.strip() else ""
+        if not text:
+            raise ValueError("must be a number, got an empty value")
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"must be a number, got {raw!r}") from None
+    else:
+        raise ValueError(f"must be a number, not {type(raw).__name__}")
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    if abs(value) >= _INTEGER_LIMIT:
+        raise ValueError(f"at most {MAX_INTEGER_DIGITS} digits before the decimal point")
+    if value != value.quantize(_FRACTION_STEP):
+        raise ValueError(f"at most {MAX_FRACTION_DIGITS} digits after the decimal point")
+    return value + 0 if value == 0 else value  # -0 becomes 0
+
+
+def _json_number_only(raw: object) -> Decimal:
+    if isinstance(raw, str):
+        raise ValueError("must be a JSON number, not a string")
+    return parse_value(raw)
+
+
+Value = Annotated[
+    Decimal,
+    PlainValidator(_json_number_only),
+    WithJsonSchema({"type": "number", "description": "exact decimal: 18 digits, 6 after the point"}),
+]
+
+# An exact decimal in an answer: written as a JSON number with its own digits (see app.core.json).
+Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True, extra="forbid")

@@ -1,0 +1,178 @@
+"""Compliance: every target of a year against the figure of the same cell.
+
+The database decides each target's status (app.targets.compliance.queries) and counts them; Python
+builds only the page's items, with the gap, judged again exactly by `rules.judge`. Codes come from two
+small id -> code maps.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.cells.http import unknown_codes
+from app.core.decimals import round_div
+from app.departments import service as departments
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.targets.compliance import queries as queries
+from app.targets.compliance.items import Page as Page  # the router's and bench's name for it
+from app.targets.compliance.items import every_item, judge_row, page_items, text_decimals
+from app.targets.rules import Status
+
+RATE_PLACES = 4
+
+ITEM_COLUMNS = (
+    "indicator",
+    "department",
+    "year",
+    "operator",
+    "target_value",
+    "target_upper",
+    "actual",
+    "qualifier",
+    "status",
+    "gap",
+)
+SUMMARY_COLUMNS = ("targets", "met", "not_met", "indeterminate", "no_data", "rate")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the caller asked for, by code; `resolve` turns it into ids (422 naming an unknown code)."""
+
+    departments: Sequence[str] = ()
+    indicators: Sequence[str] = ()
+    sections: Sequence[str] = ()
+    statuses: Sequence[Status] = ()
+
+
+def _codes(session: Session, model: type[Department] | type[Indicator]) -> dict[int, str]:
+    return dict(session.execute(select(model.id, model.code)).all())
+
+
+def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]) -> queries.Scope:
+    indicator_ids: set[int] | None = None
+    if filters.indicators:
+        by_code = {code: i for i, code in indicator_codes.items()}
+        missing = [c for c in filters.indicators if c not in by_code]
+        if missing:
+            raise unknown_codes("indicator", missing)
+        indicator_ids = {by_code[c] for c in filters.indicators}
+    if filters.sections:
+        wanted = set(filters.sections)
+        in_sections = set(session.scalars(select(Indicator.id).where(Indicator.section.in_(wanted))).all())
+        indicator_ids = in_sections if indicator_ids is None else indicator_ids & in_sections
+    department_ids: set[int] | None = None
+    if filters.departments:
+        roots = [departments.find_by_code(session, code) for code in filters.departments]
+        missing = [c for c, d in zip(filters.departments, roots, strict=True) if d is None]
+        if missing:
+            raise unknown_codes("department", missing)
+        department_ids = set()
+        for root in roots:
+            assert root is not None
+            department_ids |= departments.subtree_ids(session, root.id)
+    return queries.Scope(department_ids, indicator_ids)
+
+
+def _counted(
+    session: Session, scope: queries.Scope, year_from: int, year_to: int, *, by_year: bool
+) -> dict[int, dict[Status, int]]:
+    """Targets by key (the year with `by_year`, else the indicator id) and status.
+
+    Rows the database could not judge (CHECK) are read again and judged here: one more query, run
+    only when there are some, over the indicators that have them."""
+    counted: dict[int, dict[Status, int]] = {}
+    checked: set[int] = set()
+    for indicator, year, by_status in queries.counts(session, scope, year_from, year_to):
+        into = counted.setdefault(year if by_year else indicator, dict.fromkeys(Status, 0))
+        for s in Status:
+            into[s] += by_status[s]
+        if by_status[queries.CHECK]:
+            checked.add(indicator)
+    if checked:
+        dec = text_decimals(session)
+        narrowed = queries.Scope(scope.department_ids, checked)
+        for row in queries.to_check(session, narrowed, year_from, year_to):
+            key = row[1] if by_year else row[0]
+            counted.setdefault(key, dict.fromkeys(Status, 0))[judge_row(row, dec)[0]] += 1
+    return counted
+
+
+def rate(met: int, not_met: int) -> Decimal | None:
+    return round_div(met, met + not_met, RATE_PLACES) if met + not_met else None
+
+
+def summarize(counts: dict[Status, int]) -> dict[str, Any]:
+    met, not_met = counts[Status.met], counts[Status.not_met]
+    return {
+        "targets": sum(counts.values()),
+        "met": met,
+        "not_met": not_met,
+        "indeterminate": counts[Status.indeterminate],
+        "no_data": counts[Status.no_data],
+        "rate": rate(met, not_met),
+    }
+
+
+def report(session: Session, *, year: int, filters: Filters, page: Page | None = None) -> dict[str, Any]:
+    """A page of the selected targets of `year` with status and gap, by indicator code then department
+    code, and the summary of all of them.
+
+    The summary counts every target the department, indicator and section filters select; the status
+    filter narrows only the items, so a list of the targets missed still shows the overall rate.
+    The database judges and counts every target; only the page's items are built in Python.
+    Without a limit (the CSV export), every item is built and judged here, in one read.
+    """
+    page = page or Page()
+    indicator_codes = _codes(session, Indicator)
+    scope = _resolve(session, filters, indicator_codes)
+    statuses = frozenset(filters.statuses)
+    if page.limit is None:
+        department_codes = _codes(session, Department)
+        items, counts = every_item(session, scope, year, statuses, indicator_codes, department_codes)
+        return {"year": year, "summary": summarize(counts), "items": items, "next_cursor": None}
+    counted = _counted(session, scope, year, year, by_year=False)
+    wanted = statuses or frozenset(Status)
+    candidates = {i: sum(by_status[s] for s in wanted) for i, by_status in counted.items()}
+    items, more = page_items(session, scope, year, page, statuses, candidates, indicator_codes)
+    counts = {s: sum(by_status[s] for by_status in counted.values()) for s in Status}
+    next_cursor = [items[-1]["indicator"], items[-1]["department"]] if more else None
+    return {"year": year, "summary": summarize(counts), "items": items, "next_cursor": next_cursor}
+
+
+def trend(session: Session, *, year_from: int, year_to: int, filters: Filters) -> dict[str, Any]:
+    """The summary of every year from year_from to year_to, years without targets included."""
+    scope = _resolve(session, filters, _codes(session, Indicator))
+    counted = _counted(session, scope, year_from, year_to, by_year=True)
+    years = []
+    for y in range(year_from, year_to + 1):
+        years.append({"year": y, **summarize(counted.get(y) or dict.fromkeys(Status, 0))})
+    return {"year_from": year_from, "year_to": year_to, "years": years}
+
+
+def item_rows(content: dict[str, Any]) -> list[list[Any]]:
+    """The items of a report as CSV rows (ITEM_COLUMNS)."""
+    return [
+        [
+            i["indicator"],
+            i["department"],
+            i["year"],
+            i["target"]["operator"],
+            i["target"]["value"],
+            i["target"]["upper"],
+            i["actual"],
+            i["qualifier"],
+            i["status"],
+            i["gap"],
+        ]
+        for i in content["items"]
+    ]
+
+
+def summary_rows(content: dict[str, Any]) -> list[list[Any]]:
+    return [[y["year"], *(y[c] for c in SUMMARY_COLUMNS)] for y in content["years"]]

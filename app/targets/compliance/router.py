@@ -1,0 +1,115 @@
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from app.auth.dependencies import SessionDep, Viewer
+from app.cells.http import YearQuery, year_range
+from app.core.fields import Code
+from app.core.http import conditional, csv_etag, wants_csv
+from app.core.json import dumps, paused_gc
+from app.core.pagination import Limit, decode_cursor, encode_cursor
+from app.core.problems import BadRequest, FieldError, InvalidValue
+from app.core.routing import api_router
+from app.targets.compliance import report as compliance
+from app.targets.rules import Status
+from app.targets.schemas import ComplianceRead, ComplianceTrendRead
+
+router = api_router("/compliance", "compliance")
+
+CSV_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    304: {"description": "Not modified: If-None-Match has the current ETag"},
+}
+
+
+def _years(year: int | None, year_from: int | None, year_to: int | None) -> None:
+    if year is not None and (year_from is not None or year_to is not None):
+        raise InvalidValue(
+            "Give either year, or year_from and year_to, not both",
+            errors=[FieldError(["query", "year"], "not allowed together with year_from/year_to")],
+        )
+    if year is None:
+        missing = [name for name, v in (("year_from", year_from), ("year_to", year_to)) if v is None]
+        if len(missing) == 2:
+            raise InvalidValue(
+                "Give year, or year_from and year_to",
+                errors=[FieldError(["query", "year"], "required unless year_from and year_to are given")],
+            )
+        if missing:
+            raise InvalidValue(
+                f"{missing[0]} is needed with the other end of the range",
+                errors=[FieldError(["query", missing[0]], "required with year_from/year_to")],
+            )
+        year_range(year_from, year_to)
+
+
+def _page(limit: int, cursor: str | None) -> compliance.Page:
+    after = decode_cursor(cursor) if cursor else None
+    if after is not None and not (
+        isinstance(after, list) and len(after) == 2 and all(isinstance(c, str) for c in after)
+    ):
+        raise BadRequest("The cursor is not one this service gave out")
+    return compliance.Page(limit=limit, after=(after[0], after[1]) if after else None)
+
+
+@router.get(
+    "",
+    response_model=ComplianceRead | ComplianceTrendRead,
+    responses=CSV_CONTENT,
+)
+def get_compliance(
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    year: YearQuery = None,
+    year_from: YearQuery = None,
+    year_to: YearQuery = None,
+    department: Annotated[list[Code], Query(description="with every department below it")] = [],  # noqa: B006
+    indicator: Annotated[list[Code], Query()] = [],  # noqa: B006
+    section: Annotated[list[Code], Query()] = [],  # noqa: B006
+    status: Annotated[list[Status], Query(description="narrows the items, not the summary")] = [],  # noqa: B006
+    limit: Limit = 100,
+    cursor: str | None = None,
+) -> Response:
+    """Targets against figures: met, not_met, indeterminate or no_data, the gap, and the rate.
+
+    With `year`: the selected targets of that year, a page of `limit` items at a time (follow
+    `next_cursor`), and the summary of all of them. With `year_from` and `year_to` instead: one
+    summary per year (`status` does not apply). Filters repeat (`indicator=a&indicator=b`);
+    `department` includes every department below it. `Accept: text/csv` gives every item (or the yearly
+    summaries) as CSV, unpaged.
+    """
+    _years(year, year_from, year_to)
+    filters = compliance.Filters(
+        departments=department, indicators=indicator, sections=section, statuses=status
+    )
+    # The collector stays paused until the answer is bytes and its 100,000 items are freed again:
+    # resumed while they were alive, its first pass would walk them all for nothing (70 ms).
+    with paused_gc():
+        return _answer(request, session, year, year_from, year_to, filters, _page(limit, cursor))
+
+
+def _answer(
+    request: Request,
+    session: Session,
+    year: int | None,
+    year_from: int | None,
+    year_to: int | None,
+    filters: compliance.Filters,
+    page: compliance.Page,
+) -> Response:
+    if year is not None:
+        if wants_csv(request):
+            content = compliance.report(session, year=year, filters=filters)
+            return csv_etag(request, compliance.ITEM_COLUMNS, compliance.item_rows(content))
+        content = compliance.report(session, year=year, filters=filters, page=page)
+        if content["next_cursor"] is not None:
+            content["next_cursor"] = encode_cursor(content["next_cursor"])
+    else:
+        assert year_from is not None and year_to is not None
+        content = compliance.trend(session, year_from=year_from, year_to=year_to, filters=filters)
+        if wants_csv(request):
+            return csv_etag(request, ("year", *compliance.SUMMARY_COLUMNS), compliance.summary_rows(content))
+    return conditional(request, dumps(content), headers={"Vary": "Accept"})

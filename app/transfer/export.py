@@ -1,0 +1,114 @@
+"""Observations out as files a clerk can edit and send back: CSV and .xlsx.
+
+Every file has the import header (indicator,department,year,value,qualifier,note,source), so an
+export edited and imported again changes exactly the rows that were edited.
+"""
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import IO, Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.cells.key import CellFilters
+from app.core.json import decimal_text
+from app.core.problems import InvalidValue
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.models import Observation
+from app.transfer.formats import FIELDS
+
+BOM = "\ufeff"
+SHEET_ROWS = 1_048_576  # Excel's limit, header included
+EXACT_DIGITS = 15  # what a spreadsheet number holds exactly; longer figures are written as text
+_BATCH = 2000
+
+
+def _query(filters: CellFilters) -> "Select[*tuple[Any, ...]]":
+    query = (
+        select(
+            Indicator.code,
+            Department.code,
+            Observation.year,
+            Observation.value,
+            Observation.qualifier,
+            Observation.note,
+            Observation.source,
+        )
+        .join(Indicator, Indicator.id == Observation.indicator_id)
+        .join(Department, Department.id == Observation.department_id)
+        .order_by(Department.code, Indicator.code, Observation.year)
+    )
+    return filters.apply(query, Observation)
+
+
+def rows(session: Session, filters: CellFilters) -> Iterator[Sequence[Any]]:
+    """Every matching observation in import-column order, streamed from the database."""
+    result = session.execute(_query(filters).execution_options(yield_per=_BATCH))
+    for partition in result.partitions():
+        yield from partition
+
+
+def csv_chunks(session: Session, filters: CellFilters) -> Iterator[bytes]:
+    """UTF-8 CSV with a BOM (so that Excel and WPS read the Chinese right), in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(FIELDS)
+    yield (BOM + buffer.getvalue()).encode()
+    buffer.seek(0)
+    buffer.truncate()
+    for count, (i, d, y, value, q, note, source) in enumerate(rows(session, filters), 1):
+        writer.writerow((i, d, y, decimal_text(value), q, note, source))
+        if count % _BATCH == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def sheet_number(value: Decimal) -> int | float | str:
+    """A figure as a spreadsheet cell: a number when a sheet can hold it exactly, else its digits."""
+    if value == value.to_integral_value() and abs(value) < 10**EXACT_DIGITS:
+        return int(value)
+    if len(value.normalize().as_tuple().digits) <= EXACT_DIGITS:
+        return float(value)  # <= 15 significant digits: repr() gives the same digits back
+    return decimal_text(value)
+
+
+def sheet_text(sheet: Any, text: str | None) -> Any:
+    """Free text (a note, a source, a name) as a sheet cell: always a string. openpyxl makes a
+    formula of any text that starts with "=", which a spreadsheet would run, and which the import
+    reads as empty (a formula has no value until a spreadsheet computes it)."""
+    if text is None or not text.startswith("="):
+        return text
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"
+    return cell
+
+
+def xlsx_file(session: Session, filters: CellFilters) -> IO[bytes]:
+    """The matching observations as a one-sheet workbook, in a temporary file positioned at 0."""
+    from openpyxl import Workbook
+
+    count = session.scalar(filters.apply(select(func.count()).select_from(Observation), Observation)) or 0
+    if count >= SHEET_ROWS:
+        raise InvalidValue(
+            f"{count} observations do not fit in one sheet ({SHEET_ROWS - 1} rows at most); "
+            "narrow the filters or ask for CSV"
+        )
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("observations")
+    sheet.append(FIELDS)
+    for i, d, y, value, q, note, source in rows(session, filters):
+        sheet.append((i, d, y, sheet_number(value), q, sheet_text(sheet, note), sheet_text(sheet, source)))
+    out = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - the answer closes it
+    book.save(out)
+    out.seek(0)
+    return out
