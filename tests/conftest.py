@@ -6,7 +6,6 @@ A database per backend is migrated and seeded once per run; each test works insi
 
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 from fastapi.testclient import TestClient  # noqa: E402
 
 from app.auth import tokens  # noqa: E402
-from app.auth.models import Role  # noqa: E402
 from app.auth.schemas import TokenCreate  # noqa: E402
 from app.core.config import Settings, current_settings, get_settings  # noqa: E402
 from app.core.db import migrate  # noqa: E402
@@ -28,6 +26,7 @@ from app.core.db.session import get_session  # noqa: E402
 from app.main import create_app  # noqa: E402
 from seed.loader import load  # noqa: E402
 from tests.databases import IN_CI, POSTGRES_URL, fresh_database, postgres_problem  # noqa: E402
+from tests.helpers import TOKEN_SPECS, Tokens  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -79,7 +78,13 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def client(app: FastAPI, session: Session, engine: Engine, settings: Settings) -> Iterator[TestClient]:
+def session_client(
+    app: FastAPI, session: Session, engine: Engine, settings: Settings
+) -> Iterator[TestClient]:
+    """The app as a client calls it, each request in the test's own `session` rather than the app's
+    unit of work (get_session): what a request writes is there for the test to check, and rolled back
+    after it. Tests of the unit of work itself serve the app on a database of their own."""
+
     def use_test_session() -> Iterator[Session]:
         try:
             yield session
@@ -95,26 +100,6 @@ def client(app: FastAPI, session: Session, engine: Engine, settings: Settings) -
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
     app.dependency_overrides.clear()
-
-
-@dataclass
-class Tokens:
-    """Bearer headers for one token of each role, and clerks of two departments."""
-
-    headers: dict[str, dict[str, str]]
-
-    def __getitem__(self, name: str) -> dict[str, str]:
-        return self.headers[name]
-
-
-TOKEN_SPECS: dict[str, tuple[Role, str | None]] = {
-    "admin": (Role.admin, None),
-    "commission": (Role.commission, None),
-    "viewer": (Role.viewer, None),
-    "clerk-zone": (Role.clerk, "zone"),
-    "clerk-em": (Role.clerk, "emergency-management"),
-    "clerk-um": (Role.clerk, "urban-management"),
-}
 
 
 @pytest.fixture

@@ -1,8 +1,13 @@
+"""What tests share that is not a fixture: token specs, problem checks, what is stored."""
+
+from dataclasses import dataclass
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth.models import Role
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
@@ -44,3 +49,41 @@ def revisions(session: Session, indicator: str, department: str, year: int) -> l
             .order_by(ObservationRevision.version)
         )
     )
+
+
+@dataclass
+class Tokens:
+    """Bearer headers for one token of each role, and clerks of two departments."""
+
+    headers: dict[str, dict[str, str]]
+
+    def __getitem__(self, name: str) -> dict[str, str]:
+        return self.headers[name]
+
+
+TOKEN_SPECS: dict[str, tuple[Role, str | None]] = {
+    "admin": (Role.admin, None),
+    "commission": (Role.commission, None),
+    "viewer": (Role.viewer, None),
+    "clerk-zone": (Role.clerk, "zone"),
+    "clerk-em": (Role.clerk, "emergency-management"),
+    "clerk-um": (Role.clerk, "urban-management"),
+}
+
+
+def put(
+    client: TestClient,
+    auth: Tokens,
+    indicator: str,
+    department: str,
+    year: int,
+    value: str,
+    qualifier: str = "exact",
+) -> None:
+    """Record a figure from its exact text (no float on the way)."""
+    r = client.put(
+        f"/api/v1/observations/{indicator}/{department}/{year}",
+        content=f'{{"value": {value}, "qualifier": "{qualifier}"}}',
+        headers={**auth["commission"], "content-type": "application/json"},
+    )
+    assert r.status_code in (200, 201), r.text

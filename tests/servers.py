@@ -21,7 +21,7 @@ from app.auth import tokens
 from app.auth.schemas import TokenCreate
 from app.core.db import migrate
 from seed.loader import load
-from tests.conftest import TOKEN_SPECS
+from tests.helpers import TOKEN_SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
 

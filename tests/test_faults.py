@@ -31,9 +31,8 @@ from app.core.db.engine import make_engine
 from app.indicators.models import Aggregation, Direction, Indicator, ValueType
 from app.observations.models import Observation, ObservationRevision
 from seed.loader import load
-from tests.conftest import TOKEN_SPECS
 from tests.databases import POSTGRES_URL, fresh_database, require_postgres, url_of
-from tests.helpers import problem, revisions, stored
+from tests.helpers import TOKEN_SPECS, problem, revisions, stored
 from tests.servers import ROOT, free_port, prepare, serving
 
 WRITERS = int(os.environ.get("STRESS_WRITERS", "8"))

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from app.main import create_app
-from tests.conftest import Tokens
+from tests.helpers import Tokens
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 SEED = Path(__file__).resolve().parent.parent / "seed" / "data"
@@ -79,7 +79,7 @@ schema.config.checks.positive_data_acceptance.expected_statuses = [
 
 @pytest.fixture(scope="module")
 def app() -> FastAPI:
-    """The app the schema sends to: `client` gives it this test's database session."""
+    """The app the schema sends to: `session_client` gives it this test's database session."""
     return APP
 
 
@@ -118,7 +118,7 @@ def filter_query(context: Any, query: Any) -> bool:
     suppress_health_check=list(HealthCheck),
     derandomize="FUZZ_EXAMPLES" not in os.environ,
 )
-def test_api(case: schemathesis.Case[Any], client: TestClient, auth: Tokens) -> None:
+def test_api(case: schemathesis.Case[Any], session_client: TestClient, auth: Tokens) -> None:
     excluded = []
     if (case.method, case.path) == ("POST", "/api/v1/observations"):
         # A batch reports its bad rows in its summary: with atomic=false (or dry_run) the contract

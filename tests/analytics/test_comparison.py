@@ -5,9 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.analytics.conftest import put
-from tests.conftest import Tokens
-from tests.helpers import problem
+from tests.helpers import Tokens, problem, put
 
 URL = "/api/v1/comparison"
 # department: (2021, 2020); None is no figure that year
@@ -21,23 +19,25 @@ FIGURES = {
 
 
 @pytest.fixture
-def figures(client: TestClient, auth: Tokens, tree: dict[str, str | None]) -> None:
+def figures(session_client: TestClient, auth: Tokens, tree: dict[str, str | None]) -> None:
     for department, (now, base) in FIGURES.items():
         for year, value in ((2021, now), (2020, base)):
             if value is not None:
-                put(client, auth, "agg-sum", department, year, value)
+                put(session_client, auth, "agg-sum", department, year, value)
 
 
-def rows(client: TestClient, auth: Tokens, query: str) -> list[dict[str, Any]]:
-    r = client.get(f"{URL}?{query}", headers=auth["viewer"])
+def rows(session_client: TestClient, auth: Tokens, query: str) -> list[dict[str, Any]]:
+    r = session_client.get(f"{URL}?{query}", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     body = r.json()
     return list(body["rows"])
 
 
-def test_the_contract_example_on_the_seed(client: TestClient, auth: Tokens) -> None:
-    put(client, auth, "disputes-mediated", "zone", 2020, "230")
-    r = client.get(f"{URL}?indicator=disputes-mediated&year=2021&base_year=2020", headers=auth["viewer"])
+def test_the_contract_example_on_the_seed(session_client: TestClient, auth: Tokens) -> None:
+    put(session_client, auth, "disputes-mediated", "zone", 2020, "230")
+    r = session_client.get(
+        f"{URL}?indicator=disputes-mediated&year=2021&base_year=2020", headers=auth["viewer"]
+    )
     assert r.status_code == 200, r.text
     assert r.json() == {
         "indicator": "disputes-mediated",
@@ -58,9 +58,9 @@ def test_the_contract_example_on_the_seed(client: TestClient, auth: Tokens) -> N
 
 
 def test_higher_is_better_ranks_ties_and_missing_data(
-    client: TestClient, auth: Tokens, figures: None
+    session_client: TestClient, auth: Tokens, figures: None
 ) -> None:
-    got = rows(client, auth, "indicator=agg-sum&year=2021&base_year=2020")
+    got = rows(session_client, auth, "indicator=agg-sum&year=2021&base_year=2020")
     assert [
         (r["department"], r["value"], r["base_value"], r["change"], r["change_pct"], r["improved"], r["rank"])
         for r in got
@@ -73,10 +73,10 @@ def test_higher_is_better_ranks_ties_and_missing_data(
     ]
 
 
-def test_lower_is_better(client: TestClient, auth: Tokens, figures: None) -> None:
-    r = client.patch("/api/v1/indicators/agg-sum", json={"direction": "lower"}, headers=auth["admin"])
+def test_lower_is_better(session_client: TestClient, auth: Tokens, figures: None) -> None:
+    r = session_client.patch("/api/v1/indicators/agg-sum", json={"direction": "lower"}, headers=auth["admin"])
     assert r.status_code == 200, r.text
-    got = rows(client, auth, "indicator=agg-sum&year=2021&base_year=2020")
+    got = rows(session_client, auth, "indicator=agg-sum&year=2021&base_year=2020")
     assert [(r["department"], r["improved"], r["rank"]) for r in got] == [
         ("t-leaf-a1", None, 1),
         ("t-mid-b", True, 2),
@@ -86,27 +86,31 @@ def test_lower_is_better(client: TestClient, auth: Tokens, figures: None) -> Non
     ]
 
 
-def test_direction_none_neither_improves_nor_ranks(client: TestClient, auth: Tokens, figures: None) -> None:
-    client.patch("/api/v1/indicators/agg-sum", json={"direction": "none"}, headers=auth["admin"])
-    got = rows(client, auth, "indicator=agg-sum&year=2021&base_year=2020")
+def test_direction_none_neither_improves_nor_ranks(
+    session_client: TestClient, auth: Tokens, figures: None
+) -> None:
+    session_client.patch("/api/v1/indicators/agg-sum", json={"direction": "none"}, headers=auth["admin"])
+    got = rows(session_client, auth, "indicator=agg-sum&year=2021&base_year=2020")
     assert [r["department"] for r in got] == sorted(FIGURES)
     assert {(r["improved"], r["rank"]) for r in got} == {(None, None)}
     assert [r["change"] for r in got if r["department"] == "t-mid-b"] == [-5]
 
 
 def test_no_change_is_not_an_improvement(
-    client: TestClient, auth: Tokens, tree: dict[str, str | None]
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None]
 ) -> None:
-    put(client, auth, "agg-sum", "t-root", 2021, "5")
-    put(client, auth, "agg-sum", "t-root", 2020, "5.000000")
-    (row,) = rows(client, auth, "indicator=agg-sum&year=2021&base_year=2020")
+    put(session_client, auth, "agg-sum", "t-root", 2021, "5")
+    put(session_client, auth, "agg-sum", "t-root", 2020, "5.000000")
+    (row,) = rows(session_client, auth, "indicator=agg-sum&year=2021&base_year=2020")
     assert (row["change"], row["change_pct"], row["improved"], row["rank"]) == (0, 0, False, 1)
 
 
 def test_named_departments_only_ranked_among_themselves(
-    client: TestClient, auth: Tokens, figures: None
+    session_client: TestClient, auth: Tokens, figures: None
 ) -> None:
-    got = rows(client, auth, "indicator=agg-sum&year=2021&base_year=2020&department=t-mid-b&department=zone")
+    got = rows(
+        session_client, auth, "indicator=agg-sum&year=2021&base_year=2020&department=t-mid-b&department=zone"
+    )
     assert got == [
         {
             "department": "t-mid-b",
@@ -146,16 +150,16 @@ def test_named_departments_only_ranked_among_themselves(
     ],
 )
 def test_change_pct_rounding(
-    client: TestClient, auth: Tokens, tree: dict[str, str | None], base: str, value: str, pct: str
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None], base: str, value: str, pct: str
 ) -> None:
-    put(client, auth, "agg-sum", "t-root", 2020, base)
-    put(client, auth, "agg-sum", "t-root", 2021, value)
-    r = client.get(f"{URL}?indicator=agg-sum&year=2021&base_year=2020", headers=auth["viewer"])
+    put(session_client, auth, "agg-sum", "t-root", 2020, base)
+    put(session_client, auth, "agg-sum", "t-root", 2021, value)
+    r = session_client.get(f"{URL}?indicator=agg-sum&year=2021&base_year=2020", headers=auth["viewer"])
     assert f'"change_pct":{pct},' in r.text, r.text
 
 
-def test_csv(client: TestClient, auth: Tokens, figures: None) -> None:
-    r = client.get(
+def test_csv(session_client: TestClient, auth: Tokens, figures: None) -> None:
+    r = session_client.get(
         f"{URL}?indicator=agg-sum&year=2021&base_year=2020&department=t-root&department=t-leaf-a2",
         headers={**auth["viewer"], "Accept": "text/csv"},
     )
@@ -168,12 +172,12 @@ def test_csv(client: TestClient, auth: Tokens, figures: None) -> None:
     ]
 
 
-def test_etag_and_304(client: TestClient, auth: Tokens, figures: None) -> None:
+def test_etag_and_304(session_client: TestClient, auth: Tokens, figures: None) -> None:
     path = f"{URL}?indicator=agg-sum&year=2021&base_year=2020"
-    etag = client.get(path, headers=auth["viewer"]).headers["etag"]
-    assert client.get(path, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 304
-    put(client, auth, "agg-sum", "t-leaf-a2", 2021, "99")
-    assert client.get(path, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 200
+    etag = session_client.get(path, headers=auth["viewer"]).headers["etag"]
+    assert session_client.get(path, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 304
+    put(session_client, auth, "agg-sum", "t-leaf-a2", 2021, "99")
+    assert session_client.get(path, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -188,7 +192,7 @@ def test_etag_and_304(client: TestClient, auth: Tokens, figures: None) -> None:
     ],
 )
 def test_bad_queries_are_422_naming_the_parameter(
-    client: TestClient, auth: Tokens, query: str, loc: list[str]
+    session_client: TestClient, auth: Tokens, query: str, loc: list[str]
 ) -> None:
-    body = problem(client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
+    body = problem(session_client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == loc

@@ -5,9 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.analytics.conftest import put
-from tests.conftest import Tokens
-from tests.helpers import problem
+from tests.helpers import Tokens, problem, put
 
 URL = "/api/v1/series"
 FIGURES_2021 = {"t-root": "10", "t-mid-a": "20", "t-mid-b": "30", "t-leaf-a1": "1.5", "t-leaf-a2": "2.25"}
@@ -47,10 +45,10 @@ ROLLED: dict[str, dict[str, list[tuple[int, str, str]]]] = {
 }
 
 
-def record(client: TestClient, auth: Tokens, indicator: str) -> None:
+def record(session_client: TestClient, auth: Tokens, indicator: str) -> None:
     for year, figures in ((2021, FIGURES_2021), (2020, FIGURES_2020)):
         for department, value in figures.items():
-            put(client, auth, indicator, department, year, value)
+            put(session_client, auth, indicator, department, year, value)
 
 
 def points_text(series: dict[str, Any]) -> list[tuple[int, str, str]]:
@@ -59,13 +57,13 @@ def points_text(series: dict[str, Any]) -> list[tuple[int, str, str]]:
 
 @pytest.mark.parametrize("aggregation", ["sum", "mean", "min", "max"])
 def test_rollup_on_a_three_level_tree(
-    client: TestClient, auth: Tokens, tree: dict[str, str | None], aggregation: str
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None], aggregation: str
 ) -> None:
     indicator = f"agg-{aggregation}"
-    record(client, auth, indicator)
+    record(session_client, auth, indicator)
     expected = ROLLED[aggregation]
 
-    r = client.get(f"{URL}?indicator={indicator}&rollup=true", headers=auth["viewer"])
+    r = session_client.get(f"{URL}?indicator={indicator}&rollup=true", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     series = r.json()["series"]
     # every department with data in it or below it, by code
@@ -77,7 +75,7 @@ def test_rollup_on_a_three_level_tree(
         for point, (_, value, _) in zip(s["points"], want, strict=True):
             assert f'"year":{point["year"]},"value":{value},' in r.text
 
-    named = client.get(
+    named = session_client.get(
         f"{URL}?indicator={indicator}&department=t-root&department=t-mid-a&rollup=true&year_from=2021",
         headers=auth["viewer"],
     ).json()["series"]
@@ -108,7 +106,7 @@ def test_rollup_on_a_three_level_tree(
     ],
 )
 def test_rolled_up_qualifier(
-    client: TestClient,
+    session_client: TestClient,
     auth: Tokens,
     tree: dict[str, str | None],
     aggregation: str,
@@ -119,17 +117,19 @@ def test_rolled_up_qualifier(
 ) -> None:
     indicator = f"agg-{aggregation}"
     for code, figure in FIGURES_2021.items():
-        put(client, auth, indicator, code, 2021, figure, qualifiers.get(code, "exact"))
-    r = client.get(f"{URL}?indicator={indicator}&department={department}&rollup=true", headers=auth["viewer"])
+        put(session_client, auth, indicator, code, 2021, figure, qualifiers.get(code, "exact"))
+    r = session_client.get(
+        f"{URL}?indicator={indicator}&department={department}&rollup=true", headers=auth["viewer"]
+    )
     assert r.status_code == 200, r.text
     (series,) = r.json()["series"]
     assert points_text(series) == [(2021, value, qualifier)]
 
 
 def test_rollup_of_none_is_422_naming_the_indicator(
-    client: TestClient, auth: Tokens, tree: dict[str, str | None]
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None]
 ) -> None:
-    r = client.get(f"{URL}?indicator=agg-sum&indicator=agg-none&rollup=true", headers=auth["viewer"])
+    r = session_client.get(f"{URL}?indicator=agg-sum&indicator=agg-none&rollup=true", headers=auth["viewer"])
     body = problem(r, 422)
     assert body["errors"] == [
         {
@@ -139,11 +139,11 @@ def test_rollup_of_none_is_422_naming_the_indicator(
         }
     ]
     assert "agg-none" in body["detail"]
-    assert client.get(f"{URL}?indicator=agg-none", headers=auth["viewer"]).status_code == 200
+    assert session_client.get(f"{URL}?indicator=agg-none", headers=auth["viewer"]).status_code == 200
 
 
-def test_the_contract_example_on_the_seed(client: TestClient, auth: Tokens) -> None:
-    r = client.get(f"{URL}?indicator=free-seals&department=zone", headers=auth["viewer"])
+def test_the_contract_example_on_the_seed(session_client: TestClient, auth: Tokens) -> None:
+    r = session_client.get(f"{URL}?indicator=free-seals&department=zone", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     assert r.json() == {
         "series": [
@@ -155,18 +155,18 @@ def test_the_contract_example_on_the_seed(client: TestClient, auth: Tokens) -> N
             }
         ]
     }
-    seeded = client.get(f"{URL}?indicator=deadline-compression", headers=auth["viewer"]).json()
+    seeded = session_client.get(f"{URL}?indicator=deadline-compression", headers=auth["viewer"]).json()
     assert seeded["series"][0]["points"] == [{"year": 2021, "value": 75, "qualifier": "at_least"}]
 
 
 def test_several_indicators_departments_and_years(
-    client: TestClient, auth: Tokens, tree: dict[str, str | None]
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None]
 ) -> None:
-    record(client, auth, "agg-sum")
-    record(client, auth, "agg-max")
-    put(client, auth, "agg-max", "t-leaf-a1", 2019, "0.5", "approximately")
+    record(session_client, auth, "agg-sum")
+    record(session_client, auth, "agg-max")
+    put(session_client, auth, "agg-max", "t-leaf-a1", 2019, "0.5", "approximately")
     query = "indicator=agg-max&indicator=agg-sum&department=t-leaf-a1&department=zone&department=t-leaf-a1"
-    r = client.get(f"{URL}?{query}&year_from=2019&year_to=2020", headers=auth["viewer"])
+    r = session_client.get(f"{URL}?{query}&year_from=2019&year_to=2020", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     assert [(s["indicator"], s["department"], points_text(s)) for s in r.json()["series"]] == [
         ("agg-max", "t-leaf-a1", [(2019, "0.5", "approximately"), (2020, "2", "exact")]),
@@ -174,20 +174,22 @@ def test_several_indicators_departments_and_years(
         ("agg-sum", "t-leaf-a1", [(2020, "2", "exact")]),
         ("agg-sum", "zone", []),
     ]
-    everyone = client.get(f"{URL}?indicator=agg-sum&year_to=2020", headers=auth["viewer"]).json()["series"]
+    everyone = session_client.get(f"{URL}?indicator=agg-sum&year_to=2020", headers=auth["viewer"]).json()[
+        "series"
+    ]
     assert [(s["department"], points_text(s)) for s in everyone] == [
         ("t-leaf-a1", [(2020, "2", "exact")]),
         ("t-root", [(2020, "1", "exact")]),
     ]
 
 
-def test_sums_keep_every_digit(client: TestClient, auth: Tokens, tree: dict[str, str | None]) -> None:
-    put(client, auth, "agg-sum", "t-mid-b", 2021, "999999999999999999.999999")
-    put(client, auth, "agg-sum", "t-root", 2021, "0.000001")
-    put(client, auth, "agg-sum", "t-leaf-a1", 2021, "123456789012.345678")
-    put(client, auth, "agg-mean", "t-mid-b", 2021, "999999999999999999.999999")
-    put(client, auth, "agg-mean", "t-root", 2021, "999999999999999999.999998")
-    r = client.get(
+def test_sums_keep_every_digit(session_client: TestClient, auth: Tokens, tree: dict[str, str | None]) -> None:
+    put(session_client, auth, "agg-sum", "t-mid-b", 2021, "999999999999999999.999999")
+    put(session_client, auth, "agg-sum", "t-root", 2021, "0.000001")
+    put(session_client, auth, "agg-sum", "t-leaf-a1", 2021, "123456789012.345678")
+    put(session_client, auth, "agg-mean", "t-mid-b", 2021, "999999999999999999.999999")
+    put(session_client, auth, "agg-mean", "t-root", 2021, "999999999999999999.999998")
+    r = session_client.get(
         f"{URL}?indicator=agg-sum&indicator=agg-mean&department=t-root&rollup=true", headers=auth["viewer"]
     )
     assert r.status_code == 200, r.text
@@ -196,9 +198,9 @@ def test_sums_keep_every_digit(client: TestClient, auth: Tokens, tree: dict[str,
     assert '"value":999999999999999999.999999,"qualifier":"approximately"' in r.text
 
 
-def test_csv(client: TestClient, auth: Tokens, tree: dict[str, str | None]) -> None:
-    record(client, auth, "agg-mean")
-    r = client.get(
+def test_csv(session_client: TestClient, auth: Tokens, tree: dict[str, str | None]) -> None:
+    record(session_client, auth, "agg-mean")
+    r = session_client.get(
         f"{URL}?indicator=agg-mean&department=t-mid-a&department=t-mid-b&rollup=true",
         headers={**auth["viewer"], "Accept": "text/csv"},
     )
@@ -213,16 +215,16 @@ def test_csv(client: TestClient, auth: Tokens, tree: dict[str, str | None]) -> N
 
 
 def test_etag_304_and_a_new_etag_after_a_write(
-    client: TestClient, auth: Tokens, tree: dict[str, str | None]
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None]
 ) -> None:
-    record(client, auth, "agg-sum")
+    record(session_client, auth, "agg-sum")
     path = f"{URL}?indicator=agg-sum&department=t-root&rollup=true"
-    first = client.get(path, headers=auth["viewer"])
+    first = session_client.get(path, headers=auth["viewer"])
     etag = first.headers["etag"]
-    cached = client.get(path, headers={**auth["viewer"], "If-None-Match": etag})
+    cached = session_client.get(path, headers={**auth["viewer"], "If-None-Match": etag})
     assert (cached.status_code, cached.content, cached.headers["etag"]) == (304, b"", etag)
-    put(client, auth, "agg-sum", "t-leaf-a2", 2021, "3.25")  # below the root: its rollup changes
-    fresh = client.get(path, headers={**auth["viewer"], "If-None-Match": etag})
+    put(session_client, auth, "agg-sum", "t-leaf-a2", 2021, "3.25")  # below the root: its rollup changes
+    fresh = session_client.get(path, headers={**auth["viewer"], "If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["etag"] != etag
     assert '"value":64.75' in fresh.text
 
@@ -240,11 +242,11 @@ def test_etag_304_and_a_new_etag_after_a_write(
     ],
 )
 def test_bad_queries_are_422_naming_the_parameter(
-    client: TestClient, auth: Tokens, query: str, loc: list[str | int]
+    session_client: TestClient, auth: Tokens, query: str, loc: list[str | int]
 ) -> None:
-    body = problem(client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
+    body = problem(session_client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == loc
 
 
-def test_series_need_a_token(client: TestClient) -> None:
-    problem(client.get(f"{URL}?indicator=free-seals"), 401)
+def test_series_need_a_token(session_client: TestClient) -> None:
+    problem(session_client.get(f"{URL}?indicator=free-seals"), 401)

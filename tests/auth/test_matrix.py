@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import tokens
 from app.models import metadata
-from tests.conftest import Tokens
+from tests.helpers import Tokens
 
 ROLE_LEVEL = {"anonymous": -1, "viewer": 0, "clerk": 1, "commission": 2, "admin": 3}
 PRINCIPALS = {
@@ -54,17 +54,17 @@ class Case:
         return f"{self.method} {self.path}"
 
 
-def _make_department(client: TestClient, auth: Tokens) -> None:
-    client.post("/api/v1/departments", json={"code": "temp", "name": "临时"}, headers=auth["admin"])
+def _make_department(session_client: TestClient, auth: Tokens) -> None:
+    session_client.post("/api/v1/departments", json={"code": "temp", "name": "临时"}, headers=auth["admin"])
 
 
-def _make_indicator(client: TestClient, auth: Tokens) -> None:
+def _make_indicator(session_client: TestClient, auth: Tokens) -> None:
     body = {"code": "temp-ind", "name": "临时", "value_type": "count"}
-    client.post("/api/v1/indicators", json=body, headers=auth["admin"])
+    session_client.post("/api/v1/indicators", json=body, headers=auth["admin"])
 
 
-def _make_token(client: TestClient, auth: Tokens) -> None:
-    client.post("/api/v1/tokens", json={"name": "spare", "role": "viewer"}, headers=auth["admin"])
+def _make_token(session_client: TestClient, auth: Tokens) -> None:
+    session_client.post("/api/v1/tokens", json={"name": "spare", "role": "viewer"}, headers=auth["admin"])
 
 
 OBS = "/api/v1/observations"
@@ -147,7 +147,7 @@ def fingerprint(session: Session) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def headers_for(principal: str, auth: Tokens, client: TestClient, session: Session) -> dict[str, str]:
+def headers_for(principal: str, auth: Tokens, session_client: TestClient, session: Session) -> dict[str, str]:
     if principal == "anonymous":
         return {}
     if principal == "garbage":
@@ -162,12 +162,14 @@ def headers_for(principal: str, auth: Tokens, client: TestClient, session: Sessi
 
 @pytest.mark.parametrize("principal", list(PRINCIPALS))
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_matrix(case: Case, principal: str, client: TestClient, auth: Tokens, session: Session) -> None:
+def test_matrix(
+    case: Case, principal: str, session_client: TestClient, auth: Tokens, session: Session
+) -> None:
     if case.setup is not None:
-        case.setup(client, auth)
-    headers = headers_for(principal, auth, client, session)
+        case.setup(session_client, auth)
+    headers = headers_for(principal, auth, session_client, session)
     before = fingerprint(session)
-    r = client.request(case.method, case.path, json=case.body, headers=headers)
+    r = session_client.request(case.method, case.path, json=case.body, headers=headers)
     want = expected(case, principal)
     assert r.status_code == want, r.text
     if want >= 400:
@@ -209,6 +211,6 @@ def _same(route: tuple[str, str], case: tuple[str, str]) -> bool:
     )
 
 
-def test_open_endpoints_need_no_token(client: TestClient) -> None:
+def test_open_endpoints_need_no_token(session_client: TestClient) -> None:
     for path in ("/healthz", "/readyz", "/docs", "/openapi.json"):
-        assert client.get(path).status_code == 200, path
+        assert session_client.get(path).status_code == 200, path

@@ -4,14 +4,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.conftest import Tokens
-from tests.helpers import problem, revisions, stored
+from tests.helpers import Tokens, problem, revisions, stored
 
 URL = "/api/v1/observations"
 
 
-def test_seeded_figure_reads_back_with_qualifier_and_source(client: TestClient, auth: Tokens) -> None:
-    r = client.get(f"{URL}/deadline-compression/zone/2021", headers=auth["viewer"])
+def test_seeded_figure_reads_back_with_qualifier_and_source(session_client: TestClient, auth: Tokens) -> None:
+    r = session_client.get(f"{URL}/deadline-compression/zone/2021", headers=auth["viewer"])
     assert r.status_code == 200
     body = r.json()
     assert body["value"] == 75
@@ -23,13 +22,15 @@ def test_seeded_figure_reads_back_with_qualifier_and_source(client: TestClient, 
     assert r.headers["etag"] == '"1"'
 
 
-def test_record_then_correct_keeps_both_versions(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_record_then_correct_keeps_both_versions(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
     cell = f"{URL}/disputes-mediated/zone/2020"
-    r = client.put(cell, json={"value": 230, "source": "report-2020"}, headers=auth["clerk-zone"])
+    r = session_client.put(cell, json={"value": 230, "source": "report-2020"}, headers=auth["clerk-zone"])
     assert r.status_code == 201, r.text
     assert r.json()["version"] == 1
     assert r.headers["location"] == "/api/v1/observations/disputes-mediated/zone/2020"
-    r = client.put(cell, json={"value": 231, "source": "report-2020"}, headers=auth["clerk-zone"])
+    r = session_client.put(cell, json={"value": 231, "source": "report-2020"}, headers=auth["clerk-zone"])
     assert r.status_code == 200
     assert r.json()["value"] == 231
     assert r.json()["version"] == 2
@@ -38,7 +39,7 @@ def test_record_then_correct_keeps_both_versions(client: TestClient, auth: Token
     assert row is not None and row.value == Decimal(231) and row.version == 2
     assert row.updated_by == "clerk-zone"
 
-    history = client.get(f"{cell}/history", headers=auth["viewer"]).json()["items"]
+    history = session_client.get(f"{cell}/history", headers=auth["viewer"]).json()["items"]
     assert [(h["version"], h["action"], h["value_before"], h["value_after"]) for h in history] == [
         (1, "create", None, 230),
         (2, "update", 230, 231),
@@ -46,10 +47,10 @@ def test_record_then_correct_keeps_both_versions(client: TestClient, auth: Token
     assert all(h["changed_by"] == "clerk-zone" and h["changed_at"].endswith("Z") for h in history)
 
 
-def test_same_value_again_changes_nothing(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_same_value_again_changes_nothing(session_client: TestClient, auth: Tokens, session: Session) -> None:
     cell = f"{URL}/legal-lectures/zone/2022"
-    first = client.put(cell, json={"value": 7}, headers=auth["clerk-zone"])
-    again = client.put(cell, json={"value": 7}, headers=auth["clerk-zone"])
+    first = session_client.put(cell, json={"value": 7}, headers=auth["clerk-zone"])
+    again = session_client.put(cell, json={"value": 7}, headers=auth["clerk-zone"])
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["version"] == 1
     assert len(revisions(session, "legal-lectures", "zone", 2022)) == 1
@@ -57,22 +58,22 @@ def test_same_value_again_changes_nothing(client: TestClient, auth: Tokens, sess
 
 @pytest.mark.parametrize("value", ["0.1", "1234567.891", "123456789012.345678", "-42.5", "0"])
 def test_amounts_round_trip_digit_for_digit(
-    client: TestClient, auth: Tokens, session: Session, value: str
+    session_client: TestClient, auth: Tokens, session: Session, value: str
 ) -> None:
-    client.post(
+    session_client.post(
         "/api/v1/indicators",
         json={"code": "budget", "name": "预算", "value_type": "amount", "unit": "元"},
         headers=auth["admin"],
     )
     body = f'{{"value": {value}}}'
-    r = client.put(
+    r = session_client.put(
         f"{URL}/budget/zone/2021",
         content=body,
         headers={**auth["commission"], "content-type": "application/json"},
     )
     assert r.status_code == 201, r.text
     assert f'"value":{value}' in r.text
-    assert f'"value":{value}' in client.get(f"{URL}/budget/zone/2021", headers=auth["viewer"]).text
+    assert f'"value":{value}' in session_client.get(f"{URL}/budget/zone/2021", headers=auth["viewer"]).text
     row = stored(session, "budget", "zone", 2021)
     assert row is not None and row.value == Decimal(value)
 
@@ -88,9 +89,9 @@ def test_amounts_round_trip_digit_for_digit(
     ],
 )
 def test_value_must_fit_the_value_type(
-    client: TestClient, auth: Tokens, session: Session, indicator: str, value: float, rule: str
+    session_client: TestClient, auth: Tokens, session: Session, indicator: str, value: float, rule: str
 ) -> None:
-    r = client.put(f"{URL}/{indicator}/zone/2023", json={"value": value}, headers=auth["commission"])
+    r = session_client.put(f"{URL}/{indicator}/zone/2023", json={"value": value}, headers=auth["commission"])
     body = problem(r, 422)
     assert body["errors"][0]["loc"] == ["body", "value"]
     assert rule in body["errors"][0]["msg"]
@@ -114,9 +115,9 @@ def test_value_must_fit_the_value_type(
     ],
 )
 def test_bad_bodies_are_rejected_by_field(
-    client: TestClient, auth: Tokens, session: Session, raw: str, loc: list[object]
+    session_client: TestClient, auth: Tokens, session: Session, raw: str, loc: list[object]
 ) -> None:
-    r = client.put(
+    r = session_client.put(
         f"{URL}/free-seals/zone/2024",
         content=raw,
         headers={**auth["commission"], "content-type": "application/json"},
@@ -126,50 +127,54 @@ def test_bad_bodies_are_rejected_by_field(
     assert stored(session, "free-seals", "zone", 2024) is None
 
 
-def test_unknown_codes_and_years(client: TestClient, auth: Tokens) -> None:
-    problem(client.get(f"{URL}/nope/zone/2021", headers=auth["viewer"]), 404)
-    problem(client.get(f"{URL}/free-seals/nope/2021", headers=auth["viewer"]), 404)
-    problem(client.get(f"{URL}/free-seals/zone/1999", headers=auth["viewer"]), 404)
-    body = problem(client.get(f"{URL}/free-seals/zone/2200", headers=auth["viewer"]), 422)
+def test_unknown_codes_and_years(session_client: TestClient, auth: Tokens) -> None:
+    problem(session_client.get(f"{URL}/nope/zone/2021", headers=auth["viewer"]), 404)
+    problem(session_client.get(f"{URL}/free-seals/nope/2021", headers=auth["viewer"]), 404)
+    problem(session_client.get(f"{URL}/free-seals/zone/1999", headers=auth["viewer"]), 404)
+    body = problem(session_client.get(f"{URL}/free-seals/zone/2200", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == ["path", "year"]
-    body = problem(client.get(f"{URL}/Bad_Code/zone/2021", headers=auth["viewer"]), 422)
+    body = problem(session_client.get(f"{URL}/Bad_Code/zone/2021", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == ["path", "indicator"]
 
 
-def test_etag_if_none_match_and_stale_if_match(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_etag_if_none_match_and_stale_if_match(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
     cell = f"{URL}/free-seals/zone/2021"
-    r = client.get(cell, headers=auth["viewer"])
+    r = session_client.get(cell, headers=auth["viewer"])
     etag = r.headers["etag"]
-    assert client.get(cell, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 304
+    assert session_client.get(cell, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 304
 
-    r = client.put(cell, json={"value": 1600}, headers={**auth["commission"], "If-Match": etag})
+    r = session_client.put(cell, json={"value": 1600}, headers={**auth["commission"], "If-Match": etag})
     assert r.status_code == 200
     new_etag = r.headers["etag"]
     assert new_etag != etag
 
-    stale = client.put(cell, json={"value": 1700}, headers={**auth["commission"], "If-Match": etag})
+    stale = session_client.put(cell, json={"value": 1700}, headers={**auth["commission"], "If-Match": etag})
     problem(stale, 412)
     row = stored(session, "free-seals", "zone", 2021)
     assert row is not None and row.value == 1600 and row.version == 2
-    problem(client.delete(cell, headers={**auth["commission"], "If-Match": etag}), 412)
+    problem(session_client.delete(cell, headers={**auth["commission"], "If-Match": etag}), 412)
     assert stored(session, "free-seals", "zone", 2021) is not None
 
-    create_only = client.put(cell, json={"value": 1}, headers={**auth["commission"], "If-None-Match": "*"})
+    create_only = session_client.put(
+        cell, json={"value": 1}, headers={**auth["commission"], "If-None-Match": "*"}
+    )
     problem(create_only, 412)
 
 
 def test_delete_is_a_version_and_recreate_continues(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     cell = f"{URL}/expert-inspections/emergency-management/2021"
-    assert client.delete(cell, headers=auth["clerk-em"]).status_code == 204
+    assert session_client.delete(cell, headers=auth["clerk-em"]).status_code == 204
     assert stored(session, "expert-inspections", "emergency-management", 2021) is None
-    problem(client.get(cell, headers=auth["viewer"]), 404)
-    problem(client.delete(cell, headers=auth["clerk-em"]), 404)
+    problem(session_client.get(cell, headers=auth["viewer"]), 404)
+    problem(session_client.delete(cell, headers=auth["clerk-em"]), 404)
 
-    r = client.put(cell, json={"value": 28}, headers=auth["clerk-em"])
+    r = session_client.put(cell, json={"value": 28}, headers=auth["clerk-em"])
     assert r.status_code == 201 and r.json()["version"] == 3
-    history = client.get(f"{cell}/history", headers=auth["viewer"]).json()["items"]
+    history = session_client.get(f"{cell}/history", headers=auth["viewer"]).json()["items"]
     assert [(h["version"], h["action"], h["value_before"], h["value_after"]) for h in history] == [
         (1, "create", None, 27),
         (2, "delete", 27, None),
@@ -177,12 +182,12 @@ def test_delete_is_a_version_and_recreate_continues(
     ]
 
 
-def test_history_of_a_cell_never_recorded_is_404(client: TestClient, auth: Tokens) -> None:
-    problem(client.get(f"{URL}/free-seals/zone/2030/history", headers=auth["viewer"]), 404)
+def test_history_of_a_cell_never_recorded_is_404(session_client: TestClient, auth: Tokens) -> None:
+    problem(session_client.get(f"{URL}/free-seals/zone/2030/history", headers=auth["viewer"]), 404)
 
 
-def test_list_filters_and_cursor_pagination(client: TestClient, auth: Tokens) -> None:
-    r = client.get(URL, params={"department": "emergency-management"}, headers=auth["viewer"])
+def test_list_filters_and_cursor_pagination(session_client: TestClient, auth: Tokens) -> None:
+    r = session_client.get(URL, params={"department": "emergency-management"}, headers=auth["viewer"])
     assert r.status_code == 200
     items = r.json()["items"]
     assert len(items) == 6
@@ -194,17 +199,17 @@ def test_list_filters_and_cursor_pagination(client: TestClient, auth: Tokens) ->
         params: dict[str, object] = {"limit": 10, "year": 2021}
         if cursor:
             params["cursor"] = cursor
-        page = client.get(URL, params=params, headers=auth["viewer"]).json()
+        page = session_client.get(URL, params=params, headers=auth["viewer"]).json()
         seen += [f"{i['indicator']}/{i['department']}" for i in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 31  # every 2021 figure of the report, once
 
-    r = client.get(URL, params={"year_from": 2020, "year_to": 2020}, headers=auth["viewer"])
+    r = session_client.get(URL, params={"year_from": 2020, "year_to": 2020}, headers=auth["viewer"])
     assert [i["indicator"] for i in r.json()["items"]] == ["business-environment-rank"]
 
-    body = problem(client.get(URL, params={"indicator": "nope"}, headers=auth["viewer"]), 422)
+    body = problem(session_client.get(URL, params={"indicator": "nope"}, headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == ["query", "indicator"]
-    problem(client.get(URL, params={"limit": 1001}, headers=auth["viewer"]), 422)
-    problem(client.get(URL, params={"cursor": "!!!"}, headers=auth["viewer"]), 400)
+    problem(session_client.get(URL, params={"limit": 1001}, headers=auth["viewer"]), 422)
+    problem(session_client.get(URL, params={"cursor": "!!!"}, headers=auth["viewer"]), 400)

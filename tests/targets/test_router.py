@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.targets.models import Target, TargetRevision
-from tests.conftest import Tokens
-from tests.helpers import problem
+from tests.helpers import Tokens, problem
 
 URL = "/api/v1/targets"
 CELL = f"{URL}/disputes-mediated/zone/2022"
@@ -51,10 +50,10 @@ def target_revisions(session: Session, indicator: str, department: str, year: in
     ids=["at_least", "at_most", "exactly", "between", "between-one-point"],
 )
 def test_every_operator_is_stored_and_read_back(
-    client: TestClient, auth: Tokens, session: Session, body: dict[str, Any]
+    session_client: TestClient, auth: Tokens, session: Session, body: dict[str, Any]
 ) -> None:
     sent = {**body, "note": "目标", "source": "plan-2022"}
-    r = client.put(CELL, json=sent, headers=auth["commission"])
+    r = session_client.put(CELL, json=sent, headers=auth["commission"])
     assert r.status_code == 201, r.text
     assert r.headers["location"] == "/api/v1/targets/disputes-mediated/zone/2022"
     assert r.headers["etag"] == '"1"'
@@ -63,7 +62,7 @@ def test_every_operator_is_stored_and_read_back(
     assert {k: answer[k] for k in expected} == expected
     assert (answer["indicator"], answer["department"], answer["year"]) == ("disputes-mediated", "zone", 2022)
     assert (answer["version"], answer["updated_by"]) == (1, "commission")
-    assert client.get(CELL, headers=auth["viewer"]).json() == answer
+    assert session_client.get(CELL, headers=auth["viewer"]).json() == answer
 
     row = target_row(session, "disputes-mediated", "zone", 2022)
     assert row is not None
@@ -85,18 +84,25 @@ def test_every_operator_is_stored_and_read_back(
     ],
 )
 def test_bad_targets_are_rejected_naming_the_field(
-    client: TestClient, auth: Tokens, session: Session, body: dict[str, Any], loc: list[str], words: str
+    session_client: TestClient,
+    auth: Tokens,
+    session: Session,
+    body: dict[str, Any],
+    loc: list[str],
+    words: str,
 ) -> None:
-    body_problem = problem(client.put(CELL, json=body, headers=auth["commission"]), 422)
+    body_problem = problem(session_client.put(CELL, json=body, headers=auth["commission"]), 422)
     assert body_problem["errors"][0]["loc"] == loc
     assert words in body_problem["errors"][0]["msg"]
     assert target_row(session, "disputes-mediated", "zone", 2022) is None
 
 
-def test_bounds_must_fit_the_value_type(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_bounds_must_fit_the_value_type(session_client: TestClient, auth: Tokens, session: Session) -> None:
     cell = f"{URL}/deadline-compression/zone/2022"
     body = problem(
-        client.put(cell, json={"operator": "between", "value": 50, "upper": 101}, headers=auth["commission"]),
+        session_client.put(
+            cell, json={"operator": "between", "value": 50, "upper": 101}, headers=auth["commission"]
+        ),
         422,
     )
     assert body["errors"][0]["loc"] == ["body", "upper"]
@@ -105,9 +111,9 @@ def test_bounds_must_fit_the_value_type(client: TestClient, auth: Tokens, sessio
 
 
 def test_history_keeps_every_version_and_the_deletion(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
-    put = client.put
+    put = session_client.put
     assert (
         put(CELL, json={"operator": "at_least", "value": 250}, headers=auth["commission"]).status_code == 201
     )
@@ -115,11 +121,11 @@ def test_history_keeps_every_version_and_the_deletion(
     assert (same.status_code, same.json()["version"]) == (200, 1)
     changed = put(CELL, json={"operator": "between", "value": 250, "upper": 260}, headers=auth["admin"])
     assert (changed.status_code, changed.json()["version"]) == (200, 2)
-    assert client.delete(CELL, headers=auth["commission"]).status_code == 204
-    problem(client.get(CELL, headers=auth["viewer"]), 404)
-    problem(client.delete(CELL, headers=auth["commission"]), 404)
+    assert session_client.delete(CELL, headers=auth["commission"]).status_code == 204
+    problem(session_client.get(CELL, headers=auth["viewer"]), 404)
+    problem(session_client.delete(CELL, headers=auth["commission"]), 404)
 
-    history = client.get(f"{CELL}/history", headers=auth["viewer"]).json()["items"]
+    history = session_client.get(f"{CELL}/history", headers=auth["viewer"]).json()["items"]
     assert [
         (
             h["version"],
@@ -145,39 +151,39 @@ def test_history_keeps_every_version_and_the_deletion(
 
 @pytest.mark.parametrize(("who", "status"), [("viewer", 403), ("clerk-zone", 403), ("anonymous", 401)])
 def test_only_commission_and_admin_set_targets(
-    client: TestClient, auth: Tokens, session: Session, who: str, status: int
+    session_client: TestClient, auth: Tokens, session: Session, who: str, status: int
 ) -> None:
     headers = {} if who == "anonymous" else auth[who]
-    problem(client.put(CELL, json={"operator": "at_least", "value": 1}, headers=headers), status)
+    problem(session_client.put(CELL, json={"operator": "at_least", "value": 1}, headers=headers), status)
     seeded = f"{URL}/deadline-compression/zone/2021"
-    problem(client.delete(seeded, headers=headers), status)
+    problem(session_client.delete(seeded, headers=headers), status)
     assert target_row(session, "disputes-mediated", "zone", 2022) is None
     assert target_row(session, "deadline-compression", "zone", 2021) is not None
     assert len(target_revisions(session, "deadline-compression", "zone", 2021)) == 1
 
 
-def test_etag_304_and_stale_if_match(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_etag_304_and_stale_if_match(session_client: TestClient, auth: Tokens, session: Session) -> None:
     seeded = f"{URL}/deadline-compression/zone/2021"
-    r = client.get(seeded, headers=auth["viewer"])
+    r = session_client.get(seeded, headers=auth["viewer"])
     etag = r.headers["etag"]
-    assert client.get(seeded, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 304
+    assert session_client.get(seeded, headers={**auth["viewer"], "If-None-Match": etag}).status_code == 304
 
-    moved = client.put(
+    moved = session_client.put(
         seeded, json={"operator": "at_least", "value": 80}, headers={**auth["commission"], "If-Match": etag}
     )
     assert moved.status_code == 200 and moved.headers["etag"] != etag
-    stale = client.put(
+    stale = session_client.put(
         seeded, json={"operator": "at_least", "value": 90}, headers={**auth["commission"], "If-Match": etag}
     )
     problem(stale, 412)
-    problem(client.delete(seeded, headers={**auth["commission"], "If-Match": etag}), 412)
+    problem(session_client.delete(seeded, headers={**auth["commission"], "If-Match": etag}), 412)
     row = target_row(session, "deadline-compression", "zone", 2021)
     assert row is not None and row.value == Decimal(80) and row.version == 2
 
 
-def test_list_filters_and_pages(client: TestClient, auth: Tokens) -> None:
+def test_list_filters_and_pages(session_client: TestClient, auth: Tokens) -> None:
     def codes(query: str) -> list[tuple[str, str]]:
-        r = client.get(f"{URL}?{query}", headers=auth["viewer"])
+        r = session_client.get(f"{URL}?{query}", headers=auth["viewer"])
         assert r.status_code == 200, r.text
         return [(t["indicator"], t["department"]) for t in r.json()["items"]]
 
@@ -196,12 +202,12 @@ def test_list_filters_and_pages(client: TestClient, auth: Tokens) -> None:
     cursor = None
     while True:
         query = "limit=4" + (f"&cursor={cursor}" if cursor else "")
-        page = client.get(f"{URL}?{query}", headers=auth["viewer"]).json()
+        page = session_client.get(f"{URL}?{query}", headers=auth["viewer"]).json()
         seen += [(t["indicator"], t["department"]) for t in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 10
 
-    body = problem(client.get(f"{URL}?department=nowhere", headers=auth["viewer"]), 422)
+    body = problem(session_client.get(f"{URL}?department=nowhere", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == ["query", "department"]

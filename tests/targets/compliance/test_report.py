@@ -6,15 +6,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
-from tests.helpers import problem
+from tests.helpers import Tokens, problem
 
 URL = "/api/v1/compliance"
 UM = ("service-work-share", "management-work-share", "enforcement-work-share")
 
 
-def test_seed_2021_gives_ten_targets_seven_met_three_without_data(client: TestClient, auth: Tokens) -> None:
-    r = client.get(f"{URL}?year=2021", headers=auth["viewer"])
+def test_seed_2021_gives_ten_targets_seven_met_three_without_data(
+    session_client: TestClient, auth: Tokens
+) -> None:
+    r = session_client.get(f"{URL}?year=2021", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["year"] == 2021
@@ -114,10 +115,10 @@ TABLE: list[tuple[str, str, str | None, str | None, str | None, str, str | None]
 
 
 @pytest.fixture
-def amount(client: TestClient, auth: Tokens) -> str:
+def amount(session_client: TestClient, auth: Tokens) -> str:
     """An indicator of any decimal, so the table can reach every boundary."""
     body = {"code": "budget", "name": "预算", "value_type": "amount", "section": "money", "unit": "元"}
-    assert client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
+    assert session_client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
     return "budget"
 
 
@@ -127,7 +128,7 @@ def amount(client: TestClient, auth: Tokens) -> str:
     ids=[f"{r[0]}-{r[1]}-{r[2]}-{r[4]}-{r[3]}" for r in TABLE],
 )
 def test_status_and_gap_for_every_operator_and_qualifier(
-    client: TestClient,
+    session_client: TestClient,
     auth: Tokens,
     amount: str,
     operator: str,
@@ -140,14 +141,16 @@ def test_status_and_gap_for_every_operator_and_qualifier(
 ) -> None:
     json_headers = {**auth["commission"], "content-type": "application/json"}
     target = f'{{"operator": "{operator}", "value": {value}, "upper": {upper or "null"}}}'
-    r = client.put(f"/api/v1/targets/{amount}/zone/2030", content=target, headers=json_headers)
+    r = session_client.put(f"/api/v1/targets/{amount}/zone/2030", content=target, headers=json_headers)
     assert r.status_code == 201, r.text
     if actual is not None:
         figure = f'{{"value": {actual}, "qualifier": "{qualifier}"}}'
-        r = client.put(f"/api/v1/observations/{amount}/zone/2030", content=figure, headers=json_headers)
+        r = session_client.put(
+            f"/api/v1/observations/{amount}/zone/2030", content=figure, headers=json_headers
+        )
         assert r.status_code == 201, r.text
 
-    r = client.get(f"{URL}?year=2030&indicator={amount}", headers=auth["viewer"])
+    r = session_client.get(f"{URL}?year=2030&indicator={amount}", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     (item,) = r.json()["items"]
     assert (item["status"], item["qualifier"]) == (status, qualifier)
@@ -160,22 +163,22 @@ def test_status_and_gap_for_every_operator_and_qualifier(
     assert summary["rate"] == {"met": 1, "not_met": 0}.get(status)
 
 
-def _set(client: TestClient, auth: Tokens, kind: str, cell: str, body: dict[str, Any]) -> None:
-    r = client.put(f"/api/v1/{kind}/{cell}", json=body, headers=auth["commission"])
+def _set(session_client: TestClient, auth: Tokens, kind: str, cell: str, body: dict[str, Any]) -> None:
+    r = session_client.put(f"/api/v1/{kind}/{cell}", json=body, headers=auth["commission"])
     assert r.status_code in (200, 201), r.text
 
 
-def test_rate_and_summary_over_mixed_statuses(client: TestClient, auth: Tokens) -> None:
+def test_rate_and_summary_over_mixed_statuses(session_client: TestClient, auth: Tokens) -> None:
     # 2021 on the seed: 7 met, 3 without data. Make one not met and one indeterminate.
-    _set(client, auth, "observations", "service-work-share/urban-management/2021", {"value": 60})
+    _set(session_client, auth, "observations", "service-work-share/urban-management/2021", {"value": 60})
     _set(
-        client,
+        session_client,
         auth,
         "observations",
         "management-work-share/urban-management/2021",
         {"value": 15, "qualifier": "approximately"},
     )
-    summary = client.get(f"{URL}?year=2021", headers=auth["viewer"]).json()["summary"]
+    summary = session_client.get(f"{URL}?year=2021", headers=auth["viewer"]).json()["summary"]
     assert summary == {
         "targets": 10,
         "met": 7,
@@ -184,44 +187,46 @@ def test_rate_and_summary_over_mixed_statuses(client: TestClient, auth: Tokens) 
         "no_data": 1,
         "rate": 0.875,
     }
-    _set(client, auth, "observations", "enforcement-work-share/urban-management/2021", {"value": 12})
-    body = client.get(f"{URL}?year=2021", headers=auth["viewer"])
+    _set(session_client, auth, "observations", "enforcement-work-share/urban-management/2021", {"value": 12})
+    body = session_client.get(f"{URL}?year=2021", headers=auth["viewer"])
     assert '"rate":0.7778' in body.text  # 7/9, rounded half away from zero to 4 places
     assert body.json()["summary"]["not_met"] == 2
 
 
-def _cells(client: TestClient, auth: Tokens, query: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    r = client.get(f"{URL}?{query}", headers=auth["viewer"])
+def _cells(
+    session_client: TestClient, auth: Tokens, query: str
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    r = session_client.get(f"{URL}?{query}", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     body = r.json()
     return body["summary"], [(i["indicator"], i["department"]) for i in body["items"]]
 
 
-def test_filters(client: TestClient, auth: Tokens) -> None:
-    summary, cells = _cells(client, auth, "year=2021&department=zone")
+def test_filters(session_client: TestClient, auth: Tokens) -> None:
+    summary, cells = _cells(session_client, auth, "year=2021&department=zone")
     assert summary["targets"] == len(cells) == 10  # zone and every department below it
-    summary, cells = _cells(client, auth, "year=2021&department=urban-management")
+    summary, cells = _cells(session_client, auth, "year=2021&department=urban-management")
     assert sorted(cells) == sorted((code, "urban-management") for code in UM)
     assert summary["no_data"] == 3 and summary["rate"] is None
-    _, cells = _cells(client, auth, "year=2021&department=emergency-management")
+    _, cells = _cells(session_client, auth, "year=2021&department=emergency-management")
     assert cells == []
     _, cells = _cells(
-        client, auth, "year=2021&indicator=deadline-compression&indicator=enforcement-complaints"
+        session_client, auth, "year=2021&indicator=deadline-compression&indicator=enforcement-complaints"
     )
     assert cells == [("deadline-compression", "zone"), ("enforcement-complaints", "zone")]
-    _, cells = _cells(client, auth, "year=2021&section=oversight")
+    _, cells = _cells(session_client, auth, "year=2021&section=oversight")
     assert [c[0] for c in cells] == [
         "request-completion-rate",
         "request-instruction-rate",
         "request-reply-rate",
         "request-satisfaction-rate",
     ]
-    _, cells = _cells(client, auth, "year=2021&section=enforcement&department=zone")
+    _, cells = _cells(session_client, auth, "year=2021&section=enforcement&department=zone")
     assert sorted(c[0] for c in cells) == sorted(["enforcement-complaints", *UM])
-    summary, cells = _cells(client, auth, "year=2021&status=no_data")
+    summary, cells = _cells(session_client, auth, "year=2021&status=no_data")
     assert sorted(cells) == sorted((code, "urban-management") for code in UM)
     assert summary["targets"] == 10 and summary["met"] == 7  # the summary ignores the status filter
-    _, cells = _cells(client, auth, "year=2021&status=no_data&status=met")
+    _, cells = _cells(session_client, auth, "year=2021&status=no_data&status=met")
     assert len(cells) == 10
 
 
@@ -241,16 +246,18 @@ def test_filters(client: TestClient, auth: Tokens) -> None:
     ],
 )
 def test_bad_queries_are_422_naming_the_parameter(
-    client: TestClient, auth: Tokens, query: str, loc: list[str | int]
+    session_client: TestClient, auth: Tokens, query: str, loc: list[str | int]
 ) -> None:
-    body = problem(client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
+    body = problem(session_client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == loc
 
 
-def test_trend_gives_a_summary_per_year(client: TestClient, auth: Tokens) -> None:
-    _set(client, auth, "targets", "disputes-mediated/zone/2020", {"operator": "at_least", "value": 250})
-    _set(client, auth, "observations", "disputes-mediated/zone/2020", {"value": 230})
-    r = client.get(f"{URL}?year_from=2019&year_to=2022&department=zone", headers=auth["viewer"])
+def test_trend_gives_a_summary_per_year(session_client: TestClient, auth: Tokens) -> None:
+    _set(
+        session_client, auth, "targets", "disputes-mediated/zone/2020", {"operator": "at_least", "value": 250}
+    )
+    _set(session_client, auth, "observations", "disputes-mediated/zone/2020", {"value": 230})
+    r = session_client.get(f"{URL}?year_from=2019&year_to=2022&department=zone", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["year_from"], body["year_to"]) == (2019, 2022)
@@ -261,7 +268,9 @@ def test_trend_gives_a_summary_per_year(client: TestClient, auth: Tokens) -> Non
     assert years[2020] == {"year": 2020, **empty, "targets": 1, "not_met": 1, "rate": 0}
     assert years[2021] == {"year": 2021, **empty, "targets": 10, "met": 7, "no_data": 3, "rate": 1}
 
-    csv_r = client.get(f"{URL}?year_from=2020&year_to=2021", headers={**auth["viewer"], "Accept": "text/csv"})
+    csv_r = session_client.get(
+        f"{URL}?year_from=2020&year_to=2021", headers={**auth["viewer"], "Accept": "text/csv"}
+    )
     assert csv_r.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(csv_r.text))) == [
         ["year", "targets", "met", "not_met", "indeterminate", "no_data", "rate"],
@@ -270,15 +279,15 @@ def test_trend_gives_a_summary_per_year(client: TestClient, auth: Tokens) -> Non
     ]
 
 
-def test_csv_gives_the_items(client: TestClient, auth: Tokens) -> None:
+def test_csv_gives_the_items(session_client: TestClient, auth: Tokens) -> None:
     _set(
-        client,
+        session_client,
         auth,
         "targets",
         "disputes-mediated/zone/2021",
         {"operator": "between", "value": 240, "upper": 250},
     )
-    r = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "Accept": "text/csv"})
+    r = session_client.get(f"{URL}?year=2021", headers={**auth["viewer"], "Accept": "text/csv"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
@@ -313,35 +322,35 @@ def test_csv_gives_the_items(client: TestClient, auth: Tokens) -> None:
     assert Decimal(by_cell["deadline-compression", "zone"]["gap"]) == 0
 
 
-def test_etag_and_304_until_a_figure_changes(client: TestClient, auth: Tokens) -> None:
-    r = client.get(f"{URL}?year=2021", headers=auth["viewer"])
+def test_etag_and_304_until_a_figure_changes(session_client: TestClient, auth: Tokens) -> None:
+    r = session_client.get(f"{URL}?year=2021", headers=auth["viewer"])
     etag = r.headers["etag"]
     assert "accept" in r.headers["vary"].lower()
-    again = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "If-None-Match": etag})
+    again = session_client.get(f"{URL}?year=2021", headers={**auth["viewer"], "If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
-    csv_etag = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "Accept": "text/csv"}).headers[
-        "etag"
-    ]
+    csv_etag = session_client.get(
+        f"{URL}?year=2021", headers={**auth["viewer"], "Accept": "text/csv"}
+    ).headers["etag"]
     assert csv_etag != etag
 
-    _set(client, auth, "observations", "service-work-share/urban-management/2021", {"value": 71})
-    changed = client.get(f"{URL}?year=2021", headers={**auth["viewer"], "If-None-Match": etag})
+    _set(session_client, auth, "observations", "service-work-share/urban-management/2021", {"value": 71})
+    changed = session_client.get(f"{URL}?year=2021", headers={**auth["viewer"], "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert changed.json()["summary"]["met"] == 8
 
 
-def test_compliance_needs_a_token(client: TestClient) -> None:
-    r = problem(client.get(f"{URL}?year=2021"), 401)
+def test_compliance_needs_a_token(session_client: TestClient) -> None:
+    r = problem(session_client.get(f"{URL}?year=2021"), 401)
     assert r["status"] == 401
 
 
-def test_items_come_in_pages_with_the_summary_of_all(client: TestClient, auth: Tokens) -> None:
-    everything = client.get(URL, params={"year": 2021}, headers=auth["viewer"]).json()
+def test_items_come_in_pages_with_the_summary_of_all(session_client: TestClient, auth: Tokens) -> None:
+    everything = session_client.get(URL, params={"year": 2021}, headers=auth["viewer"]).json()
     assert everything["next_cursor"] is None
     cells, cursor, pages = [], None, 0
     while True:
         params: dict[str, Any] = {"year": 2021, "limit": 3, **({"cursor": cursor} if cursor else {})}
-        body = client.get(URL, params=params, headers=auth["viewer"]).json()
+        body = session_client.get(URL, params=params, headers=auth["viewer"]).json()
         assert body["summary"] == everything["summary"]
         assert len(body["items"]) <= 3
         cells += [(i["indicator"], i["department"]) for i in body["items"]]
@@ -352,10 +361,10 @@ def test_items_come_in_pages_with_the_summary_of_all(client: TestClient, auth: T
     assert pages == 4
     assert cells == [(i["indicator"], i["department"]) for i in everything["items"]]
     assert cells == sorted(cells)
-    problem(client.get(URL, params={"year": 2021, "cursor": "bm9wZQ"}, headers=auth["viewer"]), 400)
-    problem(client.get(URL, params={"year": 2021, "limit": 0}, headers=auth["viewer"]), 422)
+    problem(session_client.get(URL, params={"year": 2021, "cursor": "bm9wZQ"}, headers=auth["viewer"]), 400)
+    problem(session_client.get(URL, params={"year": 2021, "limit": 0}, headers=auth["viewer"]), 422)
     # the CSV export is every item, unpaged
-    rows = client.get(
+    rows = session_client.get(
         URL, params={"year": 2021, "limit": 2}, headers={**auth["viewer"], "Accept": "text/csv"}
     )
     assert len(list(csv.reader(io.StringIO(rows.text)))) == 11

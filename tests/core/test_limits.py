@@ -14,8 +14,7 @@ from app.core.config import Settings, get_settings
 from app.core.db.engine import get_engine
 from app.core.db.session import get_session
 from app.main import create_app
-from tests.conftest import Tokens
-from tests.helpers import problem, revisions, stored
+from tests.helpers import Tokens, problem, revisions, stored
 
 RANGED = [
     "/api/v1/observations",
@@ -49,25 +48,28 @@ def span_of_ten(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.parametrize("url", RANGED)
 def test_a_year_range_wider_than_the_limit_is_422_naming_both_parameters(
-    client: TestClient, auth: Tokens, span_of_ten: None, url: str
+    session_client: TestClient, auth: Tokens, span_of_ten: None, url: str
 ) -> None:
-    assert client.get(_join(url, "year_from=2000&year_to=2009"), headers=auth["viewer"]).status_code == 200
-    body = problem(client.get(_join(url, "year_from=2000&year_to=2010"), headers=auth["viewer"]), 422)
+    assert (
+        session_client.get(_join(url, "year_from=2000&year_to=2009"), headers=auth["viewer"]).status_code
+        == 200
+    )
+    body = problem(session_client.get(_join(url, "year_from=2000&year_to=2010"), headers=auth["viewer"]), 422)
     assert sorted(e["loc"][1] for e in body["errors"]) == ["year_from", "year_to"]
     assert "INDICATORS_MAX_YEAR_SPAN" in body["detail"]
 
 
 @pytest.mark.parametrize("url", RANGED)
-def test_a_year_range_that_runs_backwards_is_422(client: TestClient, auth: Tokens, url: str) -> None:
-    body = problem(client.get(_join(url, "year_from=2022&year_to=2020"), headers=auth["viewer"]), 422)
+def test_a_year_range_that_runs_backwards_is_422(session_client: TestClient, auth: Tokens, url: str) -> None:
+    body = problem(session_client.get(_join(url, "year_from=2022&year_to=2020"), headers=auth["viewer"]), 422)
     assert {e["loc"][1] for e in body["errors"]} == {"year_from", "year_to"}
 
 
 @pytest.mark.parametrize("url", PAGED)
-def test_page_size_is_1_to_1000(client: TestClient, auth: Tokens, url: str) -> None:
-    assert client.get(_join(url, "limit=1000"), headers=auth["viewer"]).status_code == 200
+def test_page_size_is_1_to_1000(session_client: TestClient, auth: Tokens, url: str) -> None:
+    assert session_client.get(_join(url, "limit=1000"), headers=auth["viewer"]).status_code == 200
     for limit in ("0", "1001", "-1", "many"):
-        body = problem(client.get(_join(url, f"limit={limit}"), headers=auth["viewer"]), 422)
+        body = problem(session_client.get(_join(url, f"limit={limit}"), headers=auth["viewer"]), 422)
         assert body["errors"][0]["loc"] == ["query", "limit"]
 
 
@@ -76,12 +78,12 @@ def _nested(depth: int) -> bytes:
 
 
 def test_json_nested_beyond_the_limit_is_422_before_anything_is_parsed(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     headers = {**auth["commission"], "content-type": "application/json"}
-    within = problem(client.put(CELL, content=_nested(31), headers=headers), 422)
+    within = problem(session_client.put(CELL, content=_nested(31), headers=headers), 422)
     assert within["errors"][0]["loc"] == ["body", "note"]  # parsed; the note is just not text
-    beyond = problem(client.put(CELL, content=_nested(40), headers=headers), 422)
+    beyond = problem(session_client.put(CELL, content=_nested(40), headers=headers), 422)
     assert beyond["errors"][0]["type"] == "json_invalid"
     assert "deeper than 32" in beyond["errors"][0]["msg"]
     # Far beyond any recursion limit: still a 422, for single writes, catalogue writes and batches.
@@ -91,29 +93,31 @@ def test_json_nested_beyond_the_limit_is_422_before_anything_is_parsed(
         ("POST", "/api/v1/departments"),
         ("POST", "/api/v1/observations"),
     ):
-        response = client.request(
+        response = session_client.request(
             method, url, content=deep, headers={**auth["admin"], "content-type": "application/json"}
         )
         problem(response, 422)
     assert stored(session, "legal-lectures", "zone", 2022) is None
 
 
-def test_a_body_that_is_not_json_is_415(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_a_body_that_is_not_json_is_415(session_client: TestClient, auth: Tokens, session: Session) -> None:
     for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
         headers = {**auth["commission"], **({"content-type": content_type} if content_type else {})}
-        body = problem(client.put(CELL, content=b'{"value": 7}', headers=headers), 415)
+        body = problem(session_client.put(CELL, content=b'{"value": 7}', headers=headers), 415)
         assert "application/json" in body["detail"]
     assert stored(session, "legal-lectures", "zone", 2022) is None
 
 
-def test_a_query_parameter_the_operation_does_not_take_is_422(client: TestClient, auth: Tokens) -> None:
-    body = problem(client.get("/api/v1/observations?yaer=2021", headers=auth["viewer"]), 422)
+def test_a_query_parameter_the_operation_does_not_take_is_422(
+    session_client: TestClient, auth: Tokens
+) -> None:
+    body = problem(session_client.get("/api/v1/observations?yaer=2021", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == ["query", "yaer"]
     assert "year" in body["errors"][0]["msg"]  # it says what the operation does take
 
 
 def test_more_rows_than_a_batch_may_hold_is_413_and_writes_nothing(
-    client: TestClient, auth: Tokens, session: Session, settings: Settings
+    session_client: TestClient, auth: Tokens, session: Session, settings: Settings
 ) -> None:
     settings.max_batch_rows = 3
     rows = [
@@ -121,17 +125,18 @@ def test_more_rows_than_a_batch_may_hold_is_413_and_writes_nothing(
         for y in range(2030, 2034)
     ]
     body = problem(
-        client.post("/api/v1/observations", json={"observations": rows}, headers=auth["commission"]), 413
+        session_client.post("/api/v1/observations", json={"observations": rows}, headers=auth["commission"]),
+        413,
     )
     assert "INDICATORS_MAX_BATCH_ROWS" in body["detail"]
     csv = "indicator,department,year,value\n" + "".join(
         f"legal-lectures,zone,{y},1\n" for y in range(2030, 2034)
     )
     headers = {**auth["commission"], "content-type": "text/csv"}
-    problem(client.post("/api/v1/observations", content=csv.encode(), headers=headers), 413)
+    problem(session_client.post("/api/v1/observations", content=csv.encode(), headers=headers), 413)
     assert all(not revisions(session, "legal-lectures", "zone", y) for y in range(2030, 2034))
     assert (
-        client.post(
+        session_client.post(
             "/api/v1/observations", json={"observations": rows[:3]}, headers=auth["commission"]
         ).status_code
         == 200
@@ -157,8 +162,8 @@ def small_bodies(monkeypatch: pytest.MonkeyPatch, session: Session, engine: Engi
 
     app.dependency_overrides[get_session] = use_test_session
     app.dependency_overrides[get_engine] = lambda: engine
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
+    with TestClient(app, raise_server_exceptions=False) as session_client:
+        yield session_client
 
 
 def test_a_body_over_the_limit_is_413_declared_or_streamed(

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from app.cells.tables import Action
 from app.core.config import Settings
 from app.observations.models import Observation, ObservationRevision, Qualifier
-from tests.conftest import Tokens
-from tests.helpers import problem, revisions, stored
+from tests.helpers import Tokens, problem, revisions, stored
 
 URL = "/api/v1/observations"
 SUMMARY = ("created", "updated", "unchanged", "rejected", "dry_run", "errors", "error_count")
@@ -32,8 +31,8 @@ def total(session: Session, model: type = Observation) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def post(client: TestClient, headers: dict[str, str], rows: list[Any], **options: Any) -> Any:
-    return client.post(URL, json={"observations": rows, **options}, headers=headers)
+def post(session_client: TestClient, headers: dict[str, str], rows: list[Any], **options: Any) -> Any:
+    return session_client.post(URL, json={"observations": rows, **options}, headers=headers)
 
 
 THREE = [
@@ -44,9 +43,9 @@ THREE = [
 
 
 def test_batch_creates_rows_each_with_its_first_version(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
-    r = post(client, auth["clerk-zone"], THREE)
+    r = post(session_client, auth["clerk-zone"], THREE)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
     assert r.json() == dict.fromkeys(SUMMARY, 0) | {"created": 3, "dry_run": False, "errors": []}
@@ -60,7 +59,9 @@ def test_batch_creates_rows_each_with_its_first_version(
     )
     lectures = stored(session, "legal-lectures", "zone", 2022)
     assert lectures is not None and (lectures.note, lectures.source) == ("七场", "report-2022")
-    history = client.get(f"{URL}/disputes-mediated/emergency-management/2022/history", headers=auth["viewer"])
+    history = session_client.get(
+        f"{URL}/disputes-mediated/emergency-management/2022/history", headers=auth["viewer"]
+    )
     [version] = history.json()["items"]
     assert (version["version"], version["action"], version["value_before"], version["value_after"]) == (
         1,
@@ -71,17 +72,19 @@ def test_batch_creates_rows_each_with_its_first_version(
     assert version["changed_by"] == "clerk-zone"
 
 
-def test_the_same_batch_twice_changes_nothing(client: TestClient, auth: Tokens, session: Session) -> None:
-    assert counts(post(client, auth["clerk-zone"], THREE).json()) == (3, 0, 0, 0)
+def test_the_same_batch_twice_changes_nothing(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
+    assert counts(post(session_client, auth["clerk-zone"], THREE).json()) == (3, 0, 0, 0)
     before = total(session, ObservationRevision)
-    again = post(client, auth["clerk-zone"], THREE)
+    again = post(session_client, auth["clerk-zone"], THREE)
     assert again.status_code == 200
     assert counts(again.json()) == (0, 0, 3, 0)
     assert total(session, ObservationRevision) == before
 
 
 def test_batch_writes_history_exactly_like_one_cell_writes(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     """Cell A by PUT and DELETE, cell B by batches, the same steps: their revisions are the same."""
     h = auth["clerk-zone"]
@@ -93,11 +96,14 @@ def test_batch_writes_history_exactly_like_one_cell_writes(
     ]
     for step in steps:
         if step is None:
-            assert client.delete(f"{URL}/legal-lectures/zone/2019", headers=h).status_code == 204
-            assert client.delete(f"{URL}/legal-lectures/zone/2018", headers=h).status_code == 204
+            assert session_client.delete(f"{URL}/legal-lectures/zone/2019", headers=h).status_code == 204
+            assert session_client.delete(f"{URL}/legal-lectures/zone/2018", headers=h).status_code == 204
             continue
-        assert client.put(f"{URL}/legal-lectures/zone/2019", json=step, headers=h).status_code in (200, 201)
-        r = post(client, h, [obs("legal-lectures", "zone", 2018, **step)])
+        assert session_client.put(f"{URL}/legal-lectures/zone/2019", json=step, headers=h).status_code in (
+            200,
+            201,
+        )
+        r = post(session_client, h, [obs("legal-lectures", "zone", 2018, **step)])
         assert r.status_code == 200, r.text
 
     def shape(rows: list[ObservationRevision]) -> list[tuple[Any, ...]]:
@@ -128,8 +134,10 @@ def test_batch_writes_history_exactly_like_one_cell_writes(
     assert (batch_row.version, batch_row.value, batch_row.source) == (put_row.version, put_row.value, "s")
 
 
-def test_an_update_records_the_value_before(client: TestClient, auth: Tokens, session: Session) -> None:
-    r = post(client, auth["commission"], [obs("deadline-compression", "zone", 2021, value=76)])
+def test_an_update_records_the_value_before(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
+    r = post(session_client, auth["commission"], [obs("deadline-compression", "zone", 2021, value=76)])
     assert counts(r.json()) == (0, 1, 0, 0)
     last = revisions(session, "deadline-compression", "zone", 2021)[-1]
     assert (last.version, last.action, last.value_before, last.value_after) == (
@@ -141,8 +149,8 @@ def test_an_update_records_the_value_before(client: TestClient, auth: Tokens, se
     assert (last.qualifier_before, last.qualifier_after) == ("at_least", "exact")
 
 
-def test_values_are_kept_digit_for_digit(client: TestClient, auth: Tokens, session: Session) -> None:
-    client.post(
+def test_values_are_kept_digit_for_digit(session_client: TestClient, auth: Tokens, session: Session) -> None:
+    session_client.post(
         "/api/v1/indicators",
         json={"code": "budget", "name": "预算", "value_type": "amount", "unit": "元"},
         headers=auth["admin"],
@@ -151,18 +159,20 @@ def test_values_are_kept_digit_for_digit(client: TestClient, auth: Tokens, sessi
         '{"observations": [{"indicator": "budget", "department": "zone", "year": 2021,'
         ' "value": 123456789012.345678}]}'
     )
-    r = client.post(URL, content=body, headers={**auth["commission"], "content-type": "application/json"})
+    r = session_client.post(
+        URL, content=body, headers={**auth["commission"], "content-type": "application/json"}
+    )
     assert r.status_code == 200, r.text
     row = stored(session, "budget", "zone", 2021)
     assert row is not None and row.value == Decimal("123456789012.345678")
 
 
 def test_atomic_batch_with_one_bad_row_writes_nothing(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     before = total(session), total(session, ObservationRevision)
     rows = [*THREE[:2], obs("deadline-compression", "emergency-management", 2022, value=101)]
-    body = problem(post(client, auth["clerk-zone"], rows), 422)
+    body = problem(post(session_client, auth["clerk-zone"], rows), 422)
     assert {k: body[k] for k in SUMMARY if k != "errors"} == {
         "created": 0,
         "updated": 0,
@@ -183,9 +193,11 @@ def test_atomic_batch_with_one_bad_row_writes_nothing(
     assert (total(session), total(session, ObservationRevision)) == before
 
 
-def test_non_atomic_batch_writes_the_valid_rows(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_non_atomic_batch_writes_the_valid_rows(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
     rows = [obs(year=2030), obs(year=1800), obs(year=2031)]
-    r = post(client, auth["clerk-zone"], rows, atomic=False)
+    r = post(session_client, auth["clerk-zone"], rows, atomic=False)
     assert r.status_code == 200, r.text
     assert counts(r.json()) == (2, 0, 0, 1)
     assert r.json()["errors"] == [
@@ -197,23 +209,27 @@ def test_non_atomic_batch_writes_the_valid_rows(client: TestClient, auth: Tokens
 
 @pytest.mark.parametrize("where", ["body", "query"])
 def test_dry_run_counts_and_writes_nothing(
-    client: TestClient, auth: Tokens, session: Session, where: str
+    session_client: TestClient, auth: Tokens, session: Session, where: str
 ) -> None:
     before = total(session), total(session, ObservationRevision)
     seeded = {"value": 75, "qualifier": "at_least", "source": "report-2021 §一(二)"}
     rows = [*THREE, obs("deadline-compression", "zone", 2021, **seeded)]
     if where == "body":
-        r = post(client, auth["clerk-zone"], rows, dry_run=True)
+        r = post(session_client, auth["clerk-zone"], rows, dry_run=True)
     else:
-        r = client.post(f"{URL}?dry_run=true", json={"observations": rows}, headers=auth["clerk-zone"])
+        r = session_client.post(
+            f"{URL}?dry_run=true", json={"observations": rows}, headers=auth["clerk-zone"]
+        )
     assert r.status_code == 200, r.text
     assert r.json()["dry_run"] is True
     assert counts(r.json()) == (3, 0, 1, 0)
     assert (total(session), total(session, ObservationRevision)) == before
 
 
-def test_dry_run_of_a_failing_atomic_batch_fails_the_same_way(client: TestClient, auth: Tokens) -> None:
-    body = problem(post(client, auth["clerk-zone"], [obs(), obs(value=-1)], dry_run=True), 422)
+def test_dry_run_of_a_failing_atomic_batch_fails_the_same_way(
+    session_client: TestClient, auth: Tokens
+) -> None:
+    body = problem(post(session_client, auth["clerk-zone"], [obs(), obs(value=-1)], dry_run=True), 422)
     assert body["dry_run"] is True and body["rejected"] == 1
 
 
@@ -244,10 +260,10 @@ ROW_ERRORS: list[tuple[dict[str, Any], list[str], str, str]] = [
     ("change", "loc", "words", "kind"), ROW_ERRORS, ids=[str(e[0])[:30] for e in ROW_ERRORS]
 )
 def test_row_errors_name_the_field(
-    client: TestClient, auth: Tokens, change: dict[str, Any], loc: list[str], words: str, kind: str
+    session_client: TestClient, auth: Tokens, change: dict[str, Any], loc: list[str], words: str, kind: str
 ) -> None:
     bad = obs(year=2023) | change
-    body = problem(post(client, auth["commission"], [obs(), bad]), 422)
+    body = problem(post(session_client, auth["commission"], [obs(), bad]), 422)
     [error] = body["errors"]
     assert (error["row"], error["loc"], error["type"]) == (2, loc, kind)
     assert words in error["msg"]
@@ -264,20 +280,20 @@ def test_row_errors_name_the_field(
     ],
 )
 def test_value_type_boundaries(
-    client: TestClient, auth: Tokens, indicator: str, value: Any, ok: bool
+    session_client: TestClient, auth: Tokens, indicator: str, value: Any, ok: bool
 ) -> None:
-    r = post(client, auth["commission"], [obs(indicator, value=value)])
+    r = post(session_client, auth["commission"], [obs(indicator, value=value)])
     assert r.status_code == (200 if ok else 422), r.text
 
 
-def test_a_row_that_is_not_an_object_is_rejected(client: TestClient, auth: Tokens) -> None:
-    body = problem(post(client, auth["commission"], [obs(), [1, 2], "x"]), 422)
+def test_a_row_that_is_not_an_object_is_rejected(session_client: TestClient, auth: Tokens) -> None:
+    body = problem(post(session_client, auth["commission"], [obs(), [1, 2], "x"]), 422)
     assert [(e["row"], e["type"]) for e in body["errors"]] == [(2, "dict_type"), (3, "dict_type")]
 
 
-def test_every_error_is_reported_and_the_list_is_capped(client: TestClient, auth: Tokens) -> None:
+def test_every_error_is_reported_and_the_list_is_capped(session_client: TestClient, auth: Tokens) -> None:
     rows = [obs(indicator="nope", department="nowhere", year=2000 + i % 50) for i in range(600)]
-    body = problem(post(client, auth["commission"], rows), 422)
+    body = problem(post(session_client, auth["commission"], rows), 422)
     assert body["rejected"] == 600
     assert body["error_count"] == 1200  # two errors a row
     assert len(body["errors"]) == 1000
@@ -285,10 +301,10 @@ def test_every_error_is_reported_and_the_list_is_capped(client: TestClient, auth
 
 
 def test_a_later_row_for_the_same_cell_is_rejected(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     rows = [obs(value=1), obs(year=2023), obs(value=2)]
-    r = post(client, auth["clerk-zone"], rows, atomic=False)
+    r = post(session_client, auth["clerk-zone"], rows, atomic=False)
     assert counts(r.json()) == (2, 0, 0, 1)
     [error] = r.json()["errors"]
     assert (error["row"], error["type"]) == (3, "duplicate")
@@ -299,11 +315,11 @@ def test_a_later_row_for_the_same_cell_is_rejected(
 
 @pytest.mark.parametrize("atomic", [True, False])
 def test_a_clerk_batch_with_another_departments_row_writes_nothing(
-    client: TestClient, auth: Tokens, session: Session, atomic: bool
+    session_client: TestClient, auth: Tokens, session: Session, atomic: bool
 ) -> None:
     before = total(session), total(session, ObservationRevision)
     rows = [obs("disputes-mediated", "emergency-management", 2022), obs("legal-lectures", "zone", 2022)]
-    body = problem(post(client, auth["clerk-em"], rows, atomic=atomic), 403)
+    body = problem(post(session_client, auth["clerk-em"], rows, atomic=atomic), 403)
     assert body["errors"] == [
         {
             "row": 2,
@@ -316,17 +332,17 @@ def test_a_clerk_batch_with_another_departments_row_writes_nothing(
     assert (total(session), total(session, ObservationRevision)) == before
 
 
-def test_a_clerk_writes_the_departments_below_its_own(client: TestClient, auth: Tokens) -> None:
+def test_a_clerk_writes_the_departments_below_its_own(session_client: TestClient, auth: Tokens) -> None:
     rows = [
         obs("disputes-mediated", "emergency-management", 2022),
         obs("disputes-mediated", "urban-management", 2022),
     ]
-    assert counts(post(client, auth["clerk-zone"], rows).json()) == (2, 0, 0, 0)
+    assert counts(post(session_client, auth["clerk-zone"], rows).json()) == (2, 0, 0, 0)
 
 
-def test_readers_cannot_write_batches(client: TestClient, auth: Tokens, session: Session) -> None:
-    problem(post(client, auth["viewer"], [obs()]), 403)
-    r = client.post(URL, json={"observations": [obs()]})
+def test_readers_cannot_write_batches(session_client: TestClient, auth: Tokens, session: Session) -> None:
+    problem(post(session_client, auth["viewer"], [obs()]), 403)
+    r = session_client.post(URL, json={"observations": [obs()]})
     problem(r, 401)
     assert r.headers["www-authenticate"] == "Bearer"
     assert stored(session, "legal-lectures", "zone", 2022) is None
@@ -343,42 +359,48 @@ def test_readers_cannot_write_batches(client: TestClient, auth: Tokens, session:
     ],
 )
 def test_a_malformed_batch_document_is_422(
-    client: TestClient, auth: Tokens, document: Any, loc: list[str]
+    session_client: TestClient, auth: Tokens, document: Any, loc: list[str]
 ) -> None:
-    body = problem(client.post(URL, json=document, headers=auth["commission"]), 422)
+    body = problem(session_client.post(URL, json=document, headers=auth["commission"]), 422)
     assert loc in [e["loc"] for e in body["errors"]]
 
 
 @pytest.mark.parametrize("text", ['{"observations": [', '{"observations": [{"value": NaN}]}'])
-def test_a_body_that_is_not_json_is_422(client: TestClient, auth: Tokens, text: str) -> None:
-    r = client.post(URL, content=text, headers={**auth["commission"], "content-type": "application/json"})
+def test_a_body_that_is_not_json_is_422(session_client: TestClient, auth: Tokens, text: str) -> None:
+    r = session_client.post(
+        URL, content=text, headers={**auth["commission"], "content-type": "application/json"}
+    )
     assert "not valid JSON" in problem(r, 422)["detail"]
 
 
-def test_an_empty_batch_does_nothing(client: TestClient, auth: Tokens) -> None:
-    r = post(client, auth["commission"], [])
+def test_an_empty_batch_does_nothing(session_client: TestClient, auth: Tokens) -> None:
+    r = post(session_client, auth["commission"], [])
     assert r.status_code == 200 and counts(r.json()) == (0, 0, 0, 0)
 
 
 def test_a_batch_over_the_row_limit_is_413(
-    client: TestClient, auth: Tokens, session: Session, settings: Settings
+    session_client: TestClient, auth: Tokens, session: Session, settings: Settings
 ) -> None:
     settings.max_batch_rows = 2
-    body = problem(post(client, auth["commission"], [obs(year=2022), obs(year=2023), obs(year=2024)]), 413)
+    body = problem(
+        post(session_client, auth["commission"], [obs(year=2022), obs(year=2023), obs(year=2024)]), 413
+    )
     assert "at most 2 rows" in body["detail"]
     assert stored(session, "legal-lectures", "zone", 2022) is None
 
 
 def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     """The batch writes below the ORM: its stored text must be what SQLAlchemy would have stored."""
     h = auth["clerk-zone"]
     assert (
-        client.put(f"{URL}/deadline-compression/zone/2018", json={"value": 7.25}, headers=h).status_code
+        session_client.put(
+            f"{URL}/deadline-compression/zone/2018", json={"value": 7.25}, headers=h
+        ).status_code
         == 201
     )
-    assert post(client, h, [obs("deadline-compression", "zone", 2019, value=7.25)]).status_code == 200
+    assert post(session_client, h, [obs("deadline-compression", "zone", 2019, value=7.25)]).status_code == 200
 
     def raw(table: str, column: str, year: int) -> str:
         sql = text(
@@ -399,7 +421,7 @@ def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
 
 
 def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
-    client: TestClient, auth: Tokens, session: Session, monkeypatch: pytest.MonkeyPatch
+    session_client: TestClient, auth: Tokens, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A concurrent writer's row appears after the batch looked: the insert fails, the batch looks again."""
     from app.transfer import bulk
@@ -413,7 +435,7 @@ def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
 
     monkeypatch.setattr(bulk, "lookup", stale_first)
     seeded = {"value": 76, "qualifier": "at_least", "source": "report-2021 §一(二)"}
-    r = post(client, auth["commission"], [obs(), obs("deadline-compression", "zone", 2021, **seeded)])
+    r = post(session_client, auth["commission"], [obs(), obs("deadline-compression", "zone", 2021, **seeded)])
     assert r.status_code == 200, r.text
     assert counts(r.json()) == (1, 1, 0, 0)
     assert len(calls) == 2
@@ -423,31 +445,31 @@ def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
 
 
 def test_a_batch_gives_sqlite_its_own_cache_size_back(
-    client: TestClient, auth: Tokens, session: Session, backend: str
+    session_client: TestClient, auth: Tokens, session: Session, backend: str
 ) -> None:
     if backend != "sqlite":
         pytest.skip("the page cache is SQLite's")
     before = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
-    assert post(client, auth["commission"], THREE).status_code == 200
+    assert post(session_client, auth["commission"], THREE).status_code == 200
     assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == before
 
 
 def test_one_batch_of_every_kind_of_row_stores_each_exactly(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     """New, new again after a deletion, changed and unchanged rows in one batch, with columns that
     differ between rows and exact values: each current row and revision as one-cell writes leave them."""
-    client.post(
+    session_client.post(
         "/api/v1/indicators",
         json={"code": "budget", "name": "预算", "value_type": "amount", "unit": "元"},
         headers=auth["admin"],
     )
     h = auth["commission"]
     cell = f"{URL}/budget/zone"
-    assert client.put(f"{cell}/2019", json={"value": 1}, headers=h).status_code == 201
-    assert client.delete(f"{cell}/2019", headers=h).status_code == 204
-    assert client.put(f"{cell}/2020", json={"value": 2}, headers=h).status_code == 201
-    assert client.put(f"{cell}/2018", json={"value": 3}, headers=h).status_code == 201
+    assert session_client.put(f"{cell}/2019", json={"value": 1}, headers=h).status_code == 201
+    assert session_client.delete(f"{cell}/2019", headers=h).status_code == 204
+    assert session_client.put(f"{cell}/2020", json={"value": 2}, headers=h).status_code == 201
+    assert session_client.put(f"{cell}/2018", json={"value": 3}, headers=h).status_code == 201
     rows = [
         '{"indicator": "budget", "department": "zone", "year": 2023, "value": 123456789012.345678}',
         '{"indicator": "budget", "department": "zone", "year": 2019, "value": 999999999999999999,'
@@ -459,7 +481,7 @@ def test_one_batch_of_every_kind_of_row_stores_each_exactly(
         '{"indicator": "budget", "department": "emergency-management", "year": 2022, "value": 7.50}',
     ]
     body = '{"observations": [' + ", ".join(rows) + "]}"
-    r = client.post(URL, content=body, headers={**h, "content-type": "application/json"})
+    r = session_client.post(URL, content=body, headers={**h, "content-type": "application/json"})
     assert r.status_code == 200, r.text
     assert counts(r.json()) == (4, 1, 1, 0)
     expected = {
@@ -495,14 +517,14 @@ def test_one_batch_of_every_kind_of_row_stores_each_exactly(
 
 
 def test_columns_the_same_in_every_row_are_stored_in_each(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     same = {"qualifier": "more_than", "note": "同一备注", "source": "report-2022"}
     rows = [
         obs(i, d, 2022, value=v, **same)
         for i, d, v in (("legal-lectures", "zone", 1), ("free-seals", "zone", 2))
     ]
-    assert counts(post(client, auth["commission"], rows).json()) == (2, 0, 0, 0)
+    assert counts(post(session_client, auth["commission"], rows).json()) == (2, 0, 0, 0)
     for indicator, value in (("legal-lectures", 1), ("free-seals", 2)):
         row = stored(session, indicator, "zone", 2022)
         assert row is not None
@@ -545,13 +567,15 @@ SEVEN = [
 
 
 @pytest.mark.usefixtures("small_chunks")
-def test_a_batch_in_many_chunks_writes_like_one(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_a_batch_in_many_chunks_writes_like_one(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
     before = total(session), total(session, ObservationRevision)
     h = auth["commission"]
-    assert counts(post(client, h, SEVEN).json()) == (7, 0, 0, 0)
+    assert counts(post(session_client, h, SEVEN).json()) == (7, 0, 0, 0)
     assert (total(session), total(session, ObservationRevision)) == (before[0] + 7, before[1] + 7)
     changed = [{**row, "value": row["value"] + 100} if n % 3 == 0 else row for n, row in enumerate(SEVEN)]
-    assert counts(post(client, h, changed).json()) == (0, 3, 4, 0)
+    assert counts(post(session_client, h, changed).json()) == (0, 3, 4, 0)
     assert [r.version for r in revisions(session, "legal-lectures", "zone", 2022)] == [1, 2]
     row = stored(session, "disputes-mediated", "zone", 2022)
     assert row is not None and (row.value, row.version) == (Decimal(106), 2)
@@ -562,12 +586,12 @@ def test_a_batch_in_many_chunks_writes_like_one(client: TestClient, auth: Tokens
     ("options", "status"), [({}, 422), ({"atomic": False}, 200), ({"dry_run": True}, 422)]
 )
 def test_a_bad_row_in_a_later_chunk(
-    client: TestClient, auth: Tokens, session: Session, options: dict[str, Any], status: int
+    session_client: TestClient, auth: Tokens, session: Session, options: dict[str, Any], status: int
 ) -> None:
     """Atomic: the chunks already stored are rolled back with the request; not atomic: the others stay."""
     before = total(session), total(session, ObservationRevision)
     rows = [*SEVEN[:5], SEVEN[1], SEVEN[5]]  # row 6 repeats row 2's cell, two chunks later
-    r = post(client, auth["commission"], rows, **options)
+    r = post(session_client, auth["commission"], rows, **options)
     assert r.status_code == status, r.text
     body = r.json()
     assert body["rejected"] == 1 and body["errors"][0]["row"] == 6

@@ -18,8 +18,7 @@ from app.core.db.session import get_session
 from app.main import create_app
 from app.observations.models import Observation, ObservationRevision
 from app.transfer.formats import XLSX
-from tests.conftest import Tokens
-from tests.helpers import problem, revisions, stored
+from tests.helpers import Tokens, problem, revisions, stored
 
 URL = "/api/v1/observations"
 HEADER = "indicator,department,year,value,qualifier,note,source"
@@ -30,8 +29,10 @@ LINES = [
 ]
 
 
-def send(client: TestClient, headers: dict[str, str], body: bytes, media: str, query: str = "") -> Any:
-    return client.post(f"{URL}{query}", content=body, headers={**headers, "content-type": media})
+def send(
+    session_client: TestClient, headers: dict[str, str], body: bytes, media: str, query: str = ""
+) -> Any:
+    return session_client.post(f"{URL}{query}", content=body, headers={**headers, "content-type": media})
 
 
 def csv_body(header: str = HEADER, lines: list[str] = LINES, encoding: str = "utf-8") -> bytes:
@@ -69,34 +70,41 @@ def created_three(session: Session) -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
 def test_csv_in_every_encoding_offices_write(
-    client: TestClient, auth: Tokens, session: Session, encoding: str
+    session_client: TestClient, auth: Tokens, session: Session, encoding: str
 ) -> None:
-    r = send(client, auth["clerk-zone"], csv_body(encoding=encoding), "text/csv")
+    r = send(session_client, auth["clerk-zone"], csv_body(encoding=encoding), "text/csv")
     assert r.status_code == 200, r.text
     assert (r.json()["created"], r.json()["rejected"]) == (3, 0)
     created_three(session)
 
 
-def test_csv_with_the_chinese_header_in_gbk(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_csv_with_the_chinese_header_in_gbk(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
     body = csv_body("指标,部门,年度,数值,限定,备注,来源", encoding="gbk")
-    r = send(client, auth["clerk-zone"], body, "text/csv; charset=gbk")
+    r = send(session_client, auth["clerk-zone"], body, "text/csv; charset=gbk")
     assert r.status_code == 200, r.text
     created_three(session)
 
 
 def test_csv_columns_in_any_order_optional_ones_left_out(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     body = csv_body(" Value ,Year,Department,Indicator", ["3,2022,zone,legal-lectures"])
-    assert send(client, auth["clerk-zone"], body, "text/csv").json()["created"] == 1
+    assert send(session_client, auth["clerk-zone"], body, "text/csv").json()["created"] == 1
     row = stored(session, "legal-lectures", "zone", 2022)
     assert row is not None and (row.value, row.qualifier) == (Decimal(3), "exact")
 
 
-def test_csv_rows_count_data_lines_and_blank_lines_are_skipped(client: TestClient, auth: Tokens) -> None:
+def test_csv_rows_count_data_lines_and_blank_lines_are_skipped(
+    session_client: TestClient, auth: Tokens
+) -> None:
     lines = ["legal-lectures,zone,2022,7", "", ",,,", "legal-lectures,zone,2023,seven"]
     body = problem(
-        send(client, auth["clerk-zone"], csv_body("indicator,department,year,value", lines), "text/csv"), 422
+        send(
+            session_client, auth["clerk-zone"], csv_body("indicator,department,year,value", lines), "text/csv"
+        ),
+        422,
     )
     assert body["rejected"] == 1
     assert body["errors"] == [
@@ -118,27 +126,27 @@ def test_csv_rows_count_data_lines_and_blank_lines_are_skipped(client: TestClien
     ],
 )
 def test_csv_row_errors_name_the_field(
-    client: TestClient, auth: Tokens, line: str, loc: list[str], words: str
+    session_client: TestClient, auth: Tokens, line: str, loc: list[str], words: str
 ) -> None:
     body = csv_body("indicator,department,year,value,qualifier", [line])
-    [error] = problem(send(client, auth["clerk-zone"], body, "text/csv"), 422)["errors"]
+    [error] = problem(send(session_client, auth["clerk-zone"], body, "text/csv"), 422)["errors"]
     assert error["row"] == 1 and error["loc"] == loc and words in error["msg"]
 
 
-def test_csv_options_in_the_query(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_csv_options_in_the_query(session_client: TestClient, auth: Tokens, session: Session) -> None:
     body = csv_body(lines=[*LINES, "legal-lectures,zone,1800,7,,,"])
-    dry = send(client, auth["clerk-zone"], body, "text/csv", "?dry_run=true&atomic=false")
+    dry = send(session_client, auth["clerk-zone"], body, "text/csv", "?dry_run=true&atomic=false")
     assert dry.status_code == 200, dry.text
     assert (dry.json()["created"], dry.json()["rejected"], dry.json()["dry_run"]) == (3, 1, True)
     assert stored(session, "legal-lectures", "zone", 2022) is None
-    real = send(client, auth["clerk-zone"], body, "text/csv", "?atomic=false")
+    real = send(session_client, auth["clerk-zone"], body, "text/csv", "?atomic=false")
     assert (real.json()["created"], real.json()["rejected"]) == (3, 1)
     created_three(session)
-    again = send(client, auth["clerk-zone"], body, "text/csv", "?atomic=false")
+    again = send(session_client, auth["clerk-zone"], body, "text/csv", "?atomic=false")
     assert (again.json()["unchanged"], again.json()["rejected"]) == (3, 1)
 
 
-def test_xlsx_first_sheet(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_xlsx_first_sheet(session_client: TestClient, auth: Tokens, session: Session) -> None:
     rows: list[list[Any]] = [
         ["indicator", "department", "year", "value", "qualifier", "note", "source"],
         ["legal-lectures", "zone", 2022, 7, None, "七场讲座", "报告 2022"],
@@ -146,19 +154,19 @@ def test_xlsx_first_sheet(client: TestClient, auth: Tokens, session: Session) ->
         [None, None, None, None, None, None, None],
         ["disputes-mediated", "emergency-management", "2022", "12", None, None, None],
     ]
-    r = send(client, auth["clerk-zone"], workbook(rows), XLSX)
+    r = send(session_client, auth["clerk-zone"], workbook(rows), XLSX)
     assert r.status_code == 200, r.text
     assert (r.json()["created"], r.json()["rejected"]) == (3, 0)
     created_three(session)
 
 
-def test_xlsx_with_the_chinese_header_and_errors_by_row(client: TestClient, auth: Tokens) -> None:
+def test_xlsx_with_the_chinese_header_and_errors_by_row(session_client: TestClient, auth: Tokens) -> None:
     rows: list[list[Any]] = [
         ["指标", "部门", "年度", "数值"],
         ["legal-lectures", "zone", 2022, 7],
         ["legal-lectures", "zone", 2023, True],
     ]
-    body = problem(send(client, auth["clerk-zone"], workbook(rows), XLSX), 422)
+    body = problem(send(session_client, auth["clerk-zone"], workbook(rows), XLSX), 422)
     assert [(e["row"], e["loc"]) for e in body["errors"]] == [(2, ["value"])]
 
 
@@ -171,21 +179,26 @@ def test_xlsx_with_the_chinese_header_and_errors_by_row(client: TestClient, auth
     ],
 )
 def test_a_header_without_the_columns_is_422(
-    client: TestClient, auth: Tokens, session: Session, header: str, locs: list[Any], words: str
+    session_client: TestClient, auth: Tokens, session: Session, header: str, locs: list[Any], words: str
 ) -> None:
     before = everything(session)
     body = problem(
-        send(client, auth["clerk-zone"], csv_body(header, ["legal-lectures,zone,2022,7"]), "text/csv"), 422
+        send(
+            session_client, auth["clerk-zone"], csv_body(header, ["legal-lectures,zone,2022,7"]), "text/csv"
+        ),
+        422,
     )
     assert [e["loc"] for e in body["errors"]] == locs
     assert words in body["errors"][0]["msg"]
     assert everything(session) == before
 
 
-def test_header_only_is_an_empty_batch_and_an_empty_file_is_422(client: TestClient, auth: Tokens) -> None:
-    r = send(client, auth["clerk-zone"], HEADER.encode(), "text/csv")
+def test_header_only_is_an_empty_batch_and_an_empty_file_is_422(
+    session_client: TestClient, auth: Tokens
+) -> None:
+    r = send(session_client, auth["clerk-zone"], HEADER.encode(), "text/csv")
     assert r.status_code == 200 and r.json()["created"] == 0
-    assert "header" in problem(send(client, auth["clerk-zone"], b"", "text/csv"), 422)["detail"]
+    assert "header" in problem(send(session_client, auth["clerk-zone"], b"", "text/csv"), 422)["detail"]
 
 
 ZIP = workbook([["indicator", "department", "year", "value"], ["legal-lectures", "zone", 2022, 7]])
@@ -207,15 +220,21 @@ BAD_BODIES: list[tuple[bytes, str, int, str]] = [
 
 @pytest.mark.parametrize(("body", "media", "status", "words"), BAD_BODIES, ids=[b[3] for b in BAD_BODIES])
 def test_a_file_that_is_not_what_it_says_or_broken_writes_nothing(
-    client: TestClient, auth: Tokens, session: Session, body: bytes, media: str, status: int, words: str
+    session_client: TestClient,
+    auth: Tokens,
+    session: Session,
+    body: bytes,
+    media: str,
+    status: int,
+    words: str,
 ) -> None:
     before = everything(session)
-    assert words in problem(send(client, auth["clerk-zone"], body, media), status)["detail"]
+    assert words in problem(send(session_client, auth["clerk-zone"], body, media), status)["detail"]
     assert everything(session) == before
 
 
-def test_no_content_type_is_415(client: TestClient, auth: Tokens) -> None:
-    r = client.post(URL, content=csv_body(), headers={**auth["clerk-zone"], "content-type": ""})
+def test_no_content_type_is_415(session_client: TestClient, auth: Tokens) -> None:
+    r = session_client.post(URL, content=csv_body(), headers={**auth["clerk-zone"], "content-type": ""})
     problem(r, 415)
 
 
@@ -244,10 +263,12 @@ def test_a_body_over_the_upload_limit_is_413(
     body = csv_body("indicator,department,year,value", lines)
     assert len(body) > 10 * 1024
     before = everything(session)
-    with TestClient(small_upload_app, raise_server_exceptions=False) as client:
+    with TestClient(small_upload_app, raise_server_exceptions=False) as session_client:
         content: Any = iter([body[:5000], body[5000:]]) if chunked else body
-        r = client.post(URL, content=content, headers={**auth["clerk-zone"], "content-type": "text/csv"})
+        r = session_client.post(
+            URL, content=content, headers={**auth["clerk-zone"], "content-type": "text/csv"}
+        )
         assert "larger than" in problem(r, 413)["detail"]
-        small = send(client, auth["clerk-zone"], csv_body(lines=LINES[:1]), "text/csv")
+        small = send(session_client, auth["clerk-zone"], csv_body(lines=LINES[:1]), "text/csv")
         assert small.status_code == 200, small.text
     assert everything(session)[0] == before[0] + 1

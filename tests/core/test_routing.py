@@ -9,41 +9,47 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.conftest import Tokens
-from tests.helpers import problem, revisions, stored
+from tests.helpers import Tokens, problem, revisions, stored
 
 CELL = "/api/v1/observations/legal-lectures/zone/2022"
 
 
 def test_a_nul_in_a_json_body_is_422_naming_the_field(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
-    body = problem(client.put(CELL, json={"value": 7, "note": "a\x00b"}, headers=auth["commission"]), 422)
+    body = problem(
+        session_client.put(CELL, json={"value": 7, "note": "a\x00b"}, headers=auth["commission"]), 422
+    )
     assert body["errors"][0]["type"] == "json_invalid"
     assert "note" in body["errors"][0]["msg"] and "NUL" in body["errors"][0]["msg"]
     department = {"code": "nul-office", "name": "x", "name_en": "a\x00"}
-    body = problem(client.post("/api/v1/departments", json=department, headers=auth["admin"]), 422)
+    body = problem(session_client.post("/api/v1/departments", json=department, headers=auth["admin"]), 422)
     assert "name_en" in body["errors"][0]["msg"]
     assert stored(session, "legal-lectures", "zone", 2022) is None
     # An escaped backslash before u0000 is plain text, not a NUL.
     text = b'{"value": 7, "note": "C:\\\\u0000"}'
-    r = client.put(CELL, content=text, headers={**auth["commission"], "content-type": "application/json"})
+    r = session_client.put(
+        CELL, content=text, headers={**auth["commission"], "content-type": "application/json"}
+    )
     assert r.status_code == 201 and r.json()["note"] == "C:\\u0000"
 
 
-def test_a_nul_in_a_batch_row_rejects_that_row(client: TestClient, auth: Tokens, session: Session) -> None:
+def test_a_nul_in_a_batch_row_rejects_that_row(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
     rows = [
         {"indicator": "legal-lectures", "department": "zone", "year": 2030, "value": 1, "source": "ok"},
         {"indicator": "legal-lectures", "department": "zone", "year": 2031, "value": 1, "note": "a\x00b"},
     ]
     body = problem(
-        client.post("/api/v1/observations", json={"observations": rows}, headers=auth["commission"]), 422
+        session_client.post("/api/v1/observations", json={"observations": rows}, headers=auth["commission"]),
+        422,
     )
     assert body["errors"] == [
         {"row": 2, "loc": ["note"], "msg": "must not hold a NUL character (\\u0000)", "type": "string_nul"}
     ]
     assert not revisions(session, "legal-lectures", "zone", 2030)
-    r = client.post(
+    r = session_client.post(
         "/api/v1/observations", json={"observations": rows, "atomic": False}, headers=auth["commission"]
     )
     assert r.status_code == 200 and (r.json()["created"], r.json()["rejected"]) == (1, 1)
@@ -57,9 +63,9 @@ def test_a_nul_in_a_batch_row_rejects_that_row(client: TestClient, auth: Tokens,
         "/api/v1/tokens/a%00b",
     ],
 )
-def test_a_nul_in_a_parameter_is_422_naming_it(client: TestClient, auth: Tokens, url: str) -> None:
+def test_a_nul_in_a_parameter_is_422_naming_it(session_client: TestClient, auth: Tokens, url: str) -> None:
     method = "DELETE" if "tokens" in url else "GET"
-    body = problem(client.request(method, url, headers=auth["admin"]), 422)
+    body = problem(session_client.request(method, url, headers=auth["admin"]), 422)
     assert body["errors"][0]["type"] in ("string_nul", "string_pattern_mismatch")
 
 
@@ -82,24 +88,26 @@ BY_ID = [
     [(url, key) for url in BY_CODE for key in [1, *FORGED]]
     + [(url, key) for url in BY_ID for key in ["abc", *FORGED]],
 )
-def test_a_forged_cursor_is_400(client: TestClient, auth: Tokens, url: str, key: object) -> None:
-    problem(client.get(f"{url}?cursor={_cursor(key)}", headers=auth["viewer"]), 400)
+def test_a_forged_cursor_is_400(session_client: TestClient, auth: Tokens, url: str, key: object) -> None:
+    problem(session_client.get(f"{url}?cursor={_cursor(key)}", headers=auth["viewer"]), 400)
 
 
-def test_cursors_given_out_still_page(client: TestClient, auth: Tokens) -> None:
+def test_cursors_given_out_still_page(session_client: TestClient, auth: Tokens) -> None:
     for url in ("/api/v1/departments", "/api/v1/indicators", "/api/v1/observations", "/api/v1/targets"):
-        first = client.get(f"{url}?limit=2", headers=auth["viewer"]).json()
-        second = client.get(f"{url}?limit=2&cursor={first['next_cursor']}", headers=auth["viewer"])
+        first = session_client.get(f"{url}?limit=2", headers=auth["viewer"]).json()
+        second = session_client.get(f"{url}?limit=2&cursor={first['next_cursor']}", headers=auth["viewer"])
         assert second.status_code == 200 and second.json()["items"] != first["items"], url
 
 
-def test_a_single_value_parameter_given_twice_is_422(client: TestClient, auth: Tokens) -> None:
+def test_a_single_value_parameter_given_twice_is_422(session_client: TestClient, auth: Tokens) -> None:
     """`?year=2020&year=2021` must not quietly answer for 2021 alone."""
-    body = problem(client.get("/api/v1/observations?year=2020&year=2021", headers=auth["viewer"]), 422)
+    body = problem(
+        session_client.get("/api/v1/observations?year=2020&year=2021", headers=auth["viewer"]), 422
+    )
     assert body["errors"][0]["loc"] == ["query", "year"]
     assert body["errors"][0]["type"] == "repeated"
     # Parameters that take a list still do.
-    r = client.get(
+    r = session_client.get(
         "/api/v1/series?indicator=deadline-compression&indicator=legal-lectures", headers=auth["viewer"]
     )
     assert r.status_code == 200, r.text

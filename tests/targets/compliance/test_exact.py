@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from app.observations.models import Qualifier
 from app.targets.models import Operator
 from app.targets.rules import judge
-from tests.conftest import Tokens
+from tests.helpers import Tokens
 
 URL = "/api/v1/compliance"
 LONG = "123456789012.345678"
@@ -52,15 +52,15 @@ TABLE: list[tuple[str, str, str | None, str, str, str, str]] = [
 
 
 @pytest.fixture
-def amount(client: TestClient, auth: Tokens) -> str:
+def amount(session_client: TestClient, auth: Tokens) -> str:
     body = {"code": "budget", "name": "预算", "value_type": "amount", "section": "money", "unit": "元"}
-    assert client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
+    assert session_client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
     return "budget"
 
 
-def _put(client: TestClient, auth: Tokens, path: str, body: str) -> None:
+def _put(session_client: TestClient, auth: Tokens, path: str, body: str) -> None:
     headers = {**auth["commission"], "content-type": "application/json"}
-    r = client.put(path, content=body, headers=headers)  # raw JSON: the digits go as written
+    r = session_client.put(path, content=body, headers=headers)  # raw JSON: the digits go as written
     assert r.status_code in (200, 201), r.text
 
 
@@ -74,7 +74,7 @@ def _target(operator: str, value: str, upper: str | None) -> str:
     ids=[f"{r[0]}-{r[1]}-{r[2]}-{r[4]}-{r[3]}" for r in TABLE],
 )
 def test_long_values_at_the_boundaries(
-    client: TestClient,
+    session_client: TestClient,
     auth: Tokens,
     amount: str,
     operator: str,
@@ -85,23 +85,25 @@ def test_long_values_at_the_boundaries(
     status: str,
     gap: str,
 ) -> None:
-    _put(client, auth, f"/api/v1/targets/{amount}/zone/2030", _target(operator, value, upper))
+    _put(session_client, auth, f"/api/v1/targets/{amount}/zone/2030", _target(operator, value, upper))
     figure = f'{{"value": {actual}, "qualifier": "{qualifier}"}}'
-    _put(client, auth, f"/api/v1/observations/{amount}/zone/2030", figure)
+    _put(session_client, auth, f"/api/v1/observations/{amount}/zone/2030", figure)
 
-    r = client.get(f"{URL}?year=2030&indicator={amount}", headers=auth["viewer"])
+    r = session_client.get(f"{URL}?year=2030&indicator={amount}", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     (item,) = r.json()["items"]
     assert item["status"] == status
     gap_text = re.search(r'"gap":(-?[0-9.]+)', r.text)
     assert gap_text is not None and Decimal(gap_text[1]) == Decimal(gap)  # the exact digits, not a float
     assert r.json()["summary"][status] == 1
-    narrowed = client.get(f"{URL}?year=2030&indicator={amount}&status={status}", headers=auth["viewer"])
+    narrowed = session_client.get(
+        f"{URL}?year=2030&indicator={amount}&status={status}", headers=auth["viewer"]
+    )
     assert [i["status"] for i in narrowed.json()["items"]] == [status]
     others = [s for s in ("met", "not_met", "indeterminate") if s != status]
     query = "&".join(f"status={s}" for s in others)
-    assert client.get(f"{URL}?year=2030&{query}", headers=auth["viewer"]).json()["items"] == []
-    trend = client.get(f"{URL}?year_from=2030&year_to=2030", headers=auth["viewer"]).json()
+    assert session_client.get(f"{URL}?year=2030&{query}", headers=auth["viewer"]).json()["items"] == []
+    trend = session_client.get(f"{URL}?year_from=2030&year_to=2030", headers=auth["viewer"]).json()
     assert trend["years"][0][status] == 1
 
 
@@ -121,7 +123,7 @@ def _near(rng: random.Random) -> tuple[str, str]:
     return format(base, "f"), format(other, "f")
 
 
-def test_the_database_judges_as_judge_does(client: TestClient, auth: Tokens, amount: str) -> None:
+def test_the_database_judges_as_judge_does(session_client: TestClient, auth: Tokens, amount: str) -> None:
     """Random cells near their boundaries, one a year: each year's summary (counted by the database)
     against `judge` on the same decimals."""
     rng = random.Random(20261128)
@@ -134,14 +136,14 @@ def test_the_database_judges_as_judge_does(client: TestClient, auth: Tokens, amo
             low, high = sorted([Decimal(value), Decimal(_near(rng)[0])])
             value, upper = format(low, "f"), format(high, "f")
         qualifier = rng.choice(list(Qualifier))
-        _put(client, auth, f"/api/v1/targets/{amount}/zone/{year}", _target(operator, value, upper))
+        _put(session_client, auth, f"/api/v1/targets/{amount}/zone/{year}", _target(operator, value, upper))
         figure = f'{{"value": {actual}, "qualifier": "{qualifier}"}}'
-        _put(client, auth, f"/api/v1/observations/{amount}/zone/{year}", figure)
+        _put(session_client, auth, f"/api/v1/observations/{amount}/zone/{year}", figure)
         status, _ = judge(
             operator, Decimal(value), None if upper is None else Decimal(upper), Decimal(actual), qualifier
         )
         expected[year] = status
-    r = client.get(f"{URL}?year_from=1900&year_to=2099&indicator={amount}", headers=auth["viewer"])
+    r = session_client.get(f"{URL}?year_from=1900&year_to=2099&indicator={amount}", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     statuses = ("met", "not_met", "indeterminate", "no_data")
     got = {y["year"]: next(s for s in statuses if y[s] == 1) for y in r.json()["years"]}
@@ -150,28 +152,33 @@ def test_the_database_judges_as_judge_does(client: TestClient, auth: Tokens, amo
 
 
 def test_status_filter_pages_through_values_the_database_could_not_judge(
-    client: TestClient, auth: Tokens
+    session_client: TestClient, auth: Tokens
 ) -> None:
     """Long values whose double would say `met` when they are not: the status filter and the pages
     must still hold exactly the right cells, in order."""
     departments = [
-        d["code"] for d in client.get("/api/v1/departments", headers=auth["viewer"]).json()["items"]
+        d["code"] for d in session_client.get("/api/v1/departments", headers=auth["viewer"]).json()["items"]
     ]
     cells: dict[tuple[str, str], str] = {}
     for n in range(4):
         code = f"budget-{n}"
         body = {"code": code, "name": code, "value_type": "amount", "section": "money", "unit": "元"}
-        assert client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
+        assert session_client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
         short = n == 2  # one indicator of short values among them: the database decides those
         value, other = ("75.5", "75.500001") if short else (LONG, LONG_NEXT)
         for k, department in enumerate(departments):
             hit = (n + k) % 3 == 0
-            _put(client, auth, f"/api/v1/targets/{code}/{department}/2040", _target("exactly", value, None))
+            _put(
+                session_client,
+                auth,
+                f"/api/v1/targets/{code}/{department}/2040",
+                _target("exactly", value, None),
+            )
             figure = f'{{"value": {value if hit else other}}}'
-            _put(client, auth, f"/api/v1/observations/{code}/{department}/2040", figure)
+            _put(session_client, auth, f"/api/v1/observations/{code}/{department}/2040", figure)
             cells[code, department] = "met" if hit else "not_met"
 
-    everything = client.get(f"{URL}?year=2040", headers=auth["viewer"]).json()
+    everything = session_client.get(f"{URL}?year=2040", headers=auth["viewer"]).json()
     assert {(i["indicator"], i["department"]): i["status"] for i in everything["items"]} == cells
     met = sum(1 for s in cells.values() if s == "met")
     assert (everything["summary"]["met"], everything["summary"]["not_met"]) == (met, len(cells) - met)
@@ -181,7 +188,7 @@ def test_status_filter_pages_through_values_the_database_could_not_judge(
         cursor = None
         while True:
             params: dict[str, Any] = {"year": 2040, "status": status, "limit": 2}
-            body = client.get(
+            body = session_client.get(
                 URL, params={**params, **({"cursor": cursor} if cursor else {})}, headers=auth["viewer"]
             ).json()
             assert body["summary"] == everything["summary"]

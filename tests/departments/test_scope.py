@@ -7,8 +7,7 @@ from sqlalchemy.orm import Session
 from app.auth import tokens
 from app.auth.models import Role
 from app.auth.schemas import TokenCreate
-from tests.conftest import Tokens
-from tests.helpers import problem, stored
+from tests.helpers import Tokens, problem, stored
 
 # zone > bureau > office > desk, and a sibling bureau with an office of its own.
 TREE = [
@@ -21,9 +20,9 @@ TREE = [
 
 
 @pytest.fixture
-def bureau_clerk(client: TestClient, auth: Tokens, session: Session) -> dict[str, str]:
+def bureau_clerk(session_client: TestClient, auth: Tokens, session: Session) -> dict[str, str]:
     for code, parent in TREE:
-        r = client.post(
+        r = session_client.post(
             "/api/v1/departments", json={"code": code, "name": code, "parent": parent}, headers=auth["admin"]
         )
         assert r.status_code == 201, r.text
@@ -48,10 +47,10 @@ def bureau_clerk(client: TestClient, auth: Tokens, session: Session) -> dict[str
     ],
 )
 def test_clerk_writes_its_subtree_at_any_depth(
-    client: TestClient, session: Session, bureau_clerk: dict[str, str], department: str, allowed: bool
+    session_client: TestClient, session: Session, bureau_clerk: dict[str, str], department: str, allowed: bool
 ) -> None:
     url = f"/api/v1/observations/free-seals/{department}/2023"
-    r = client.put(url, json={"value": 12}, headers=bureau_clerk)
+    r = session_client.put(url, json={"value": 12}, headers=bureau_clerk)
     if allowed:
         assert r.status_code == 201, r.text
         row = stored(session, "free-seals", department, 2023)

@@ -16,16 +16,15 @@ from app.indicators.models import Indicator
 from app.observations.models import Observation
 from app.targets.models import Target
 from app.transfer.formats import XLSX
-from tests.conftest import Tokens
-from tests.helpers import problem, revisions, stored
+from tests.helpers import Tokens, problem, revisions, stored
 
 URL = "/api/v1/observations"
 HEADER = ["indicator", "department", "year", "value", "qualifier", "note", "source"]
 
 
-def add_rows(client: TestClient, auth: Tokens) -> None:
+def add_rows(session_client: TestClient, auth: Tokens) -> None:
     """150 more figures for the zone (more than one page), with notes that need quoting, and decimals."""
-    client.post(
+    session_client.post(
         "/api/v1/indicators",
         json={"code": "budget", "name": "预算", "value_type": "amount", "unit": "元"},
         headers=auth["admin"],
@@ -46,7 +45,9 @@ def add_rows(client: TestClient, auth: Tokens) -> None:
         {"indicator": "budget", "department": "zone", "year": 2022, "value": Decimal("-1234567.891")},
     ]
     body = '{"observations": [' + ",".join(_json(r) for r in rows) + "]}"
-    r = client.post(URL, content=body, headers={**auth["commission"], "content-type": "application/json"})
+    r = session_client.post(
+        URL, content=body, headers={**auth["commission"], "content-type": "application/json"}
+    )
     assert r.status_code == 200, r.text
 
 
@@ -74,13 +75,13 @@ def read_csv(body: bytes) -> list[list[str]]:
 
 @pytest.mark.parametrize("how", ["accept", "format"])
 def test_csv_export_has_every_matching_row(
-    client: TestClient, auth: Tokens, session: Session, how: str
+    session_client: TestClient, auth: Tokens, session: Session, how: str
 ) -> None:
-    add_rows(client, auth)
+    add_rows(session_client, auth)
     if how == "accept":
-        r = client.get(f"{URL}?department=zone", headers={**auth["viewer"], "accept": "text/csv"})
+        r = session_client.get(f"{URL}?department=zone", headers={**auth["viewer"], "accept": "text/csv"})
     else:
-        r = client.get(f"{URL}?department=zone&format=csv&limit=5", headers=auth["viewer"])
+        r = session_client.get(f"{URL}?department=zone&format=csv&limit=5", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     assert "attachment" in r.headers["content-disposition"]
@@ -93,8 +94,8 @@ def test_csv_export_has_every_matching_row(
     assert ["deadline-compression", "zone", "2021", "75", "at_least", "", "report-2021 §一(二)"] in table
 
 
-def test_csv_export_filters_by_year(client: TestClient, auth: Tokens, session: Session) -> None:
-    r = client.get(f"{URL}?year=2021&format=csv", headers=auth["viewer"])
+def test_csv_export_filters_by_year(session_client: TestClient, auth: Tokens, session: Session) -> None:
+    r = session_client.get(f"{URL}?year=2021&format=csv", headers=auth["viewer"])
     table = read_csv(r.content)
     assert len(table) - 1 == session.scalar(
         select(func.count()).select_from(Observation).where(Observation.year == 2021)
@@ -102,15 +103,15 @@ def test_csv_export_filters_by_year(client: TestClient, auth: Tokens, session: S
     assert {row[2] for row in table[1:]} == {"2021"}
 
 
-def test_unknown_format_is_406(client: TestClient, auth: Tokens) -> None:
-    problem(client.get(f"{URL}?format=pdf", headers=auth["viewer"]), 406)
+def test_unknown_format_is_406(session_client: TestClient, auth: Tokens) -> None:
+    problem(session_client.get(f"{URL}?format=pdf", headers=auth["viewer"]), 406)
 
 
 def test_csv_round_trip_changes_exactly_what_was_edited(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
-    add_rows(client, auth)
-    exported = client.get(f"{URL}?department=zone&format=csv", headers=auth["viewer"]).content
+    add_rows(session_client, auth)
+    exported = session_client.get(f"{URL}?department=zone&format=csv", headers=auth["viewer"]).content
     table = read_csv(exported)
     edited = 0
     for row in table[1:]:
@@ -123,7 +124,7 @@ def test_csv_round_trip_changes_exactly_what_was_edited(
     assert edited == 2
     out = io.StringIO()
     csv.writer(out).writerows(table)
-    r = client.post(
+    r = session_client.post(
         URL, content=out.getvalue().encode("gbk"), headers={**auth["clerk-zone"], "content-type": "text/csv"}
     )
     assert r.status_code == 200, r.text
@@ -137,10 +138,10 @@ def test_csv_round_trip_changes_exactly_what_was_edited(
 
 
 def test_xlsx_round_trip_changes_exactly_what_was_edited(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
-    add_rows(client, auth)
-    r = client.get(f"{URL}?department=zone&format=xlsx", headers=auth["viewer"])
+    add_rows(session_client, auth)
+    r = session_client.get(f"{URL}?department=zone&format=xlsx", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == XLSX
     book = load_workbook(io.BytesIO(r.content))
@@ -156,7 +157,7 @@ def test_xlsx_round_trip_changes_exactly_what_was_edited(
     assert edited == 1
     out = io.BytesIO()
     book.save(out)
-    r = client.post(URL, content=out.getvalue(), headers={**auth["clerk-zone"], "content-type": XLSX})
+    r = session_client.post(URL, content=out.getvalue(), headers={**auth["clerk-zone"], "content-type": XLSX})
     assert r.status_code == 200, r.text
     assert (r.json()["updated"], r.json()["created"], r.json()["rejected"]) == (1, 0, 0)
     assert r.json()["unchanged"] == len(rows) - 2
@@ -166,8 +167,8 @@ def test_xlsx_round_trip_changes_exactly_what_was_edited(
     assert long is not None and long.value == Decimal("123456789012.345678") and long.version == 1
 
 
-def test_accept_xlsx_gives_a_workbook(client: TestClient, auth: Tokens) -> None:
-    r = client.get(f"{URL}?indicator=free-seals", headers={**auth["viewer"], "accept": XLSX})
+def test_accept_xlsx_gives_a_workbook(session_client: TestClient, auth: Tokens) -> None:
+    r = session_client.get(f"{URL}?indicator=free-seals", headers={**auth["viewer"], "accept": XLSX})
     rows = list(load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(values_only=True))
     assert rows[1:] == [("free-seals", "zone", 2021, 1584, "exact", None, "report-2021 §一(二)")]
 
@@ -181,9 +182,9 @@ def reported(session: Session, department: str) -> set[str]:
 
 @pytest.mark.parametrize("department", ["zone", "emergency-management"])
 def test_a_filled_template_uploads_as_is(
-    client: TestClient, auth: Tokens, session: Session, department: str
+    session_client: TestClient, auth: Tokens, session: Session, department: str
 ) -> None:
-    r = client.get(f"/api/v1/templates/{department}.xlsx?year=2022", headers=auth["viewer"])
+    r = session_client.get(f"/api/v1/templates/{department}.xlsx?year=2022", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == XLSX
     book = load_workbook(io.BytesIO(r.content))
@@ -201,7 +202,9 @@ def test_a_filled_template_uploads_as_is(
     cells[6].value = "填表人 张三"
     out = io.BytesIO()
     book.save(out)
-    up = client.post(URL, content=out.getvalue(), headers={**auth["clerk-zone"], "content-type": XLSX})
+    up = session_client.post(
+        URL, content=out.getvalue(), headers={**auth["clerk-zone"], "content-type": XLSX}
+    )
     assert up.status_code == 200, up.text
     assert (up.json()["created"], up.json()["rejected"]) == (len(rows) - 1, 0)
     last = stored(session, str(rows[-1][0]), department, 2022)
@@ -209,30 +212,32 @@ def test_a_filled_template_uploads_as_is(
 
 
 def test_template_of_an_unknown_department_is_404_and_year_is_required(
-    client: TestClient, auth: Tokens
+    session_client: TestClient, auth: Tokens
 ) -> None:
-    problem(client.get("/api/v1/templates/nowhere.xlsx?year=2022", headers=auth["viewer"]), 404)
-    problem(client.get("/api/v1/templates/zone.xlsx", headers=auth["viewer"]), 422)
-    problem(client.get("/api/v1/templates/zone.xlsx?year=2022"), 401)
+    problem(session_client.get("/api/v1/templates/nowhere.xlsx?year=2022", headers=auth["viewer"]), 404)
+    problem(session_client.get("/api/v1/templates/zone.xlsx", headers=auth["viewer"]), 422)
+    problem(session_client.get("/api/v1/templates/zone.xlsx?year=2022"), 401)
 
 
 def test_xlsx_export_keeps_text_that_looks_like_a_formula_as_text(
-    client: TestClient, auth: Tokens, session: Session
+    session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     """A note or source starting with = is a clerk's text: in the workbook it is a string that a
     spreadsheet shows and does not run, and it imports back unchanged (a formula cell has no value
     until a spreadsheet computes it, so the import read it as empty and cleared the note)."""
     body = {"value": 5, "note": '=HYPERLINK("http://example.invalid","x")', "source": "=1+1"}
-    r = client.put(f"{URL}/legal-lectures/zone/1975", json=body, headers=auth["clerk-zone"])
+    r = session_client.put(f"{URL}/legal-lectures/zone/1975", json=body, headers=auth["clerk-zone"])
     assert r.status_code in (200, 201), r.text
-    r = client.get(f"{URL}?department=zone&indicator=legal-lectures&format=xlsx", headers=auth["viewer"])
+    r = session_client.get(
+        f"{URL}?department=zone&indicator=legal-lectures&format=xlsx", headers=auth["viewer"]
+    )
     assert r.status_code == 200, r.text
     sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
     (row,) = [cells for cells in sheet.iter_rows(min_row=2) if cells[2].value == 1975]
     assert [(c.value, c.data_type) for c in row[5:7]] == [(body["note"], "s"), (body["source"], "s")]
     version = stored(session, "legal-lectures", "zone", 1975)
     assert version is not None
-    r = client.post(URL, content=r.content, headers={**auth["clerk-zone"], "content-type": XLSX})
+    r = session_client.post(URL, content=r.content, headers={**auth["clerk-zone"], "content-type": XLSX})
     assert r.status_code == 200, r.text
     assert (r.json()["updated"], r.json()["created"], r.json()["rejected"]) == (0, 0, 0), r.json()
     again = stored(session, "legal-lectures", "zone", 1975)
@@ -240,13 +245,13 @@ def test_xlsx_export_keeps_text_that_looks_like_a_formula_as_text(
 
 
 def test_a_template_keeps_an_indicator_name_that_looks_like_a_formula_as_text(
-    client: TestClient, auth: Tokens
+    session_client: TestClient, auth: Tokens
 ) -> None:
     body = {"code": "formula-like", "name": "=1+1", "unit": "=A1", "value_type": "count"}
-    assert client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
-    r = client.put(f"{URL}/formula-like/zone/2021", json={"value": 1}, headers=auth["clerk-zone"])
+    assert session_client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
+    r = session_client.put(f"{URL}/formula-like/zone/2021", json={"value": 1}, headers=auth["clerk-zone"])
     assert r.status_code == 201, r.text
-    r = client.get("/api/v1/templates/zone.xlsx?year=2022", headers=auth["viewer"])
+    r = session_client.get("/api/v1/templates/zone.xlsx?year=2022", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
     (row,) = [cells for cells in sheet.iter_rows(min_row=2) if cells[0].value == "formula-like"]
