@@ -12,15 +12,11 @@ Everything listens on 127.0.0.1 only, and every subprocess is ended by the conte
 """
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -28,9 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import httpx
-from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from app.auth import tokens
@@ -38,11 +32,9 @@ from app.auth.models import Role
 from app.auth.schemas import TokenCreate
 from app.core.db import migrate
 from app.core.db.engine import make_engine
+from tests.databases import POSTGRES_URL, NoPostgres, empty_database, postgres_problem
+from tests.servers import free_port, launch, process_tree, stop, wait_until_answering
 
-POSTGRES_URL = os.environ.get(
-    "INDICATORS_BENCH_POSTGRES_URL",
-    os.environ.get("INDICATORS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-)
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -56,42 +48,15 @@ class Skip(Exception):
 # --- databases -------------------------------------------------------------------------------------
 
 
-def postgres_problem() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except OperationalError as exc:
-        return f"no PostgreSQL answers at {make_url(POSTGRES_URL).render_as_string()}: {exc.orig}"
-    return None
-
-
 @contextmanager
 def throwaway(backend: str, tmp: Path | None = None) -> Iterator[str]:
-    """The URL of an empty database of `backend`, removed afterwards. PostgreSQL: Skip if none answers."""
-    if backend == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix="bench-", dir=tmp))
-        try:
-            yield f"sqlite:///{folder / 'bench.db'}"
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return
-    if backend != "postgresql":
-        raise ValueError(f"unknown backend {backend!r}")
-    problem = postgres_problem()
-    if problem is not None:
-        raise Skip(f"PostgreSQL skipped: {problem}")
-    name = f"indicators_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    """The URL of an empty database of `backend`, removed afterwards (the tests' own); Skip when no
+    PostgreSQL answers."""
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        with empty_database(backend, tmp, prefix="indicators_bench") as url:
+            yield url
+    except NoPostgres as exc:
+        raise Skip(f"PostgreSQL skipped: {exc}") from None
 
 
 @contextmanager
@@ -123,34 +88,6 @@ def make_token(url: str, name: str, role: Role, department: str | None = None) -
 
 
 # --- processes -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def process_tree(pid: int) -> list[int]:
-    """The process and all its descendants (uvicorn's workers)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
-    return tree
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -237,33 +174,9 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Self:
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            self.command,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-            start_new_session=True,
-        )
-        self._wait_ready()
+        self.process = launch(self.command, env=self.env, log=self.log_path)
+        wait_until_answering(self.process, self.base + self.ready_path, self.log_path, workers=self.workers)
         return self
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        expected = self.workers + (1 if self.workers > 1 else 0)
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                # With --workers, wait until every worker is up, not only the first.
-                answered = httpx.get(self.base + self.ready_path, timeout=1).status_code < 500
-                if answered and len(process_tree(self.process.pid)) >= expected:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"server not ready after {timeout}s: {self.log_tail()}")
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -283,14 +196,8 @@ class Server:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
+        if self.process is not None:
+            stop(self.process, signal.SIGINT)
         self.log_path.unlink(missing_ok=True)
 
 

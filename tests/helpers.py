@@ -1,9 +1,8 @@
 """What tests share that is not a fixture: token specs, problem checks, what is stored."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,6 +10,9 @@ from app.auth.models import Role
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
+
+if TYPE_CHECKING:  # bench/ imports this module too, and needs no test client
+    from fastapi.testclient import TestClient
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:
@@ -72,7 +74,7 @@ TOKEN_SPECS: dict[str, tuple[Role, str | None]] = {
 
 
 def put(
-    client: TestClient,
+    client: "TestClient",
     auth: Tokens,
     indicator: str,
     department: str,

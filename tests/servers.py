@@ -45,6 +45,74 @@ def prepare(engine: Engine) -> dict[str, dict[str, str]]:
     return headers
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants (uvicorn's workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def launch(command: list[str], *, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A server process in a group of its own (it and its workers are stopped together), its output
+    in `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], url: str, log: Path, *, workers: int = 1, timeout: float = 60
+) -> None:
+    """Until `url` answers below 500 and, with several workers, every worker is up; RuntimeError with
+    the server's output when it exits or does not answer in time."""
+    deadline = time.monotonic() + timeout
+    expected = workers + (1 if workers > 1 else 0)  # the supervisor and its workers
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{_tail(log)}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500 and len(process_tree(process.pid)) >= expected:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    stop(process)
+    raise RuntimeError(f"the server did not answer in {timeout:.0f} s:\n{_tail(log)}")
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Signal the server and its workers (its own process group), and wait for them."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+    # Workers are in the same group; a SIGKILLed master leaves them to be reaped here.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
 @dataclass
 class Server:
     url: str
@@ -56,17 +124,7 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the server and its workers (its own process group), and wait for them."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=15)
-        # Workers are in the same group; a SIGKILLed master leaves them to be reaped here.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop(self.process, sig)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -92,23 +150,10 @@ def start(database_url: str, *, workers: int = 1, env: dict[str, str] | None = N
         str(port),
         str(workers),
     ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    process = launch(command, env=full_env, log=log)
     server = Server(f"http://127.0.0.1:{port}", process, log, env or {})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError(f"the server did not answer in 60 s:\n{server.output()}")
+    wait_until_answering(process, f"{server.url}/healthz", log, workers=workers)
+    return server
 
 
 @contextmanager

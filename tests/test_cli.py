@@ -3,7 +3,6 @@
 import csv
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
 from app.targets.models import Target
 from tests.databases import url_of
+from tests.servers import free_port
 
 runner = CliRunner()
 FIGURES = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "report-2021-figures.md"
@@ -143,16 +143,10 @@ def test_token_create_prints_the_token_alone_and_revoke_works(cli_db: Engine) ->
     assert "No live token" in again.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_first_serve_migrates_and_hands_out_an_admin_token_once(tmp_path: Path) -> None:
     """`indicators serve` on a new database: migrate, print an admin token once, serve with it."""
     env = {**os.environ, "INDICATORS_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
-    port = _free_port()
+    port = free_port()
 
     def serve_once() -> tuple[str, int]:
         log = tmp_path / f"serve-{time.monotonic_ns()}.log"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from app.observations.models import Observation, ObservationRevision
 from app.transfer import importer
 from seed.loader import load
 from tests.databases import fresh_database, url_of
-from tests.helpers import revisions, stored
+from tests.helpers import Tokens, revisions, stored
 
 runner = CliRunner()
 
@@ -185,3 +186,61 @@ def test_a_file_that_cannot_be_read_exits_2(
     assert result.exit_code == 2
     assert words in result.output
     assert totals(db) == before
+
+
+# One rule for a batch's options, over HTTP and on the command line alike: a dry run asked for by the
+# options or by the JSON body is a dry run, and the body's own `atomic`, where it says one, wins.
+OPTION_CASES = [
+    # a year of its own; body's dry_run, body's atomic; option dry_run, option atomic -> dry run, atomic
+    pytest.param(1950, False, None, True, True, True, True, id="the option's dry run wins over the body's"),
+    pytest.param(1951, True, None, False, True, True, True, id="the body's dry run wins over the option's"),
+    pytest.param(1952, None, False, False, True, False, False, id="the body's atomic false wins"),
+    pytest.param(1953, None, True, False, False, False, True, id="the body's atomic true wins"),
+]
+
+
+@pytest.mark.parametrize(
+    ("year", "body_dry_run", "body_atomic", "dry_run", "atomic", "expect_dry_run", "expect_atomic"),
+    OPTION_CASES,
+)
+def test_http_and_the_command_line_combine_a_batch_s_options_by_one_rule(
+    db: Engine,
+    session_client: TestClient,
+    auth: Tokens,
+    session: Session,
+    tmp_path: Path,
+    year: int,
+    body_dry_run: bool | None,
+    body_atomic: bool | None,
+    dry_run: bool,
+    atomic: bool,
+    expect_dry_run: bool,
+    expect_atomic: bool,
+) -> None:
+    document: dict[str, Any] = {
+        "observations": [
+            {"indicator": "legal-lectures", "department": "zone", "year": year, "value": 5},
+            {"indicator": "legal-lectures", "department": "zone", "year": year + 20, "value": -1},
+        ]
+    }
+    if body_dry_run is not None:
+        document["dry_run"] = body_dry_run
+    if body_atomic is not None:
+        document["atomic"] = body_atomic
+    written = not expect_dry_run and not expect_atomic  # the good row lands only then
+
+    query = f"?dry_run={str(dry_run).lower()}&atomic={str(atomic).lower()}"
+    answer = session_client.post(f"/api/v1/observations{query}", json=document, headers=auth["commission"])
+    assert answer.status_code == (422 if expect_atomic else 200), answer.text
+    assert answer.json()["dry_run"] is expect_dry_run
+    assert (stored(session, "legal-lectures", "zone", year) is not None) is written
+
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code, summary = run(
+        str(path), *(["--dry-run"] if dry_run else []), "--atomic" if atomic else "--no-atomic"
+    )
+    assert code == 1, summary
+    assert summary["dry_run"] is expect_dry_run
+    with Session(db) as check:
+        assert (stored(check, "legal-lectures", "zone", year) is not None) is written
