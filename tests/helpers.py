@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,3 +90,9 @@ def put(
         headers={**auth["commission"], "content-type": "application/json"},
     )
     assert r.status_code in (200, 201), r.text
+
+
+def bom_stripped(response: httpx.Response) -> str:
+    """A CSV answer's text after checking that it starts with the BOM Excel and WPS need."""
+    assert response.content.startswith(b"\xef\xbb\xbf"), response.content[:20]
+    return response.content[3:].decode("utf-8")

@@ -8,9 +8,10 @@ from app.analytics.schemas import ComparisonRead, SeriesRead
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
-from app.core.http import conditional, csv_etag, wants_csv
+from app.core.http import conditional
 from app.core.json import dumps
 from app.core.routing import api_router
+from app.core.tables import requested_format, table
 
 router = api_router("", "analytics")
 
@@ -55,8 +56,10 @@ def get_series(
         year_to=year_to,
         rollup=rollup,
     )
-    if wants_csv(request):
-        return csv_etag(request, service.SERIES_COLUMNS, service.series_rows(content))
+    if (format := requested_format(request)) != "json":
+        return table(
+            request, service.SERIES_COLUMNS, service.series_rows(content), format=format, name="series"
+        )
     return _json(request, content)
 
 
@@ -80,6 +83,7 @@ def get_comparison(
     content = service.comparison(
         session, indicator=indicator, year=year, base_year=base_year, departments=department
     )
-    if wants_csv(request):
-        return csv_etag(request, service.COMPARISON_COLUMNS, service.comparison_rows(content))
+    if (format := requested_format(request)) != "json":
+        rows = service.comparison_rows(content)
+        return table(request, service.COMPARISON_COLUMNS, rows, format=format, name="comparison")
     return _json(request, content)

@@ -1,8 +1,10 @@
 """Settings from the environment, all prefixed INDICATORS_."""
 
+from datetime import date, datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +26,23 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # uvicorn's line per request; off where a proxy in front logs requests already.
     access_log: bool = True
+
+    # The zone whose calendar says which year is current and when an entry period opens and closes.
+    timezone: str = "Asia/Shanghai"
+    # Observations may be for the current year and this many after it.
+    open_future_years: int = Field(default=0, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {name!r} (an IANA name, e.g. Asia/Shanghai)") from exc
+        return name
+
+    def today(self) -> date:
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     @property
     def max_upload_bytes(self) -> int:

@@ -1,17 +1,13 @@
-"""HTTP helpers every router shares: ETags, conditional requests and CSV answers."""
+"""HTTP helpers every router shares: ETags and conditional requests (files: app.core.tables)."""
 
-import csv
 import hashlib
-import io
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
 
-from app.core.json import decimal_text, dumps
-from app.core.problems import NotAcceptable, PreconditionFailed
+from app.core.json import dumps
+from app.core.problems import PreconditionFailed
 
 
 def etag_of(body: bytes) -> str:
@@ -57,40 +53,3 @@ def check_if_match(request: Request, current_etag: str | None) -> None:
     inm = request.headers.get("if-none-match")
     if inm is not None and current_etag is not None and _matches(inm, current_etag):
         raise PreconditionFailed("The resource exists (If-None-Match); nothing was written")
-
-
-def wants_csv(request: Request, format: str | None = None) -> bool:
-    if format is not None:
-        if format not in ("json", "csv", "xlsx"):
-            raise NotAcceptable(f"Unknown format {format!r}; use json, csv or xlsx")
-        return format == "csv"
-    accept = request.headers.get("accept", "")
-    return "text/csv" in accept and "application/json" not in accept
-
-
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    return value
-
-
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """UTF-8 CSV, header first; decimals digit for digit as in JSON, null as an empty cell."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows([_cell(v) for v in row] for row in rows)
-    return buffer.getvalue().encode()
-
-
-def csv_etag(request: Request, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
-    """A CSV answer with an ETag (304 when If-None-Match has it); it varies with Accept."""
-    body = csv_bytes(header, rows)
-    return conditional(request, body, media_type=CSV_MEDIA_TYPE, headers={"Vary": "Accept"})

@@ -8,7 +8,6 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from typing import IO, Any
 
 from sqlalchemy import Select, func, select
@@ -17,14 +16,13 @@ from sqlalchemy.orm import Session
 from app.cells.key import CellFilters
 from app.core.json import decimal_text
 from app.core.problems import InvalidValue
+from app.core.tables import BOM, csv_cell, sheet_number, sheet_text
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation
 from app.transfer.formats import FIELDS
 
-BOM = "\ufeff"
 SHEET_ROWS = 1_048_576  # Excel's limit, header included
-EXACT_DIGITS = 15  # what a spreadsheet number holds exactly; longer figures are written as text
 _BATCH = 2000
 
 
@@ -62,35 +60,13 @@ def csv_chunks(session: Session, filters: CellFilters) -> Iterator[bytes]:
     buffer.seek(0)
     buffer.truncate()
     for count, (i, d, y, value, q, note, source) in enumerate(rows(session, filters), 1):
-        writer.writerow((i, d, y, decimal_text(value), q, note, source))
+        writer.writerow((i, d, y, decimal_text(value), q, csv_cell(note), csv_cell(source)))
         if count % _BATCH == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue().encode()
-
-
-def sheet_number(value: Decimal) -> int | float | str:
-    """A figure as a spreadsheet cell: a number when a sheet can hold it exactly, else its digits."""
-    if value == value.to_integral_value() and abs(value) < 10**EXACT_DIGITS:
-        return int(value)
-    if len(value.normalize().as_tuple().digits) <= EXACT_DIGITS:
-        return float(value)  # <= 15 significant digits: repr() gives the same digits back
-    return decimal_text(value)
-
-
-def sheet_text(sheet: Any, text: str | None) -> Any:
-    """Free text (a note, a source, a name) as a sheet cell: always a string. openpyxl makes a
-    formula of any text that starts with "=", which a spreadsheet would run, and which the import
-    reads as empty (a formula has no value until a spreadsheet computes it)."""
-    if text is None or not text.startswith("="):
-        return text
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.data_type = "s"
-    return cell
 
 
 def xlsx_file(session: Session, filters: CellFilters) -> IO[bytes]:

@@ -14,10 +14,10 @@ from app.cells.key import CellFilters
 from app.core.config import Settings, get_settings
 from app.core.db.session import get_session
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
-from app.core.http import wants_csv
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
+from app.core.tables import requested_format
 from app.departments import service as departments
 from app.observations import service as observations
 from app.observations.schemas import ObservationRead
@@ -40,7 +40,7 @@ Format = Annotated[
     str | None,
     Query(
         description="csv or xlsx: every matching row as a file (limit and cursor then ignored)",
-        # Checked by wants_csv (406 for another), so the schema lists the formats itself.
+        # Checked by requested_format (406 for another), so the schema lists the formats itself.
         json_schema_extra={"enum": ["json", "csv", "xlsx"]},
     ),
 ]
@@ -82,10 +82,10 @@ def list_observations(
         year_from=year_from,
         year_to=year_to,
     )
-    as_xlsx = format == "xlsx" or (format is None and files.XLSX in request.headers.get("accept", ""))
-    if as_xlsx:
+    wanted = requested_format(request, format)
+    if wanted == "xlsx":
         return _file_answer(_read_all(export.xlsx_file(export_session, filters)), files.XLSX, "xlsx")
-    if wants_csv(request, format):
+    if wanted == "csv":
         return _file_answer(export.csv_chunks(export_session, filters), "text/csv; charset=utf-8", "csv")
     after = decode_cursor(cursor, int) if cursor else None
     if after is not None and not isinstance(after, int):

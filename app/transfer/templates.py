@@ -5,11 +5,11 @@ import io
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
+from app.core.tables import sheet_text
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, Qualifier
 from app.targets.models import Target
-from app.transfer.export import sheet_text
 from app.transfer.formats import FIELDS
 
 TEMPLATE_DISPLAY = ("indicator_name", "unit")

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import Tokens, problem, put
+from tests.helpers import Tokens, bom_stripped, problem, put
 
 URL = "/api/v1/comparison"
 # department: (2021, 2020); None is no figure that year
@@ -165,7 +165,7 @@ def test_csv(session_client: TestClient, auth: Tokens, figures: None) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
-    assert list(csv.reader(io.StringIO(r.text))) == [
+    assert list(csv.reader(io.StringIO(bom_stripped(r)))) == [
         ["department", "value", "base_value", "change", "change_pct", "improved", "rank"],
         ["t-root", "50", "40", "10", "25", "true", "1"],
         ["t-leaf-a2", "", "7", "", "", "", ""],

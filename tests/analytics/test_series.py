@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import Tokens, problem, put
+from tests.helpers import Tokens, bom_stripped, problem, put
 
 URL = "/api/v1/series"
 FIGURES_2021 = {"t-root": "10", "t-mid-a": "20", "t-mid-b": "30", "t-leaf-a1": "1.5", "t-leaf-a2": "2.25"}
@@ -206,7 +206,7 @@ def test_csv(session_client: TestClient, auth: Tokens, tree: dict[str, str | Non
     )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
-    assert list(csv.reader(io.StringIO(r.text))) == [
+    assert list(csv.reader(io.StringIO(bom_stripped(r)))) == [
         ["indicator", "department", "unit", "year", "value", "qualifier"],
         ["agg-mean", "t-mid-a", "元", "2020", "2", "exact"],
         ["agg-mean", "t-mid-a", "元", "2021", "7.916667", "approximately"],

@@ -7,11 +7,12 @@ from starlette.responses import Response
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
 from app.core.fields import Code
-from app.core.http import conditional, csv_etag, wants_csv
+from app.core.http import conditional
 from app.core.json import dumps, paused_gc
 from app.core.pagination import Limit, decode_cursor, encode_cursor
 from app.core.problems import BadRequest, FieldError, InvalidValue
 from app.core.routing import api_router
+from app.core.tables import requested_format, table
 from app.targets.compliance import report as compliance
 from app.targets.rules import Status
 from app.targets.schemas import ComplianceRead, ComplianceTrendRead
@@ -101,15 +102,17 @@ def _answer(
     page: compliance.Page,
 ) -> Response:
     if year is not None:
-        if wants_csv(request):
+        if (format := requested_format(request)) != "json":
             content = compliance.report(session, year=year, filters=filters)
-            return csv_etag(request, compliance.ITEM_COLUMNS, compliance.item_rows(content))
+            rows = compliance.item_rows(content)
+            return table(request, compliance.ITEM_COLUMNS, rows, format=format, name=f"compliance-{year}")
         content = compliance.report(session, year=year, filters=filters, page=page)
         if content["next_cursor"] is not None:
             content["next_cursor"] = encode_cursor(content["next_cursor"])
     else:
         assert year_from is not None and year_to is not None
         content = compliance.trend(session, year_from=year_from, year_to=year_to, filters=filters)
-        if wants_csv(request):
-            return csv_etag(request, ("year", *compliance.SUMMARY_COLUMNS), compliance.summary_rows(content))
+        if (format := requested_format(request)) != "json":
+            header, rows = ("year", *compliance.SUMMARY_COLUMNS), compliance.summary_rows(content)
+            return table(request, header, rows, format=format, name=f"compliance-{year_from}-{year_to}")
     return conditional(request, dumps(content), headers={"Vary": "Accept"})
