@@ -8,6 +8,7 @@ from app import openapi
 from app.analytics.router import router as analytics_router
 from app.auth.dependencies import refusal_first
 from app.auth.router import router as tokens_router
+from app.auth.router import whoami_router
 from app.core import problems
 from app.core.config import get_settings
 from app.core.db.retry import DatabaseRetry
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
         compliance_router,
         analytics_router,
         tokens_router,
+        whoami_router,
     ):
         app.include_router(router)
     install_docs(app)

@@ -61,7 +61,7 @@ FIELD_ERROR_SCHEMA: dict[str, Any] = {
 
 DESCRIPTIONS = {
     400: "The cursor is not one this service gave out",
-    401: "No token, or an unknown or revoked one",
+    401: "No token, or an unknown, revoked or expired one",
     403: "The token's role or department does not allow this",
     404: "Nothing at this path",
     406: "The asked-for format is not one this service writes",

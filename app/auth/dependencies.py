@@ -17,7 +17,8 @@ from app.core.problems import Forbidden, Problem, Unauthorized
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def _bearer(request: Request) -> str | None:
+def bearer(request: Request) -> str | None:
+    """The request's bearer token; None without an Authorization header, 401 for another scheme."""
     header = request.headers.get("authorization")
     if header is None:
         return None
@@ -52,10 +53,10 @@ def check_role(principal: Principal, role: Role) -> None:
 
 
 def _authorized(session: Session, secret: str, role: Role) -> Principal:
-    """The token's holder: 401 when it is unknown or revoked, 403 when its role is below `role`."""
+    """The token's holder: 401 when it is unknown, revoked or expired, 403 when its role is below `role`."""
     principal = tokens.authenticate(session, secret)
     if principal is None:
-        raise Unauthorized(tokens.UNKNOWN_TOKEN)
+        raise tokens.refusal(session, tokens.hash_secret(secret))
     check_role(principal, role)
     return principal
 
@@ -65,7 +66,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     async def dependency(
         request: Request, session: SessionDep, settings: Annotated[Settings, Depends(current_settings)]
     ) -> Principal:
-        secret = _bearer(request)
+        secret = bearer(request)
         if secret is None:
             if role is Role.viewer and settings.public_read:
                 return ANONYMOUS
@@ -88,7 +89,7 @@ async def read_token(
     """A viewer's read whose one query checks the token itself (app.auth.tokens.TOKEN_VALID): the
     token's hash for that query to check, None under public read; 401 at once without a token.
     The lookup then costs no round trip of its own."""
-    secret = _bearer(request)
+    secret = bearer(request)
     if secret is None:
         if settings.public_read:
             return None
@@ -116,7 +117,7 @@ def write_token(role: Role) -> Callable[..., Awaitable[WriteToken]]:
     BEGIN, the token, the path, the current row, the change, COMMIT; now four)."""
 
     async def dependency(request: Request, session: SessionDep) -> WriteToken:
-        secret = _bearer(request)
+        secret = bearer(request)
         if secret is None:
             raise Unauthorized("A bearer token is required")
         await take_write_lock(session)  # as require's: a write's one wait comes first

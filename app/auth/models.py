@@ -1,7 +1,7 @@
 import datetime as dt
 import enum
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, column, table, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, Integer, String, column, func, or_, table, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db.types import Base, UTCDateTime, str_enum, utcnow
@@ -36,11 +36,20 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # None: it never expires. Once past, the token is refused (401) as a revoked one is.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # When it was last used, to the hour: recorded at most once an hour (app.auth.tokens.seen).
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     @classmethod
     def live(cls) -> ColumnElement[bool]:
         """The condition a token in force meets: it has not been revoked."""
         return cls.revoked_at.is_(None)
+
+    @classmethod
+    def unexpired(cls) -> ColumnElement[bool]:
+        """The condition a token that has not expired meets, by the database's clock (UTC)."""
+        return or_(cls.expires_at.is_(None), cls.expires_at > func.current_timestamp())
 
     # A name is unique among live tokens, so a revoked clerk's token can be re-issued under its name.
     __table_args__ = (

@@ -1,14 +1,16 @@
-from fastapi import Query
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from app.auth import tokens as service
-from app.auth.dependencies import Admin, SessionDep
-from app.auth.schemas import TokenCreate, TokenCreated, TokenRead
+from app.auth.dependencies import Admin, SessionDep, bearer
+from app.auth.schemas import TokenCreate, TokenCreated, TokenRead, WhoAmI
 from app.core.json import json_response
 from app.core.pagination import Page
+from app.core.problems import Unauthorized
 from app.core.routing import api_router
 
 router = api_router("/tokens", "tokens")
+whoami_router = api_router("", "tokens")
 
 
 @router.post(
@@ -27,7 +29,7 @@ def create_token(data: TokenCreate, session: SessionDep, actor: Admin) -> Respon
 
 @router.get("", response_model=Page[TokenRead])
 def list_tokens(session: SessionDep, _: Admin, include_revoked: bool = Query(default=False)) -> Response:
-    """Tokens by name, without their secrets."""
+    """Tokens by name, without their secrets: when each expires and was last used (to the hour)."""
     return json_response(Page(items=service.list(session, include_revoked=include_revoked)))
 
 
@@ -36,3 +38,20 @@ def revoke_token(name: str, session: SessionDep, _: Admin) -> Response:
     """Revoke a live token: its next request gets 401."""
     service.revoke(session, name=name)
     return Response(status_code=204)
+
+
+@whoami_router.get(
+    "/whoami",
+    response_model=WhoAmI,
+    responses={401: {"description": "No token (even under public read), or one not in force"}},
+    openapi_extra={"security": [{"bearer": []}]},
+)
+def whoami(request: Request, session: SessionDep) -> Response:
+    """The token this request was sent with: its name, role, department and expiry.
+
+    Without a token this is 401, also where INDICATORS_PUBLIC_READ lets anonymous requests read:
+    there is no token to describe, and a client asking learns that it sends none."""
+    secret = bearer(request)
+    if secret is None:
+        raise Unauthorized("A bearer token is required: this describes the token a request is sent with")
+    return json_response(service.whoami(session, secret), headers={"Cache-Control": "no-store"})

@@ -10,6 +10,13 @@ class TokenCreate(Schema):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     role: Role
     department: Code | None = None
+    expires_in: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]{0,5}[mhd]$",
+        description="How long the token lasts: minutes, hours or days, as `30m`, `12h`, `90d`; "
+        "none: it never expires",
+        examples=["90d"],
+    )
 
 
 class TokenRead(Schema):
@@ -19,6 +26,19 @@ class TokenRead(Schema):
     created_at: dt.datetime
     created_by: str
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None = Field(description="None: it never expires")
+    last_used_at: dt.datetime | None = Field(
+        description="When it was last used, recorded at most once an hour; None: never"
+    )
+
+
+class WhoAmI(Schema):
+    """The token a request was sent with."""
+
+    name: str
+    role: Role
+    department: str | None
+    expires_at: dt.datetime | None = Field(description="None: it never expires")
 
 
 class TokenCreated(TokenRead):

@@ -1,17 +1,23 @@
 """Tokens: random secrets handed out once and kept only as SHA-256 hashes."""
 
 import builtins
+import datetime as dt
 import hashlib
+import re
 import secrets
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.auth.models import DEPARTMENT, ApiToken, Role
 from app.auth.principal import Principal
-from app.auth.schemas import TokenCreate, TokenRead
-from app.core.db.types import utcnow
+from app.auth.schemas import TokenCreate, TokenRead, WhoAmI
+from app.core.db import engine as engines
+from app.core.db import retry
+from app.core.db.session import holds_write_lock
+from app.core.db.types import UTCDateTime, utcnow
 from app.core.problems import Conflict, FieldError, InvalidValue, NotFound, Unauthorized
 
 PREFIX = "ind_"
@@ -21,13 +27,13 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-# The live token whose secret hashes to `token_hash`: what every request's token check looks for, here
-# and in the queries that check a token themselves (app.cells.http).
-PRESENTED = and_(ApiToken.token_hash == bindparam("token_hash"), ApiToken.live())
+# The live, unexpired token whose secret hashes to `token_hash`: what every request's token check
+# looks for, here and in the queries that check a token themselves (app.cells.http).
+PRESENTED = and_(ApiToken.token_hash == bindparam("token_hash"), ApiToken.live(), ApiToken.unexpired())
 
 # Built once: every request runs it, and building a statement costs more than running it.
 _AUTHENTICATE = (
-    select(ApiToken.name, ApiToken.role, ApiToken.department_id, DEPARTMENT.c.code)
+    select(ApiToken.name, ApiToken.role, ApiToken.department_id, DEPARTMENT.c.code, ApiToken.last_used_at)
     .outerjoin(DEPARTMENT, DEPARTMENT.c.id == ApiToken.department_id)
     .where(PRESENTED)
 )
@@ -35,17 +41,95 @@ _AUTHENTICATE = (
 
 _AUTHENTICATE_SQL: dict[str, str] = {}  # by dialect: the statement compiled once
 
-# Whether the token hashed into `token_hash` is known and not revoked: a column that a viewer's read
-# of one statement adds to its query, so that authenticating it costs no round trip of its own
-# (app.auth.dependencies.read_token).
-TOKEN_VALID = (exists().where(PRESENTED)).label("token_valid")
+# When the token hashed into `token_hash` was last used, or long ago if never; NULL when it is not
+# in force (unknown, revoked or expired): a column that a viewer's read of one statement adds to its
+# query, so that authenticating it costs no round trip of its own (app.auth.dependencies.read_token).
+_LONG_AGO: ColumnElement[Any] = literal_column("'1970-01-01 00:00:00'")
+TOKEN_SEEN = (
+    select(func.coalesce(ApiToken.last_used_at, _LONG_AGO, type_=UTCDateTime()))
+    .where(PRESENTED)
+    .scalar_subquery()
+    .label("token_seen")
+)
 UNKNOWN_TOKEN = "The token is unknown or revoked"
+
+# "Last used" is kept to the hour: a request records it only when the value its token check loaded
+# is older than this, so that reads do not each cost a write.
+USE_RECORDED_EVERY = dt.timedelta(hours=1)
+# Waiting for no lock: on PostgreSQL a row another request is recording the use of is skipped (SQLite
+# has no FOR UPDATE, and seen() asks it not to wait).
+_RECORD_USE = (
+    update(ApiToken)
+    .where(
+        ApiToken.id.in_(
+            select(ApiToken.id)
+            .where(ApiToken.token_hash == bindparam("used_hash"))
+            .with_for_update(skip_locked=True)
+        )
+    )
+    .values(last_used_at=bindparam("now", type_=UTCDateTime()))
+)
+
+
+def seen(session: Session, token_hash: str, last_used_at: dt.datetime | None) -> None:
+    """Record that the token was used now, unless its use was recorded less than an hour ago
+    (`last_used_at`, as the request's token check loaded it).
+
+    In the request's own transaction: a request that fails records nothing, and the next one records
+    it. A read never waits for the write: on SQLite, where it does not hold the write lock, a busy
+    database leaves the use for a later request to record; on PostgreSQL a row being recorded by
+    another request is skipped (a conflict with one that committed since the read's snapshot is a
+    serialization failure, and the request runs again: app.core.db.retry)."""
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < USE_RECORDED_EVERY:
+        return
+    connection = session.connection()
+    params = {"used_hash": token_hash, "now": now}
+    if connection.dialect.name != "sqlite" or holds_write_lock(session):
+        connection.execute(_RECORD_USE, params)
+        return
+    driver: Any = connection.connection.driver_connection
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        connection.execute(_RECORD_USE, params)
+    except OperationalError as exc:
+        if retry.classify(exc) != "retry":
+            raise
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={engines.SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def refusal(session: Session, token_hash: str) -> Unauthorized:
+    """The 401 for a token its check did not find in force: whether it expired, or is unknown or
+    revoked."""
+    expired = session.connection().execute(
+        select(ApiToken.expires_at).where(
+            ApiToken.token_hash == token_hash, ApiToken.live(), ApiToken.expires_at.is_not(None)
+        )
+    ).scalar()
+    if expired is not None:
+        return Unauthorized(f"The token expired at {expired.isoformat()}; ask for a new one")
+    return Unauthorized(UNKNOWN_TOKEN)
 
 
 def check_token(session: Session, token_hash: str) -> None:
-    """401 unless the token is known and not revoked (where a read's own query could not say)."""
-    if not session.connection().execute(select(TOKEN_VALID), {"token_hash": token_hash}).scalar():
-        raise Unauthorized(UNKNOWN_TOKEN)
+    """401 unless the token is in force (where a read's own query could not say)."""
+    last_used = session.connection().execute(select(TOKEN_SEEN), {"token_hash": token_hash}).scalar()
+    if last_used is None:
+        raise refusal(session, token_hash)
+    seen(session, token_hash, last_used)
+
+
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def duration(text: str) -> dt.timedelta:
+    """`30m`, `12h`, `90d` as a timedelta; ValueError for anything else."""
+    found = _DURATION.match(text)
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration: a number and m, h or d, as 30m, 12h, 90d")
+    return dt.timedelta(**{_UNITS[found.group(2)]: int(found.group(1))})
 
 
 def authenticate(session: Session, secret: str) -> Principal | None:
@@ -63,8 +147,28 @@ def authenticate(session: Session, secret: str) -> Principal | None:
     row = driver.execute(sql, params).fetchone()
     if row is None:
         return None
-    name, role, department_id, department_code = row
+    name, role, department_id, department_code, last_used = row
+    if isinstance(last_used, str):  # SQLite's text, unconverted at this level
+        last_used = dt.datetime.fromisoformat(last_used).replace(tzinfo=dt.UTC)
+    seen(session, token_hash, last_used)
     return Principal(name, Role(role), department_id, department_code)
+
+
+_WHOAMI = (
+    select(ApiToken.name, ApiToken.role, DEPARTMENT.c.code, ApiToken.expires_at, ApiToken.last_used_at)
+    .outerjoin(DEPARTMENT, DEPARTMENT.c.id == ApiToken.department_id)
+    .where(PRESENTED)
+)
+
+
+def whoami(session: Session, secret: str) -> WhoAmI:
+    """The token in force whose secret this is; 401 otherwise."""
+    token_hash = hash_secret(secret)
+    row = session.connection().execute(_WHOAMI, {"token_hash": token_hash}).first()
+    if row is None:
+        raise refusal(session, token_hash)
+    seen(session, token_hash, row.last_used_at)
+    return WhoAmI(name=row.name, role=row.role, department=row.code, expires_at=row.expires_at)
 
 
 def create(session: Session, *, data: TokenCreate, actor: str) -> tuple[ApiToken, str]:
@@ -91,10 +195,16 @@ def create(session: Session, *, data: TokenCreate, actor: str) -> tuple[ApiToken
         department_id=department_id,
         token_hash=hash_secret(secret),
         created_by=actor,
+        expires_at=None if data.expires_in is None else expiry(data.expires_in),
     )
     session.add(token)
     session.flush()
     return token, secret
+
+
+def expiry(expires_in: str) -> dt.datetime:
+    """When a token made now to last `expires_in` expires, to the second (as its JSON says it)."""
+    return (utcnow() + duration(expires_in)).replace(microsecond=0)
 
 
 def find_live(session: Session, name: str) -> ApiToken | None:
@@ -128,6 +238,8 @@ def read(token: ApiToken, department_code: str | None) -> TokenRead:
         created_at=token.created_at,
         created_by=token.created_by,
         revoked_at=token.revoked_at,
+        expires_at=token.expires_at,
+        last_used_at=token.last_used_at,
     )
 
 

@@ -20,7 +20,7 @@ from app.core.db.session import run_write
 from app.core.fields import YEAR_MAX, YEAR_MIN
 from app.core.http import check_if_match
 from app.core.json import json_response
-from app.core.problems import FieldError, InvalidValue, Unauthorized
+from app.core.problems import FieldError, InvalidValue
 from app.departments import service as departments
 from app.departments.models import Department
 from app.departments.scope import out_of_scope
@@ -114,6 +114,7 @@ def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
             Department.id,
             Department.code,
             exists().where(chain.c.id == ApiToken.department_id).label("within"),
+            ApiToken.last_used_at,
             *current.c,
         )
         .select_from(
@@ -143,18 +144,19 @@ def _resolve_for_write(
     params = {"token_hash": token.hash, "indicator": indicator, "department": department, "year": year}
     found = session.connection().execute(_for_write(store), params).first()
     if found is None:
-        raise Unauthorized(tokens.UNKNOWN_TOKEN)
+        raise tokens.refusal(session, token.hash)
     name, role, own_id, own_code, indicator_id, indicator_code, value_type = found[:7]
-    department_id, department_code, within = found[7:10]
+    department_id, department_code, within, last_used = found[7:11]
     writer = Principal(name, Role(role), own_id, own_code)
     check_role(writer, token.role)
+    tokens.seen(session, token.hash, last_used)
     if indicator_id is None:
         raise indicators.unknown(indicator)
     if department_id is None:
         raise departments.unknown(department)
     if not writer.has(Role.commission) and not within:  # a clerk: their department and below
         raise out_of_scope(writer, department_code)
-    current = found[10:]
+    current = found[11:]
     cell = Cell(
         indicator=_Indicator(indicator_id, indicator_code, value_type),
         department=_Department(department_id, department_code),

@@ -11,7 +11,7 @@ from app.auth import tokens
 from app.auth.principal import Principal
 from app.cells.key import Cell, CellFilters, IndicatorRef
 from app.cells.store import NOT_READ, CellStore, Outcome, Precondition
-from app.core.problems import FieldError, InvalidValue, NotFound, Unauthorized
+from app.core.problems import FieldError, InvalidValue, NotFound
 from app.departments import service as departments
 from app.departments.models import Department
 from app.departments.scope import check_department
@@ -72,14 +72,14 @@ _CURRENT_BY_CODES = (
 )
 
 
-_CURRENT_BY_CODES_FOR_TOKEN = _CURRENT_BY_CODES.add_columns(tokens.TOKEN_VALID)
+_CURRENT_BY_CODES_FOR_TOKEN = _CURRENT_BY_CODES.add_columns(tokens.TOKEN_SEEN)
 
 
 def read_by_codes(
     session: Session, indicator: str, department: str, year: int, token_hash: str | None
 ) -> ObservationRead:
     """A cell's current figure in one query, which also checks the reader's token (None: public
-    read); 401 for a token unknown or revoked. When there is no figure, the 404 says which code is
+    read); 401 for a token unknown, revoked or expired. When there is no figure, the 404 says which code is
     unknown, as resolving the cell step by step would."""
     params: dict[str, object] = {"indicator": indicator, "department": department, "year": year}
     if token_hash is None:
@@ -90,8 +90,10 @@ def read_by_codes(
             .execute(_CURRENT_BY_CODES_FOR_TOKEN, {**params, "token_hash": token_hash})
             .first()
         )
-        if row is not None and not row.token_valid:
-            raise Unauthorized(tokens.UNKNOWN_TOKEN)
+        if row is not None:
+            if row.token_seen is None:
+                raise tokens.refusal(session, token_hash)
+            tokens.seen(session, token_hash, row.token_seen)
     if row is None:
         if token_hash is not None:
             tokens.check_token(session, token_hash)

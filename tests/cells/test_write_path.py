@@ -26,6 +26,7 @@ from app.core.config import get_settings
 from app.core.db import engine as engines
 from app.core.db import migrate
 from app.core.db import session as database
+from app.core.db.types import utcnow
 from app.main import create_app
 from seed.loader import load
 from tests.helpers import revisions, stored
@@ -173,7 +174,8 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     engine, _ = served
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
-        _, clerk = tokens.create(session, data=data, actor="test")
+        token, clerk = tokens.create(session, data=data, actor="test")
+        token.last_used_at = utcnow()  # in use this hour: its use is not recorded again (test_expiry)
     sent: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: sent.append(" ".join(args[2].split())))
 
@@ -206,7 +208,8 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
 
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="em-clerk", role=Role.clerk, department="emergency-management")
-        _, clerk = tokens.create(session, data=data, actor="test")
+        token, clerk = tokens.create(session, data=data, actor="test")
+        token.last_used_at = utcnow()
     sent.clear()  # out of scope: refused by that same first query, nothing written
     response = asyncio.run(put("urban-management"))
     assert response.status_code == 403, response.text
@@ -258,6 +261,8 @@ def test_an_authenticated_read_of_one_cell_checks_its_token_in_its_one_query(
         async with _client() as client:
             return await client.get(path, headers=headers)
 
+    asyncio.run(read(CELL, secret))  # the token's use in this hour is recorded (tests/auth/test_expiry)
+    sent.clear()
     response = asyncio.run(read(CELL, secret))
     assert response.status_code == 200 and response.json()["value"] == 1007, response.text
     assert len(sent) == 1 and "api_token" in sent[0], sent  # no lookup of its own
