@@ -1,5 +1,6 @@
 """The `indicators` command: migrate, seed, serve, and manage tokens."""
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from app.core.problems import Problem
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_cli = typer.Typer(no_args_is_help=True, help="The database schema.")
-token_cli = typer.Typer(no_args_is_help=True, help="Bearer tokens: create and revoke.")
+token_cli = typer.Typer(no_args_is_help=True, help="Bearer tokens: create, list and revoke.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(token_cli, name="token")
 
@@ -93,10 +94,20 @@ def token_create(
     department: Annotated[
         str | None, typer.Option("--department", help="The clerk's department code")
     ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option("--expires-in", help="How long it lasts: 30m, 12h, 90d (default: it never expires)"),
+    ] = None,
 ) -> None:
     """Print a new token alone on stdout; only its hash is stored."""
+    if expires_in is not None:
+        try:
+            tokens.duration(expires_in)
+        except ValueError as exc:
+            typer.echo(f"error: --expires-in: {exc}", err=True)
+            raise typer.Exit(2) from None
     try:
-        data = TokenCreate(name=name, role=role, department=department)
+        data = TokenCreate(name=name, role=role, department=department, expires_in=expires_in)
     except ValueError as exc:
         _fail(str(exc))
     try:
@@ -105,6 +116,41 @@ def token_create(
     except Problem as exc:
         _fail(exc.detail)
     sys.stdout.write(secret + "\n")
+
+
+TOKEN_COLUMNS = ("name", "role", "department", "created", "expires", "last used", "revoked")
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+@token_cli.command("list")
+def token_list(
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array instead of a table")] = False,
+) -> None:
+    """Every token, revoked ones too, by name: never its secret nor its hash. Times in UTC; "last
+    used" is recorded to the hour."""
+    with _session() as session:
+        listed = tokens.list(session, include_revoked=True)
+    if as_json:
+        sys.stdout.buffer.write(dumps([token.model_dump(mode="json") for token in listed]) + b"\n")
+        return
+    rows = [TOKEN_COLUMNS] + [
+        (
+            token.name,
+            token.role.value,
+            token.department or "-",
+            _when(token.created_at),
+            _when(token.expires_at),
+            _when(token.last_used_at),
+            _when(token.revoked_at),
+        )
+        for token in listed
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TOKEN_COLUMNS))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 @token_cli.command("revoke")

@@ -6,6 +6,7 @@ dumps are the same bytes at every step, and the restored service works: same ans
 new writes.
 """
 
+import datetime as dt
 import gzip
 import json
 import os
@@ -16,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import backup
+from app.auth import tokens
+from app.auth.models import ApiToken, Role
+from app.auth.schemas import TokenCreate
+from app.core.db import migrate
 from app.core.db.engine import get_engine
 from app.core.db.session import get_session
 from app.main import create_app
@@ -225,3 +231,56 @@ def test_an_office_moves_from_sqlite_to_postgresql_with_two_commands(tmp_path: P
 def test_dumping_a_database_without_a_schema_says_so(fresh: Engine, tmp_path: Path) -> None:
     with pytest.raises(backup.BackupError, match="no schema"):
         backup.dump(fresh, tmp_path / "nothing.jsonl.gz")
+
+
+def _tokens(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        query = select(ApiToken.name, ApiToken.token_hash, ApiToken.expires_at, ApiToken.last_used_at)
+        return [tuple(row) for row in connection.execute(query.order_by(ApiToken.name))]
+
+
+def test_tokens_expiry_and_last_use_are_carried_and_an_older_dump_restores(
+    fresh: Engine, backend: str, tmp_path: Path
+) -> None:
+    migrate.upgrade(fresh)
+    expires, used = (
+        dt.datetime(2027, 3, 5, 8, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC),
+    )
+    with Session(fresh) as session, session.begin():
+        token, _ = tokens.create(session, data=TokenCreate(name="brief", role=Role.viewer), actor="t")
+        token.expires_at, token.last_used_at = expires, used
+        tokens.create(session, data=TokenCreate(name="forever", role=Role.admin), actor="t")
+    dumped = tmp_path / "new.jsonl.gz"
+    backup.dump(fresh, dumped)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    with fresh_database(backend, tmp_path / "b") as second:
+        backup.restore(second, dumped)
+        assert _tokens(second) == _tokens(fresh)
+        assert _tokens(second)[0][2:] == (expires, used)
+
+    # The same file as a version without these columns wrote it: they are NULL once restored.
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0008").down_revision
+    lines = [json.loads(line) for line in gzip.decompress(dumped.read_bytes()).splitlines()]
+    lines[0]["schema"] = before
+    gone: list[int] = []
+    for number, line in enumerate(lines):
+        if isinstance(line, dict) and line.get("table") == "api_token":
+            gone = [line["columns"].index("expires_at"), line["columns"].index("last_used_at")]
+            line["columns"] = [c for i, c in enumerate(line["columns"]) if i not in gone]
+        elif isinstance(line, dict):
+            gone = []
+        elif gone:
+            lines[number] = [v for i, v in enumerate(line) if i not in gone]
+    older = tmp_path / "old.jsonl.gz"
+    older.write_bytes(gzip.compress(b"".join(json.dumps(line).encode() + b"\n" for line in lines)))
+    with fresh_database(backend, tmp_path / "c") as third:
+        backup.restore(third, older)
+        assert [row[:2] for row in _tokens(third)] == [row[:2] for row in _tokens(fresh)]
+        assert all(row[2:] == (None, None) for row in _tokens(third))
+        with third.connect() as connection:
+            assert (
+                backup.schema_revision(connection)
+                == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+            )

@@ -1,6 +1,8 @@
 """The `indicators` command against real, empty databases."""
 
 import csv
+import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -21,6 +23,7 @@ from app.cli import cli
 from app.core.config import get_settings
 from app.core.db import engine as database
 from app.core.db import session as session_module
+from app.core.db.types import utcnow
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
@@ -188,3 +191,57 @@ def test_first_serve_migrates_and_hands_out_an_admin_token_once(tmp_path: Path) 
     second_token, status = serve_once()
     assert status == 200
     assert second_token == "", "the admin token must be shown once only"
+
+
+def test_token_create_with_an_expiry_and_token_list(cli_db: Engine) -> None:
+    runner.invoke(cli, ["db", "upgrade"])
+    runner.invoke(cli, ["seed"])
+    made = runner.invoke(
+        cli, ["token", "create", "--name", "brief", "--role", "viewer", "--expires-in", "90d"]
+    )
+    assert made.exit_code == 0, made.output
+    secret = made.stdout.strip()
+    runner.invoke(cli, ["token", "create", "--name", "clerk-zone", "--role", "clerk", "--department", "zone"])
+    runner.invoke(cli, ["token", "create", "--name", "old", "--role", "viewer"])
+    runner.invoke(cli, ["token", "revoke", "old"])
+    with Session(cli_db) as session:
+        brief = session.scalar(select(ApiToken).where(ApiToken.name == "brief"))
+        assert brief is not None and brief.expires_at is not None
+        assert abs(brief.expires_at - (utcnow() + dt.timedelta(days=90))) < dt.timedelta(minutes=1)
+        last = brief.last_used_at = utcnow() - dt.timedelta(minutes=30)
+        expires = brief.expires_at
+        hashes = set(session.scalars(select(ApiToken.token_hash)))
+        session.commit()
+
+    for bad in ("90", "1w", "0d", "soon", "-5m"):
+        refused = runner.invoke(
+            cli, ["token", "create", "--name", "x", "--role", "viewer", "--expires-in", bad]
+        )
+        assert refused.exit_code == 2, refused.output
+        assert "--expires-in" in refused.stderr and "30m, 12h, 90d" in refused.stderr
+        assert refused.stdout == ""
+
+    table = runner.invoke(cli, ["token", "list"])
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["name", "role", "department", "created", "expires", "last", "used", "revoked"]
+    names = [line.split()[0] for line in lines[1:]]
+    assert names == ["brief", "clerk-zone", "old"]
+    # aligned: each column starts where its header does
+    starts = [lines[0].index(header) for header in ("role", "department", "created", "expires", "last used")]
+    for line in lines[1:]:
+        assert all(line[start - 2 : start] == "  " and line[start] != " " for start in starts), line
+    brief_line = lines[1]
+    assert f"{expires:%Y-%m-%d %H:%M}Z" in brief_line and f"{last:%Y-%m-%d %H:%M}Z" in brief_line
+    assert lines[2].split()[2] == "zone"
+    assert lines[3].split()[-1].endswith("Z")  # revoked, when
+    assert secret not in table.stdout and not any(h in table.stdout for h in hashes)
+
+    listed = json.loads(runner.invoke(cli, ["token", "list", "--json"]).stdout)
+    assert [t["name"] for t in listed] == ["brief", "clerk-zone", "old"]
+    assert listed[0]["expires_at"] and listed[0]["last_used_at"] and listed[1]["expires_at"] is None
+    assert listed[2]["revoked_at"] is not None
+    assert all(
+        set(t) >= {"name", "role", "department", "created_at", "expires_at", "last_used_at"} for t in listed
+    )
+    assert all(key not in t for t in listed for key in ("token", "token_hash"))

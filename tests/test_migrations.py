@@ -4,6 +4,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -160,3 +161,36 @@ def _copy(engine: Engine, cells: list[tuple[int, int, int]]) -> None:
     finally:
         raw.rollback()
         raw.close()
+
+
+def test_token_expiry_and_last_use_go_up_and_down_with_the_tokens_kept(fresh: Engine) -> None:
+    """Migration 0008: api_token gains expires_at and last_used_at (NULL for the tokens there: they
+    never expire, and have not been seen), and loses them again, the tokens kept."""
+    before = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0008").down_revision
+    assert isinstance(before, str)
+    migrate.upgrade(fresh, before)
+    token = "INSERT INTO api_token (name, role, token_hash, created_at, created_by) VALUES ({})"
+    with fresh.begin() as connection:
+        connection.execute(text(token.format("'old', 'viewer', 'h1', '2026-11-28 00:00:00', 't'")))
+    migrate.upgrade(fresh, "0008")
+    with fresh.begin() as connection:
+        row = connection.execute(text("SELECT name, expires_at, last_used_at FROM api_token")).one()
+        assert tuple(row) == ("old", None, None)
+        connection.execute(
+            text(
+                "INSERT INTO api_token (name, role, token_hash, created_at, created_by, expires_at, "
+                "last_used_at) VALUES ('new', 'clerk', 'h2', '2026-12-05 00:00:00', 't', "
+                "'2027-03-05 00:00:00', '2026-12-05 10:00:00')"
+            )
+        )
+    migrate.downgrade(fresh, before)
+    columns = {c["name"] for c in inspect(fresh).get_columns("api_token")}
+    assert "expires_at" not in columns and "last_used_at" not in columns
+    with fresh.connect() as connection:
+        names = connection.execute(text("SELECT name, token_hash FROM api_token ORDER BY name")).all()
+    assert [tuple(n) for n in names] == [("new", "h2"), ("old", "h1")]
+    migrate.upgrade(fresh)
+    with fresh.connect() as connection:
+        assert (
+            connection.execute(text("SELECT count(*) FROM api_token WHERE expires_at IS NULL")).scalar() == 2
+        )

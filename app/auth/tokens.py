@@ -102,11 +102,15 @@ def seen(session: Session, token_hash: str, last_used_at: dt.datetime | None) ->
 def refusal(session: Session, token_hash: str) -> Unauthorized:
     """The 401 for a token its check did not find in force: whether it expired, or is unknown or
     revoked."""
-    expired = session.connection().execute(
-        select(ApiToken.expires_at).where(
-            ApiToken.token_hash == token_hash, ApiToken.live(), ApiToken.expires_at.is_not(None)
+    expired = (
+        session.connection()
+        .execute(
+            select(ApiToken.expires_at).where(
+                ApiToken.token_hash == token_hash, ApiToken.live(), ApiToken.expires_at.is_not(None)
+            )
         )
-    ).scalar()
+        .scalar()
+    )
     if expired is not None:
         return Unauthorized(f"The token expired at {expired.isoformat()}; ask for a new one")
     return Unauthorized(UNKNOWN_TOKEN)
