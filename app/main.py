@@ -9,7 +9,7 @@ from app.analytics.router import router as analytics_router
 from app.auth.dependencies import refusal_first
 from app.auth.router import router as tokens_router
 from app.auth.router import whoami_router
-from app.core import problems
+from app.core import cors, problems
 from app.core.config import get_settings
 from app.core.db.retry import DatabaseRetry
 from app.core.health import router as ops_router
@@ -79,4 +79,5 @@ def create_app() -> FastAPI:
     openapi.install(app, public_read=settings.public_read)
     app.add_middleware(DatabaseRetry)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    cors.install(app, settings.cors_origin_list)
     return app

@@ -6,6 +6,7 @@ A database per backend is migrated and seeded once per run; each test works insi
 
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,13 +78,11 @@ def settings() -> Settings:
     return Settings()
 
 
-@pytest.fixture
-def session_client(
+@contextmanager
+def client_in_session(
     app: FastAPI, session: Session, engine: Engine, settings: Settings
 ) -> Iterator[TestClient]:
-    """The app as a client calls it, each request in the test's own `session` rather than the app's
-    unit of work (get_session): what a request writes is there for the test to check, and rolled back
-    after it. Tests of the unit of work itself serve the app on a database of their own."""
+    """`app` as a client calls it, each request in the test's own `session` (session_client)."""
 
     def use_test_session() -> Iterator[Session]:
         try:
@@ -97,9 +96,22 @@ def session_client(
     app.dependency_overrides[get_engine] = lambda: engine
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[current_settings] = lambda: settings
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    try:
+        with TestClient(app, raise_server_exceptions=False) as test_client:
+            yield test_client
+    finally:
+        app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def session_client(
+    app: FastAPI, session: Session, engine: Engine, settings: Settings
+) -> Iterator[TestClient]:
+    """The app as a client calls it, each request in the test's own `session` rather than the app's
+    unit of work (get_session): what a request writes is there for the test to check, and rolled back
+    after it. Tests of the unit of work itself serve the app on a database of their own."""
+    with client_in_session(app, session, engine, settings) as test_client:
         yield test_client
-    app.dependency_overrides.clear()
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import re
 import secrets
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
 from app.auth.models import DEPARTMENT, ApiToken, Role
@@ -31,9 +32,36 @@ def hash_secret(secret: str) -> str:
 # looks for, here and in the queries that check a token themselves (app.cells.http).
 PRESENTED = and_(ApiToken.token_hash == bindparam("token_hash"), ApiToken.live(), ApiToken.unexpired())
 
+
+class _HourAgo(ColumnElement[dt.datetime]):
+    """The database's clock an hour ago (USE_RECORDED_EVERY), in the form its times are stored in."""
+
+    inherit_cache = True
+    type = UTCDateTime()
+
+
+@compiles(_HourAgo, "sqlite")
+def _hour_ago_sqlite(element: _HourAgo, compiler: Any, **kw: Any) -> str:
+    return "datetime('now', '-1 hour')"  # UTC, compared as the text SQLite keeps times in
+
+
+@compiles(_HourAgo)
+def _hour_ago(element: _HourAgo, compiler: Any, **kw: Any) -> str:
+    return "(CURRENT_TIMESTAMP - INTERVAL '1 hour')"
+
+
+# "Last used" is kept to the hour: a request records it only when its token check finds the use
+# recorded more than an hour ago, so that requests do not each cost a write. The check says so in
+# a flag the database computes from the stored value (1: recorded within the hour), so that no
+# request converts a time.
+USE_RECORDED_EVERY = dt.timedelta(hours=1)
+RECENTLY_USED = case(
+    (ApiToken.last_used_at > _HourAgo(), literal_column("1")), else_=literal_column("0")
+).label("recently_used")
+
 # Built once: every request runs it, and building a statement costs more than running it.
 _AUTHENTICATE = (
-    select(ApiToken.name, ApiToken.role, ApiToken.department_id, DEPARTMENT.c.code, ApiToken.last_used_at)
+    select(ApiToken.name, ApiToken.role, ApiToken.department_id, DEPARTMENT.c.code, RECENTLY_USED)
     .outerjoin(DEPARTMENT, DEPARTMENT.c.id == ApiToken.department_id)
     .where(PRESENTED)
 )
@@ -41,21 +69,13 @@ _AUTHENTICATE = (
 
 _AUTHENTICATE_SQL: dict[str, str] = {}  # by dialect: the statement compiled once
 
-# When the token hashed into `token_hash` was last used, or long ago if never; NULL when it is not
-# in force (unknown, revoked or expired): a column that a viewer's read of one statement adds to its
-# query, so that authenticating it costs no round trip of its own (app.auth.dependencies.read_token).
-_LONG_AGO: ColumnElement[Any] = literal_column("'1970-01-01 00:00:00'")
-TOKEN_SEEN = (
-    select(func.coalesce(ApiToken.last_used_at, _LONG_AGO, type_=UTCDateTime()))
-    .where(PRESENTED)
-    .scalar_subquery()
-    .label("token_seen")
-)
+# The token hashed into `token_hash`: 1 when in force and its use recorded within the hour, 0 when in
+# force, NULL when not (unknown, revoked or expired). A column that a viewer's read of one statement
+# adds to its query, so that authenticating it costs no round trip of its own
+# (app.auth.dependencies.read_token).
+TOKEN_USE = select(RECENTLY_USED).where(PRESENTED).scalar_subquery().label("token_use")
 UNKNOWN_TOKEN = "The token is unknown or revoked"
 
-# "Last used" is kept to the hour: a request records it only when the value its token check loaded
-# is older than this, so that reads do not each cost a write.
-USE_RECORDED_EVERY = dt.timedelta(hours=1)
 # Waiting for no lock: on PostgreSQL a row another request is recording the use of is skipped (SQLite
 # has no FOR UPDATE, and seen() asks it not to wait).
 _RECORD_USE = (
@@ -71,20 +91,19 @@ _RECORD_USE = (
 )
 
 
-def seen(session: Session, token_hash: str, last_used_at: dt.datetime | None) -> None:
-    """Record that the token was used now, unless its use was recorded less than an hour ago
-    (`last_used_at`, as the request's token check loaded it).
+def seen(session: Session, token_hash: str, recently_used: object) -> None:
+    """Record that the token was used now, unless its token check found its use recorded within the
+    hour (`recently_used`, RECENTLY_USED as loaded).
 
     In the request's own transaction: a request that fails records nothing, and the next one records
     it. A read never waits for the write: on SQLite, where it does not hold the write lock, a busy
     database leaves the use for a later request to record; on PostgreSQL a row being recorded by
     another request is skipped (a conflict with one that committed since the read's snapshot is a
     serialization failure, and the request runs again: app.core.db.retry)."""
-    now = utcnow()
-    if last_used_at is not None and now - last_used_at < USE_RECORDED_EVERY:
+    if recently_used:
         return
     connection = session.connection()
-    params = {"used_hash": token_hash, "now": now}
+    params = {"used_hash": token_hash, "now": utcnow()}
     if connection.dialect.name != "sqlite" or holds_write_lock(session):
         connection.execute(_RECORD_USE, params)
         return
@@ -118,10 +137,10 @@ def refusal(session: Session, token_hash: str) -> Unauthorized:
 
 def check_token(session: Session, token_hash: str) -> None:
     """401 unless the token is in force (where a read's own query could not say)."""
-    last_used = session.connection().execute(select(TOKEN_SEEN), {"token_hash": token_hash}).scalar()
-    if last_used is None:
+    use = session.connection().execute(select(TOKEN_USE), {"token_hash": token_hash}).scalar()
+    if use is None:
         raise refusal(session, token_hash)
-    seen(session, token_hash, last_used)
+    seen(session, token_hash, use)
 
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")
@@ -151,15 +170,13 @@ def authenticate(session: Session, secret: str) -> Principal | None:
     row = driver.execute(sql, params).fetchone()
     if row is None:
         return None
-    name, role, department_id, department_code, last_used = row
-    if isinstance(last_used, str):  # SQLite's text, unconverted at this level
-        last_used = dt.datetime.fromisoformat(last_used).replace(tzinfo=dt.UTC)
-    seen(session, token_hash, last_used)
+    name, role, department_id, department_code, recently_used = row
+    seen(session, token_hash, recently_used)
     return Principal(name, Role(role), department_id, department_code)
 
 
 _WHOAMI = (
-    select(ApiToken.name, ApiToken.role, DEPARTMENT.c.code, ApiToken.expires_at, ApiToken.last_used_at)
+    select(ApiToken.name, ApiToken.role, DEPARTMENT.c.code, ApiToken.expires_at, RECENTLY_USED)
     .outerjoin(DEPARTMENT, DEPARTMENT.c.id == ApiToken.department_id)
     .where(PRESENTED)
 )
@@ -171,7 +188,7 @@ def whoami(session: Session, secret: str) -> WhoAmI:
     row = session.connection().execute(_WHOAMI, {"token_hash": token_hash}).first()
     if row is None:
         raise refusal(session, token_hash)
-    seen(session, token_hash, row.last_used_at)
+    seen(session, token_hash, row.recently_used)
     return WhoAmI(name=row.name, role=row.role, department=row.code, expires_at=row.expires_at)
 
 

@@ -114,7 +114,7 @@ def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
             Department.id,
             Department.code,
             exists().where(chain.c.id == ApiToken.department_id).label("within"),
-            ApiToken.last_used_at,
+            tokens.RECENTLY_USED,
             *current.c,
         )
         .select_from(
@@ -146,10 +146,10 @@ def _resolve_for_write(
     if found is None:
         raise tokens.refusal(session, token.hash)
     name, role, own_id, own_code, indicator_id, indicator_code, value_type = found[:7]
-    department_id, department_code, within, last_used = found[7:11]
+    department_id, department_code, within, recently_used = found[7:11]
     writer = Principal(name, Role(role), own_id, own_code)
     check_role(writer, token.role)
-    tokens.seen(session, token.hash, last_used)
+    tokens.seen(session, token.hash, recently_used)
     if indicator_id is None:
         raise indicators.unknown(indicator)
     if department_id is None:

@@ -1,5 +1,6 @@
 """Settings from the environment, all prefixed INDICATORS_."""
 
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -32,6 +33,25 @@ class Settings(BaseSettings):
     # Observations may be for the current year and this many after it.
     open_future_years: int = Field(default=0, ge=0)
 
+    # Origins whose browser pages may call the API (CORS), comma-separated: `https://dash.example`.
+    # Empty: none, and answers carry no CORS header.
+    cors_origins: str = ""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, text: str) -> str:
+        for origin in _split(text):
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: scheme and host, as https://dash.example or "
+                    "http://127.0.0.1:8080, with no path"
+                )
+        return text
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split(self.cors_origins)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
@@ -47,6 +67,13 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+ORIGIN = re.compile(r"https?://[^/\s,]+")
+
+
+def _split(text: str) -> list[str]:
+    return [origin.strip().rstrip("/") for origin in text.split(",") if origin.strip()]
 
 
 @lru_cache

@@ -72,7 +72,7 @@ _CURRENT_BY_CODES = (
 )
 
 
-_CURRENT_BY_CODES_FOR_TOKEN = _CURRENT_BY_CODES.add_columns(tokens.TOKEN_SEEN)
+_CURRENT_BY_CODES_FOR_TOKEN = _CURRENT_BY_CODES.add_columns(tokens.TOKEN_USE)
 
 
 def read_by_codes(
@@ -91,9 +91,9 @@ def read_by_codes(
             .first()
         )
         if row is not None:
-            if row.token_seen is None:
+            if row.token_use is None:
                 raise tokens.refusal(session, token_hash)
-            tokens.seen(session, token_hash, row.token_seen)
+            tokens.seen(session, token_hash, row.token_use)
     if row is None:
         if token_hash is not None:
             tokens.check_token(session, token_hash)
