@@ -1,5 +1,8 @@
 # Two commands do everything on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
+# `make run PORT=8001` serves on another port (and HOST=0.0.0.0 on every address).
+PORT ?= 8000
+HOST ?= 127.0.0.1
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -17,7 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/indicators db upgrade
 	$(BIN)/indicators seed
-	$(BIN)/indicators serve
+	$(BIN)/indicators serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest

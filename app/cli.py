@@ -59,7 +59,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
-    """Migrate, then serve the API."""
+    """Migrate, then serve the API. A port in use is one line on stderr, and exit status 1."""
+    refused = server.unavailable(host, port)
+    if refused is not None:
+        _fail(refused)
     migrate.upgrade(get_engine())
     with _session() as session, session.begin():
         secret = tokens.ensure_admin(session)

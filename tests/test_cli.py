@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
 from app.targets.models import Target
 from tests.databases import url_of
-from tests.servers import free_port
+from tests.servers import ROOT, free_port
 
 runner = CliRunner()
 FIGURES = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "report-2021-figures.md"
@@ -245,3 +246,39 @@ def test_token_create_with_an_expiry_and_token_list(cli_db: Engine) -> None:
         set(t) >= {"name", "role", "department", "created_at", "expires_at", "last_used_at"} for t in listed
     )
     assert all(key not in t for t in listed for key in ("token", "token_hash"))
+
+
+SERVE = [sys.executable, "-c", "from app.cli import main; main()", "serve"]
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "INDICATORS_DATABASE_URL": f"sqlite:///{tmp_path / 'busy.db'}"}
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        for workers in ("1", "2"):
+            done = subprocess.run(
+                [*SERVE, "--port", str(port), "--workers", workers],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 1
+            assert done.stdout == ""
+            assert done.stderr.count("\n") == 1, done.stderr
+            assert f"port {port} on 127.0.0.1 is in use" in done.stderr
+            assert f"PORT={port + 1}" in done.stderr
+    assert not (tmp_path / "busy.db").exists()  # refused before anything else
+
+
+def test_make_run_passes_port_to_serve() -> None:
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=8001"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
+    )
+    assert "indicators serve --host 127.0.0.1 --port 8001" in dry.stdout
+    default = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
+    )
+    assert "--port 8000" in default.stdout

@@ -7,6 +7,7 @@ own socket on the same port with SO_REUSEPORT, and the kernel spreads new connec
 uvicorn's own supervisor still starts, watches and restarts the workers.
 """
 
+import errno
 import logging
 import socket
 import sys
@@ -51,6 +52,24 @@ class _OwnSocket:
 
     def __reduce__(self) -> tuple[Any, tuple[str, int, int]]:
         return listen_on_own_socket, self.address
+
+
+def unavailable(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on, in one line; None when it can. Checked before anything
+    else `serve` does, so that a port in use is said plainly rather than in a traceback."""
+    try:
+        with _socket(host, reuse_port=False) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"port {port} on {host} is in use: another program listens there "
+                f"(another `indicators serve`?); try PORT={port + 1} with make run, or --port {port + 1}"
+            )
+        return f"cannot listen on {host} port {port}: {exc.strerror or exc}"
+    except UnicodeError as exc:  # a host name no resolver takes
+        return f"cannot listen on {host} port {port}: {exc}"
+    return None
 
 
 def run(app: str, *, host: str, port: int, workers: int, **options: Any) -> None:
