@@ -9,7 +9,7 @@ from app.analytics.router import router as analytics_router
 from app.auth.dependencies import refusal_first
 from app.auth.router import router as tokens_router
 from app.auth.router import whoami_router
-from app.core import cors, problems
+from app.core import cors, problem_pages, problems
 from app.core.config import get_settings
 from app.core.db.retry import DatabaseRetry
 from app.core.health import router as ops_router
@@ -63,6 +63,7 @@ def create_app() -> FastAPI:
         observations_router,
         transfer_router,
         ops_router,
+        problem_pages.router,
         departments.router,
         departments.deletion(referenced=observations.has_history),
         indicators.router,

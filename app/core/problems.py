@@ -10,9 +10,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.core.json import dumps
+from app.core.problem_catalogue import BY_STATUS
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://indicators.example/problems/"
+# Each type is served by the service itself: GET /problems/{slug} says what it means and what to do
+# (app.core.problem_pages). Relative, so that it resolves against whichever address served it.
+TYPE_BASE = "/problems/"
 
 
 class FieldError(dict[str, Any]):
@@ -107,7 +110,7 @@ def problem_response(
 ) -> Response:
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     body: dict[str, Any] = {
-        "type": TYPE_BASE + (slug or phrase.lower().replace(" ", "-").replace("'", "")),
+        "type": TYPE_BASE + (slug or BY_STATUS.get(status, "http-error")),
         "title": title or phrase,
         "status": status,
         "detail": detail or title or phrase,
