@@ -7,10 +7,11 @@ import re
 import secrets
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, select, update
+from sqlalchemy import and_, bindparam, case, literal_column, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.auth.models import DEPARTMENT, ApiToken, Role
 from app.auth.principal import Principal
@@ -33,7 +34,7 @@ def hash_secret(secret: str) -> str:
 PRESENTED = and_(ApiToken.token_hash == bindparam("token_hash"), ApiToken.live(), ApiToken.unexpired())
 
 
-class _HourAgo(ColumnElement[dt.datetime]):
+class _HourAgo(FunctionElement[dt.datetime]):
     """The database's clock an hour ago (USE_RECORDED_EVERY), in the form its times are stored in."""
 
     inherit_cache = True
