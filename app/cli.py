@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
+import app.models  # noqa: F401  (every table known: a token's row names a department by foreign key)
 from app.auth import tokens
 from app.auth.models import Role
 from app.auth.principal import Principal

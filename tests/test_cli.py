@@ -282,3 +282,20 @@ def test_make_run_passes_port_to_serve() -> None:
         ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=True
     )
     assert "--port 8000" in default.stdout
+
+
+def test_token_create_and_list_in_a_process_of_their_own(tmp_path: Path) -> None:
+    """As an administrator runs them: a new process, where nothing else imported every table."""
+    env = {**os.environ, "INDICATORS_DATABASE_URL": f"sqlite:///{tmp_path / 'own.db'}"}
+    command = [sys.executable, "-c", "from app.cli import main; main()"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=60)
+
+    assert run("db", "upgrade").returncode == 0
+    made = run("token", "create", "--name", "first", "--role", "admin", "--expires-in", "12h")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("ind_")
+    listed = run("token", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split()[:2] == ["first", "admin"]
