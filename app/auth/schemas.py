@@ -1,12 +1,16 @@
 import datetime as dt
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from app.auth.models import Role
-from app.core.fields import Code, Schema
+from app.core.fields import Code, Schema, required_when
 
 
 class TokenCreate(Schema):
+    """A clerk's token names the department it writes for."""
+
+    model_config = ConfigDict(json_schema_extra=required_when("role", "clerk", "department"))
+
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     role: Role
     department: Code | None = None

@@ -1,7 +1,7 @@
 """Fields every domain's schemas share: codes, years, exact values."""
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
@@ -9,6 +9,21 @@ YEAR_MIN, YEAR_MAX = 1900, 2100
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)]
+
+
+def not_null(schema: dict[str, Any]) -> None:
+    """The JSON schema of a PATCH field that may be left out but never sent as null (the service
+    refuses null, naming the field): its type without the null, and no default of null."""
+    options = schema.pop("anyOf", None)
+    if options is not None:
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(kept) == 1:
+            schema.update(kept[0])
+        else:
+            schema["anyOf"] = kept
+    if schema.get("default", "") is None:
+        del schema["default"]
+
 
 MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 6
@@ -54,11 +69,27 @@ def _json_number_only(raw: object) -> Decimal:
 Value = Annotated[
     Decimal,
     PlainValidator(_json_number_only),
-    WithJsonSchema({"type": "number", "description": "exact decimal: 18 digits, 6 after the point"}),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "description": "exact decimal: up to 18 digits before the point and 6 after",
+            "exclusiveMinimum": -(10**MAX_INTEGER_DIGITS),
+            "exclusiveMaximum": 10**MAX_INTEGER_DIGITS,
+        }
+    ),
 ]
 
 # An exact decimal in an answer: written as a JSON number with its own digits (see app.core.json).
 Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+
+
+def required_when(field: str, value: str, then: str) -> dict[str, Any]:
+    """JSON schema (2020-12, as OpenAPI 3.1 has it) for a rule a model's validator enforces: `then`
+    is required, and not null, when `field` is `value`."""
+    return {
+        "if": {"properties": {field: {"const": value}}, "required": [field]},
+        "then": {"required": [then], "properties": {then: {"not": {"type": "null"}}}},
+    }
 
 
 class Schema(BaseModel):

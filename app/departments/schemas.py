@@ -1,6 +1,6 @@
 from pydantic import Field
 
-from app.core.fields import Code, Schema
+from app.core.fields import Code, Schema, not_null
 
 
 class DepartmentBase(Schema):
@@ -14,7 +14,7 @@ class DepartmentCreate(DepartmentBase):
 
 
 class DepartmentUpdate(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=not_null)
     name_en: str | None = Field(default=None, max_length=200)
     parent: Code | None = None
 

@@ -1,6 +1,6 @@
 from pydantic import Field
 
-from app.core.fields import Code, Schema
+from app.core.fields import Code, Schema, not_null
 from app.indicators.models import Aggregation, Direction, ValueType
 
 
@@ -20,13 +20,14 @@ class IndicatorCreate(IndicatorFields):
 
 
 class IndicatorUpdate(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    # name, value_type, direction and aggregation may be left out, never null (the service says so).
+    name: str | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=not_null)
     name_en: str | None = Field(default=None, max_length=200)
     section: Code | None = None
     unit: str | None = Field(default=None, max_length=32)
-    value_type: ValueType | None = None
-    direction: Direction | None = None
-    aggregation: Aggregation | None = None
+    value_type: ValueType | None = Field(default=None, json_schema_extra=not_null)
+    direction: Direction | None = Field(default=None, json_schema_extra=not_null)
+    aggregation: Aggregation | None = Field(default=None, json_schema_extra=not_null)
     description: str | None = Field(default=None, max_length=4000)
 
 

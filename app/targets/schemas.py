@@ -1,16 +1,25 @@
 import datetime as dt
 from decimal import Decimal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from app.cells.tables import Action
-from app.core.fields import Number, Schema, Value
+from app.core.fields import Number, Schema, Value, required_when
 from app.observations.models import Qualifier
 from app.targets.models import Operator
 from app.targets.rules import Status
 
 
 class TargetWrite(Schema):
+    """`upper` is required for `between` (not below `value`) and refused for any other operator."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            **required_when("operator", "between", "upper"),
+            "else": {"properties": {"upper": {"type": "null"}}},
+        }
+    )
+
     operator: Operator
     value: Value
     upper: Value | None = Field(default=None, validate_default=True)

@@ -2,16 +2,18 @@
 
 from pydantic import Field
 
-from app.core.fields import Schema, Value
+from app.core.fields import Code, Schema, Value, Year
 from app.observations.models import Qualifier
 
 
 class BatchObservation(Schema):
     """One row of a batch; CSV and sheet rows have the same columns."""
 
-    indicator: str
-    department: str
-    year: int
+    # The JSON schema of the body, for the OpenAPI document: the rows are checked one by one as they
+    # stream in (app.transfer.checks), with these constraints, and a bad one is reported by its row.
+    indicator: Code
+    department: Code
+    year: Year
     value: Value
     qualifier: Qualifier = Qualifier.exact
     note: str | None = Field(default=None, max_length=2000)
