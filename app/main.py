@@ -28,7 +28,8 @@ DESCRIPTION = """
 Performance indicators of a local government: the figures each department reports every year,
 the targets they must reach, and whether they do.
 
-Authenticate with `Authorization: Bearer <token>`. Every error is `application/problem+json`.
+Authenticate with `Authorization: Bearer <token>` (`GET /api/v1/whoami` says whose it is). Every
+error is `application/problem+json`; its `type`, `/problems/{name}`, is a page saying what it means.
 """
 
 
