@@ -4,6 +4,7 @@ flattened with a prefix), the rows are every matching item (unpaged) with the sa
 files say what the JSON says. Read back with the csv module and openpyxl, compared with the JSON."""
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable
 from decimal import Decimal
@@ -13,9 +14,11 @@ import httpx
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.core.tables import columns, csv_cell, flat_rows
 from app.core.text import has_control
 from app.departments.models import Department
 from app.indicators.models import Indicator
@@ -290,3 +293,30 @@ def test_stored_control_characters_come_out_as_replacement_characters(
     cells = [cell for line in read_xlsx(r) for cell in line]
     assert text in cells
     assert not any(isinstance(c, str) and has_control(c) for c in cells)
+
+
+def test_nested_objects_are_prefixed_and_lists_joined() -> None:
+    class Inner(BaseModel):
+        operator: str
+        upper: Decimal | None
+
+    class Outer(BaseModel):
+        code: str
+        target: Inner
+        maybe: Inner | None
+        tags: list[str]
+        when: dt.datetime
+
+    assert columns(Outer) == (
+        "code", "target_operator", "target_upper", "maybe_operator", "maybe_upper", "tags", "when"
+    )  # fmt: skip
+    item = Outer(
+        code="a",
+        target=Inner(operator="at_least", upper=None),
+        maybe=None,
+        tags=["x", "y\x07"],
+        when=dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC),
+    )
+    (row,) = flat_rows(Outer, [item])
+    assert row[:6] == ["a", "at_least", None, None, None, "x;y\ufffd"]
+    assert csv_cell(row[6]) == "2026-12-05T09:30:00Z"
