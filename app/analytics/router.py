@@ -11,22 +11,18 @@ from app.core.fields import YEAR_MAX, YEAR_MIN, Code
 from app.core.http import conditional
 from app.core.json import dumps
 from app.core.routing import api_router
-from app.core.tables import requested_format, table
+from app.core.tables import FILES_OR_304, FormatQuery, requested_format, table
 
 router = api_router("", "analytics")
 
 YearRequired = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
-CSV_OR_304: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-    304: {"description": "Not modified: If-None-Match has the current ETag"},
-}
 
 
 def _json(request: Request, content: Any) -> Response:
     return conditional(request, dumps(content), headers={"Vary": "Accept"})
 
 
-@router.get("/series", response_model=SeriesRead, responses=CSV_OR_304)
+@router.get("/series", response_model=SeriesRead, responses=FILES_OR_304)
 def get_series(
     request: Request,
     session: SessionDep,
@@ -36,6 +32,7 @@ def get_series(
     year_from: YearQuery = None,
     year_to: YearQuery = None,
     rollup: bool = False,
+    format: FormatQuery = None,
 ) -> Response:
     """Yearly series of several indicators and departments, for dashboards; ETag and 304.
 
@@ -45,8 +42,10 @@ def get_series(
     `exact` when every figure in it is exact (for `min`: when an exact figure is the minimum) and
     nothing was rounded; `approximately` when any figure is approximate or the mean was rounded;
     otherwise all figures are lower bounds and so is the result: `at_least`, or `more_than` when
-    strict. `Accept: text/csv` gives one row per point.
+    strict. Each series carries its indicator's and department's names. `?format=csv` (or
+    `Accept: text/csv`) and `?format=xlsx` give a file with one row per point.
     """
+    wanted = requested_format(request, format)
     year_range(year_from, year_to)
     content = service.series(
         session,
@@ -56,14 +55,14 @@ def get_series(
         year_to=year_to,
         rollup=rollup,
     )
-    if (format := requested_format(request)) != "json":
+    if wanted != "json":
         return table(
-            request, service.SERIES_COLUMNS, service.series_rows(content), format=format, name="series"
+            request, service.SERIES_COLUMNS, service.series_rows(content), format=wanted, name="series"
         )
     return _json(request, content)
 
 
-@router.get("/comparison", response_model=ComparisonRead, responses=CSV_OR_304)
+@router.get("/comparison", response_model=ComparisonRead, responses=FILES_OR_304)
 def get_comparison(
     request: Request,
     session: SessionDep,
@@ -72,18 +71,21 @@ def get_comparison(
     year: YearRequired,
     base_year: YearRequired,
     department: Annotated[list[Code], Query(max_length=1000)] = [],  # noqa: B006
+    format: FormatQuery = None,
 ) -> Response:
     """One indicator in `year` against `base_year` across departments: change, improved, rank.
 
     Without `department`, every department with a value in either year. `change_pct` is change over
     |base_value| in percent, 2 places (null when base_value is 0); `improved` follows the indicator's
     direction (null for `none` or missing data); `rank` is best first by value with ties sharing a rank,
-    null without a value or for direction `none`. `Accept: text/csv` gives the rows as CSV.
+    null without a value or for direction `none`. `?format=csv` (or `Accept: text/csv`) and
+    `?format=xlsx` give the rows as a file.
     """
+    wanted = requested_format(request, format)
     content = service.comparison(
         session, indicator=indicator, year=year, base_year=base_year, departments=department
     )
-    if (format := requested_format(request)) != "json":
+    if wanted != "json":
         rows = service.comparison_rows(content)
-        return table(request, service.COMPARISON_COLUMNS, rows, format=format, name="comparison")
+        return table(request, service.COMPARISON_COLUMNS, rows, format=wanted, name="comparison")
     return _json(request, content)

@@ -14,6 +14,8 @@ class Series(Schema):
     indicator: str
     department: str
     unit: str | None
+    indicator_name: str
+    department_name: str
     points: list[Point]
 
 

@@ -14,10 +14,12 @@ from typing import Any, NamedTuple, TypeVar, cast
 from sqlalchemy import CursorResult, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from app.analytics import schemas
 from app.analytics.rollup import Group, Partial, Parts, combine, gather
 from app.cells.http import unknown_codes
 from app.core.decimals import WIDE, round_div
 from app.core.problems import FieldError, InvalidValue
+from app.core.tables import columns
 from app.departments.models import Department
 from app.indicators.models import Aggregation, Direction, Indicator
 from app.observations.models import Observation, Qualifier
@@ -26,8 +28,9 @@ PCT_PLACES = 2
 _O = Observation.__table__.c
 _D = Department.__table__.c
 
-SERIES_COLUMNS = ("indicator", "department", "unit", "year", "value", "qualifier")
-COMPARISON_COLUMNS = ("department", "value", "base_value", "change", "change_pct", "improved", "rank")
+# A series file has a row per point: the series' fields, then the point's.
+SERIES_COLUMNS = (*(c for c in columns(schemas.Series) if c != "points"), *columns(schemas.Point))
+COMPARISON_COLUMNS = columns(schemas.ComparisonRow)
 
 Point = tuple[int, Decimal, Qualifier]
 Years = tuple[int | None, int | None]
@@ -42,15 +45,16 @@ class Chosen(NamedTuple):
     unit: str | None
     aggregation: Aggregation
     direction: Direction
+    name: str
 
 
 _I = Indicator.__table__.c
 # Built once, as columns: every series and comparison starts with these lookups, and building an
 # ORM query and loading entities cost more than half of a one-cell series.
-_INDICATORS_BY_CODE = select(_I.id, _I.code, _I.unit, _I.aggregation, _I.direction).where(
+_INDICATORS_BY_CODE = select(_I.id, _I.code, _I.unit, _I.aggregation, _I.direction, _I.name).where(
     _I.code.in_(bindparam("codes", expanding=True))
 )
-_DEPARTMENTS_BY_CODE = select(_D.code, _D.id).where(_D.code.in_(bindparam("codes", expanding=True)))
+_DEPARTMENTS_BY_CODE = select(_D.code, _D.id, _D.name).where(_D.code.in_(bindparam("codes", expanding=True)))
 
 
 def _indicators(session: Session, codes: Sequence[str]) -> list[Chosen]:
@@ -63,22 +67,25 @@ def _indicators(session: Session, codes: Sequence[str]) -> list[Chosen]:
     return [found[c] for c in wanted]
 
 
-def _departments(session: Session, codes: Sequence[str]) -> dict[int, str] | None:
-    """The departments asked for, id -> code in the order asked; None when none were named."""
+def _departments(session: Session, codes: Sequence[str]) -> dict[int, tuple[str, str]] | None:
+    """The departments asked for, id -> (code, name) in the order asked; None when none were named."""
     if not codes:
         return None
     wanted = list(dict.fromkeys(codes))
-    found: dict[str, int] = dict(session.connection().execute(_DEPARTMENTS_BY_CODE, {"codes": wanted}).all())
+    rows = session.connection().execute(_DEPARTMENTS_BY_CODE, {"codes": wanted})
+    found = {code: (i, name) for code, i, name in rows}
     missing = [c for c in wanted if c not in found]
     if missing:
         raise unknown_codes("department", missing)
-    return {found[c]: c for c in wanted}
+    return {found[c][0]: (c, found[c][1]) for c in wanted}
 
 
-def _codes_of(session: Session, ids: set[int]) -> dict[int, str]:
+def _departments_of(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
+    """id -> (code, name) of the departments `ids`."""
     if not ids:
         return {}
-    return dict(session.execute(select(_D.id, _D.code).where(_D.id.in_(ids))).all())
+    rows = session.execute(select(_D.id, _D.code, _D.name).where(_D.id.in_(ids)))
+    return {i: (code, name) for i, code, name in rows}
 
 
 def _years(query: Q, year_from: int | None, year_to: int | None) -> Q:
@@ -167,28 +174,32 @@ def series(
                     for code in flat
                 ],
             )
-    deps = _departments(session, departments)
+    named = _departments(session, departments)
+    deps = None if named is None else {i: code for i, (code, _) in named.items()}
     years = (year_from, year_to)
     if rollup:
         groups = _rolled(session, chosen, deps, years)
     else:
         groups = _plain(session, [i.id for i in chosen], deps, years)
-    if deps is None:
-        codes = _codes_of(session, {dep for _, dep in groups})
-        order = sorted(codes, key=codes.__getitem__)
+    if named is None:
+        named = _departments_of(session, {dep for _, dep in groups})
+        order = sorted(named, key=named.__getitem__)
     else:
-        codes, order = deps, list(deps)
+        order = list(named)
     out = []
     for indicator in chosen:
         for dep in order:
             points = groups.get((indicator.id, dep))
             if points is None and deps is None:
                 continue
+            code, name = named[dep]
             out.append(
                 {
                     "indicator": indicator.code,
-                    "department": codes[dep],
+                    "department": code,
                     "unit": indicator.unit,
+                    "indicator_name": indicator.name,
+                    "department_name": name,
                     "points": [{"year": y, "value": v, "qualifier": q} for y, v, q in points or ()],
                 }
             )
@@ -196,9 +207,18 @@ def series(
 
 
 def series_rows(content: dict[str, Any]) -> list[list[Any]]:
-    """A series answer as CSV rows (SERIES_COLUMNS): one row per point."""
+    """A series answer as the rows of a file (SERIES_COLUMNS): one row per point."""
     return [
-        [s["indicator"], s["department"], s["unit"], p["year"], p["value"], p["qualifier"]]
+        [
+            s["indicator"],
+            s["department"],
+            s["unit"],
+            s["indicator_name"],
+            s["department_name"],
+            p["year"],
+            p["value"],
+            p["qualifier"],
+        ]
         for s in content["series"]
         for p in s["points"]
     ]
@@ -234,7 +254,8 @@ def comparison(
     without a rank follow by code.
     """
     chosen = _indicators(session, [indicator])[0]
-    deps = _departments(session, departments)
+    named = _departments(session, departments)
+    deps = None if named is None else {i: code for i, (code, _) in named.items()}
     query = select(_O.department_id, _O.year, _O.value).where(
         _O.indicator_id == chosen.id, _O.year.in_([year, base_year])
     )
@@ -247,10 +268,11 @@ def comparison(
             now[dep] = value
         if y == base_year:
             base[dep] = value
-    codes = deps if deps is not None else _codes_of(session, set(now) | set(base))
+    if deps is None:
+        deps = {i: code for i, (code, _) in _departments_of(session, set(now) | set(base)).items()}
     ranks = _ranks(now, chosen.direction)
     rows = []
-    for dep, code in codes.items():
+    for dep, code in deps.items():
         value, base_value = now.get(dep), base.get(dep)
         change = value - base_value if value is not None and base_value is not None else None
         pct = None

@@ -219,7 +219,7 @@ class CellStore(Generic[M]):
         return self._new(**stored)
 
     def history(
-        self, session: Session, *, key: dict[str, int], limit: int, after_version: int = 0
+        self, session: Session, *, key: dict[str, int], limit: int | None, after_version: int = 0
     ) -> Sequence[Any]:
         return session.scalars(
             select(self.revision)

@@ -4,16 +4,20 @@ JSON field names; decimals keep their digits; text is written so that no stored 
 """
 
 import csv
+import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Request
+from fastapi import Query, Request
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from app.core.http import conditional
-from app.core.json import decimal_text
+from app.core.json import decimal_text, dumps
 from app.core.problems import NotAcceptable
 from app.core.text import printable
 
@@ -23,6 +27,7 @@ BOM = "\ufeff"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXACT_DIGITS = 15  # what a spreadsheet number holds exactly; longer figures are written as text
+LIST_SEPARATOR = ";"
 # For a route's `responses=`: the OpenAPI then lists the file formats beside JSON.
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -32,6 +37,22 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
         }
     }
 }
+# The same for a report with an ETag, which answers 304 to a matching If-None-Match.
+FILES_OR_304: dict[int | str, dict[str, Any]] = {
+    **FILE_RESPONSES,
+    304: {"description": "Not modified: If-None-Match has the current ETag"},
+}
+
+# A route's `format` parameter: checked by requested_format (406 for another value, not 422), so the
+# schema lists the formats itself.
+FormatQuery = Annotated[
+    str | None,
+    Query(
+        description="json (the default), csv (UTF-8 with a BOM) or xlsx: every matching row as a file, "
+        "unpaged (limit and cursor are then ignored); `Accept: text/csv` asks for CSV too",
+        json_schema_extra={"enum": list(FORMATS)},
+    ),
+]
 
 
 def requested_format(request: Request, format: str | None = None) -> Format:
@@ -48,6 +69,11 @@ def requested_format(request: Request, format: str | None = None) -> Format:
     return "json"
 
 
+def time_text(value: dt.datetime | dt.date) -> str:
+    """A time as the JSON answer writes it ("2026-11-28T09:00:00Z"): spreadsheets hold no zone."""
+    return dumps(value).decode()[1:-1]
+
+
 def csv_cell(value: Any) -> Any:
     if value is None:
         return ""
@@ -57,6 +83,8 @@ def csv_cell(value: Any) -> Any:
         return decimal_text(value)
     if isinstance(value, str):
         return printable(value)
+    if isinstance(value, dt.date):
+        return time_text(value)
     return value
 
 
@@ -100,8 +128,55 @@ def sheet_cell(sheet: Any, value: Any) -> Any:
     if isinstance(value, Decimal):
         return sheet_number(value)
     if isinstance(value, str):
-        return sheet_text(sheet, value)
+        return sheet_text(sheet, str(value))  # str(): an enum member as its plain value
+    if isinstance(value, dt.date):
+        return time_text(value)
     return value
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, itself or as `Model | None`; None for anything else."""
+    candidates = (
+        typing.get_args(annotation)
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+        else (annotation,)
+    )
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def columns(schema: type[BaseModel], prefix: str = "") -> tuple[str, ...]:
+    """The header of a file of `schema` items: its JSON field names, a nested object's fields
+    flattened with the object's name as prefix (`target_operator`)."""
+    names: list[str] = []
+    for name, field in schema.model_fields.items():
+        nested = _model_of(field.annotation)
+        names.extend(columns(nested, f"{prefix}{name}_") if nested else (f"{prefix}{name}",))
+    return tuple(names)
+
+
+def _flatten(item: Mapping[str, Any], schema: type[BaseModel], into: list[Any]) -> None:
+    for name, field in schema.model_fields.items():
+        value = item.get(name)
+        nested = _model_of(field.annotation)
+        if nested is not None:
+            _flatten(value if isinstance(value, Mapping) else {}, nested, into)
+        elif isinstance(value, list | tuple):
+            into.append(LIST_SEPARATOR.join(str(csv_cell(v)) for v in value))
+        else:
+            into.append(value)
+
+
+def flat_rows(schema: type[BaseModel], items: Iterable[BaseModel | Mapping[str, Any]]) -> list[list[Any]]:
+    """Items (models or their dicts) as rows under `columns(schema)`; lists joined with ";"."""
+    rows = []
+    for item in items:
+        row: list[Any] = []
+        _flatten(item.model_dump() if isinstance(item, BaseModel) else item, schema, row)
+        rows.append(row)
+    return rows
 
 
 def xlsx_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "data") -> bytes:
@@ -136,3 +211,15 @@ def table(
     return conditional(
         request, body, media_type=media_type, headers={"Vary": "Accept", "Content-Disposition": disposition}
     )
+
+
+def model_table(
+    request: Request,
+    schema: type[BaseModel],
+    items: Iterable[BaseModel | Mapping[str, Any]],
+    *,
+    format: Format,
+    name: str,
+) -> Response:
+    """A list of `schema` items as a file: header `columns(schema)`, one row per item."""
+    return table(request, columns(schema), flat_rows(schema, items), format=format, name=name)

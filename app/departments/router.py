@@ -7,17 +7,26 @@ from app.core.http import json_etag
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, page_by_code
 from app.core.routing import api_router
+from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format
 from app.departments import service
 from app.departments.schemas import DepartmentCreate, DepartmentRead, DepartmentUpdate
 
 router = api_router("/departments", "departments")
 
 
-@router.get("", response_model=Page[DepartmentRead])
+@router.get("", response_model=Page[DepartmentRead], responses=FILE_RESPONSES)
 def list_departments(
-    session: SessionDep, _: Viewer, limit: Limit = 100, cursor: str | None = None
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    limit: Limit = 100,
+    cursor: str | None = None,
+    format: FormatQuery = None,
 ) -> Response:
-    """Departments in code order, with their parents."""
+    """Departments in code order, with their parents; `?format=csv|xlsx`: all of them as a file."""
+    if (wanted := requested_format(request, format)) != "json":
+        every = service.list(session, limit=None)
+        return model_table(request, DepartmentRead, every, format=wanted, name="departments")
     after = decode_cursor(cursor, str) if cursor else None
     items = service.list(session, limit=limit, after=after)
     return json_response(page_by_code(items, limit))

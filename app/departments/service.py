@@ -46,8 +46,11 @@ def read(session: Session, department: Department) -> DepartmentRead:
     )
 
 
-def list(session: Session, *, limit: int = 100, after: str | None = None) -> builtins.list[DepartmentRead]:
-    """A page of departments in code order, starting after the code `after`."""
+def list(
+    session: Session, *, limit: int | None = 100, after: str | None = None
+) -> builtins.list[DepartmentRead]:
+    """A page of departments in code order, starting after the code `after` (all of them without a
+    limit)."""
     parent = aliased(Department)
     query = (
         select(Department.code, Department.name, Department.name_en, parent.code)

@@ -10,6 +10,7 @@ from app.core.http import json_etag
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, page_by_code
 from app.core.routing import api_router
+from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format
 from app.indicators import service
 from app.indicators.schemas import IndicatorCreate, IndicatorRead, IndicatorUpdate
 
@@ -18,16 +19,22 @@ router = api_router("/indicators", "indicators")
 HasFigures = Callable[[Session, int], bool]
 
 
-@router.get("", response_model=Page[IndicatorRead])
+@router.get("", response_model=Page[IndicatorRead], responses=FILE_RESPONSES)
 def list_indicators(
+    request: Request,
     session: SessionDep,
     _: Viewer,
     section: Code | None = None,
     q: str | None = None,
     limit: Limit = 100,
     cursor: str | None = None,
+    format: FormatQuery = None,
 ) -> Response:
-    """Indicators in code order; `section` filters, `q` matches code and names."""
+    """Indicators in code order; `section` filters, `q` matches code and names; `?format=csv|xlsx`:
+    every matching one as a file."""
+    if (wanted := requested_format(request, format)) != "json":
+        every = service.list(session, section=section, q=q, limit=None)
+        return model_table(request, IndicatorRead, every, format=wanted, name="indicators")
     after = decode_cursor(cursor, str) if cursor else None
     items = service.list(session, section=section, q=q, limit=limit, after=after)
     return json_response(page_by_code(items, limit))

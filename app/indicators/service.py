@@ -49,7 +49,7 @@ def list(
     *,
     section: str | None = None,
     q: str | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
     after: str | None = None,
 ) -> builtins.list[IndicatorRead]:
     query = select(Indicator).order_by(Indicator.code).limit(limit)

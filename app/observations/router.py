@@ -17,6 +17,7 @@ from app.core.http import json_etag
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
+from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format
 from app.observations import service
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
 
@@ -105,18 +106,25 @@ async def delete_observation(
     return Response(status_code=204)
 
 
-@router.get(CELL + "/history", response_model=Page[RevisionRead])
+@router.get(CELL + "/history", response_model=Page[RevisionRead], responses=FILE_RESPONSES)
 def observation_history(
     indicator: Code,
     department: Code,
     year: YearPath,
+    request: Request,
     session: SessionDep,
     _: Viewer,
     limit: Limit = 100,
     cursor: str | None = None,
+    format: FormatQuery = None,
 ) -> Response:
-    """Every version of a cell, oldest first: who, when, the value before and after."""
+    """Every version of a cell, oldest first: who, when, the value before and after;
+    `?format=csv|xlsx`: all of them as a file."""
     cell = resolve(session, indicator, department, year)
+    if (wanted := requested_format(request, format)) != "json":
+        every = service.history(session, cell=cell, limit=None)
+        name = f"history-{indicator}-{department}-{year}"
+        return model_table(request, RevisionRead, every, format=wanted, name=name)
     after = decode_cursor(cursor, int) if cursor else 0
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None

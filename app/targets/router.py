@@ -20,14 +20,16 @@ from app.core.http import json_etag
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
+from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format
 from app.targets import service
 from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
 
 router = api_router("/targets", "targets")
 
 
-@router.get("", response_model=Page[TargetRead])
+@router.get("", response_model=Page[TargetRead], responses=FILE_RESPONSES)
 def list_targets(
+    request: Request,
     session: SessionDep,
     _: Viewer,
     indicator: Code | None = None,
@@ -37,8 +39,10 @@ def list_targets(
     year_to: YearQuery = None,
     limit: Limit = 100,
     cursor: str | None = None,
+    format: FormatQuery = None,
 ) -> Response:
-    """A page of targets, filtered by indicator, department and years."""
+    """A page of targets, filtered by indicator, department and years; `?format=csv|xlsx`: every
+    matching one as a file."""
     year_range(year_from, year_to)
     filters = CellFilters(
         indicator_id=filter_id(session, "indicator", indicator),
@@ -47,6 +51,9 @@ def list_targets(
         year_from=year_from,
         year_to=year_to,
     )
+    if (wanted := requested_format(request, format)) != "json":
+        every, _last = service.list(session, filters=filters, limit=None)
+        return model_table(request, TargetRead, every, format=wanted, name="targets")
     after = decode_cursor(cursor, int) if cursor else None
     items, last = service.list(
         session, filters=filters, limit=limit, after_id=after if isinstance(after, int) else None
@@ -128,18 +135,24 @@ async def delete_target(
     return Response(status_code=204)
 
 
-@router.get(CELL + "/history", response_model=Page[TargetRevisionRead])
+@router.get(CELL + "/history", response_model=Page[TargetRevisionRead], responses=FILE_RESPONSES)
 def target_history(
     indicator: Code,
     department: Code,
     year: YearPath,
+    request: Request,
     session: SessionDep,
     _: Viewer,
     limit: Limit = 100,
     cursor: str | None = None,
+    format: FormatQuery = None,
 ) -> Response:
-    """Every version of a cell's target, oldest first."""
+    """Every version of a cell's target, oldest first; `?format=csv|xlsx`: all of them as a file."""
     cell = resolve(session, indicator, department, year)
+    if (wanted := requested_format(request, format)) != "json":
+        every = service.history(session, cell=cell, limit=None)
+        name = f"target-history-{indicator}-{department}-{year}"
+        return model_table(request, TargetRevisionRead, every, format=wanted, name=name)
     after = decode_cursor(cursor, int) if cursor else 0
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None

@@ -87,6 +87,10 @@ class ComplianceItem(Schema):
     gap: Number | None = Field(
         description="how far the actual lies inside the target (+) or outside it (-); null without data"
     )
+    reason: str = Field(
+        description="one sentence, in the language of `lang`, saying why: the margin, the shortfall, "
+        "which bound the figure's qualifier leaves open, or that no figure was reported"
+    )
 
 
 class ComplianceSummary(Schema):
@@ -97,6 +101,10 @@ class ComplianceSummary(Schema):
     no_data: int
     rate: Number | None = Field(
         description="met / (met + not_met), rounded half away from zero to 4 places; null when both are 0"
+    )
+    reported_rate: Number | None = Field(
+        description="targets with a figure / targets, rounded half away from zero to 6 places; "
+        "null without targets"
     )
 
 

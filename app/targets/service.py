@@ -89,7 +89,7 @@ def delete(
 
 
 def history(
-    session: Session, *, cell: Cell, limit: int, after_version: int = 0
+    session: Session, *, cell: Cell, limit: int | None, after_version: int = 0
 ) -> builtins.list[TargetRevisionRead]:
     rows = STORE.history(session, key=cell.key, limit=limit, after_version=after_version)
     if not rows and after_version == 0:
@@ -98,7 +98,7 @@ def history(
 
 
 def list(
-    session: Session, *, filters: CellFilters, limit: int, after_id: int | None = None
+    session: Session, *, filters: CellFilters, limit: int | None, after_id: int | None = None
 ) -> tuple[builtins.list[TargetRead], int | None]:
     """A page of targets in the order they were first set, and the key of the next page."""
     query = (
@@ -112,5 +112,5 @@ def list(
     if after_id is not None:
         query = query.where(Target.id > after_id)
     rows = session.execute(query).all()
-    last = rows[-1][0].id if len(rows) == limit else None
+    last = rows[-1][0].id if limit is not None and len(rows) == limit else None
     return [_read_row(t, i, d) for t, i, d in rows], last

@@ -17,7 +17,7 @@ from app.core.fields import YEAR_MAX, YEAR_MIN, Code
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
-from app.core.tables import requested_format
+from app.core.tables import FILE_RESPONSES, FormatQuery, requested_format
 from app.departments import service as departments
 from app.observations import service as observations
 from app.observations.schemas import ObservationRead
@@ -36,23 +36,9 @@ async def _raw_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(_raw_body)]
 # An export is streamed after the route returns, so its session lives until the answer is sent.
 StreamSession = Annotated[Session, Depends(get_session, scope="request")]
-Format = Annotated[
-    str | None,
-    Query(
-        description="csv or xlsx: every matching row as a file (limit and cursor then ignored)",
-        # Checked by requested_format (406 for another), so the schema lists the formats itself.
-        json_schema_extra={"enum": ["json", "csv", "xlsx"]},
-    ),
-]
-_FILE_ANSWERS = {
-    "content": {
-        "text/csv": {"schema": {"type": "string"}},
-        files.XLSX: {"schema": {"type": "string", "format": "binary"}},
-    }
-}
 
 
-@router.get("", response_model=Page[ObservationRead], responses={200: _FILE_ANSWERS})
+@router.get("", response_model=Page[ObservationRead], responses=FILE_RESPONSES)
 def list_observations(
     request: Request,
     session: SessionDep,
@@ -65,7 +51,7 @@ def list_observations(
     year_to: YearQuery = None,
     limit: Limit = 100,
     cursor: str | None = None,
-    format: Format = None,
+    format: FormatQuery = None,
 ) -> Response:
     """A page of observations, filtered by indicator, department and years; or all of them as a file.
 

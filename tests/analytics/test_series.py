@@ -151,12 +151,39 @@ def test_the_contract_example_on_the_seed(session_client: TestClient, auth: Toke
                 "indicator": "free-seals",
                 "department": "zone",
                 "unit": "枚",
+                "indicator_name": "免费刻制的印章",
+                "department_name": "平顶山高新技术产业开发区",
                 "points": [{"year": 2021, "value": 1584, "qualifier": "exact"}],
             }
         ]
     }
     seeded = session_client.get(f"{URL}?indicator=deadline-compression", headers=auth["viewer"]).json()
     assert seeded["series"][0]["points"] == [{"year": 2021, "value": 75, "qualifier": "at_least"}]
+    assert (seeded["series"][0]["indicator_name"], seeded["series"][0]["department_name"]) == (
+        "法定办结时限平均压缩比例",
+        "平顶山高新技术产业开发区",
+    )
+
+
+def test_names_come_with_every_series(
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None]
+) -> None:
+    record(session_client, auth, "agg-sum")
+    named = {"name": "中层甲", "name_en": "Middle A"}
+    assert (
+        session_client.patch("/api/v1/departments/t-mid-a", json=named, headers=auth["admin"]).status_code
+        == 200
+    )
+    for query in ("", "&rollup=true", "&department=t-mid-a&department=zone"):
+        r = session_client.get(f"{URL}?indicator=agg-sum&indicator=free-seals{query}", headers=auth["viewer"])
+        assert r.status_code == 200, r.text
+        names = {
+            (s["indicator"], s["department"]): (s["indicator_name"], s["department_name"])
+            for s in r.json()["series"]
+        }
+        assert names["agg-sum", "t-mid-a"] == ("sum", "中层甲"), query
+        if "department=t-mid-a" in query or "rollup" in query:
+            assert names["free-seals", "zone"] == ("免费刻制的印章", "平顶山高新技术产业开发区"), query
 
 
 def test_several_indicators_departments_and_years(
@@ -207,10 +234,19 @@ def test_csv(session_client: TestClient, auth: Tokens, tree: dict[str, str | Non
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(bom_stripped(r)))) == [
-        ["indicator", "department", "unit", "year", "value", "qualifier"],
-        ["agg-mean", "t-mid-a", "元", "2020", "2", "exact"],
-        ["agg-mean", "t-mid-a", "元", "2021", "7.916667", "approximately"],
-        ["agg-mean", "t-mid-b", "元", "2021", "30", "exact"],
+        [
+            "indicator",
+            "department",
+            "unit",
+            "indicator_name",
+            "department_name",
+            "year",
+            "value",
+            "qualifier",
+        ],
+        ["agg-mean", "t-mid-a", "元", "mean", "t-mid-a", "2020", "2", "exact"],
+        ["agg-mean", "t-mid-a", "元", "mean", "t-mid-a", "2021", "7.916667", "approximately"],
+        ["agg-mean", "t-mid-b", "元", "mean", "t-mid-b", "2021", "30", "exact"],
     ]
 
 

@@ -15,29 +15,23 @@ from sqlalchemy.orm import Session
 
 from app.cells.http import unknown_codes
 from app.core.decimals import round_div
+from app.core.tables import columns
 from app.departments import service as departments
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.targets.compliance import queries as queries
 from app.targets.compliance.items import Page as Page  # the router's and bench's name for it
 from app.targets.compliance.items import every_item, judge_row, page_items, text_decimals
+from app.targets.compliance.messages import Lang
+from app.targets.compliance.reasons import explain
 from app.targets.rules import Status
+from app.targets.schemas import ComplianceItem, ComplianceSummary
 
 RATE_PLACES = 4
+REPORTED_RATE_PLACES = 6
 
-ITEM_COLUMNS = (
-    "indicator",
-    "department",
-    "year",
-    "operator",
-    "target_value",
-    "target_upper",
-    "actual",
-    "qualifier",
-    "status",
-    "gap",
-)
-SUMMARY_COLUMNS = ("targets", "met", "not_met", "indeterminate", "no_data", "rate")
+ITEM_COLUMNS = columns(ComplianceItem)  # target_operator, ..., reason
+SUMMARY_COLUMNS = columns(ComplianceSummary)
 
 
 @dataclass(frozen=True)
@@ -107,15 +101,22 @@ def rate(met: int, not_met: int) -> Decimal | None:
     return round_div(met, met + not_met, RATE_PLACES) if met + not_met else None
 
 
+def reported_rate(targets: int, no_data: int) -> Decimal | None:
+    """The share of targets with a figure, whatever its status."""
+    return round_div(targets - no_data, targets, REPORTED_RATE_PLACES) if targets else None
+
+
 def summarize(counts: dict[Status, int]) -> dict[str, Any]:
     met, not_met = counts[Status.met], counts[Status.not_met]
+    targets, no_data = sum(counts.values()), counts[Status.no_data]
     return {
-        "targets": sum(counts.values()),
+        "targets": targets,
         "met": met,
         "not_met": not_met,
         "indeterminate": counts[Status.indeterminate],
-        "no_data": counts[Status.no_data],
+        "no_data": no_data,
         "rate": rate(met, not_met),
+        "reported_rate": reported_rate(targets, no_data),
     }
 
 
@@ -155,8 +156,8 @@ def trend(session: Session, *, year_from: int, year_to: int, filters: Filters) -
     return {"year_from": year_from, "year_to": year_to, "years": years}
 
 
-def item_rows(content: dict[str, Any]) -> list[list[Any]]:
-    """The items of a report as CSV rows (ITEM_COLUMNS)."""
+def item_rows(content: dict[str, Any], lang: Lang) -> list[list[Any]]:
+    """The items of a report as rows of a file (ITEM_COLUMNS), each with its reason in `lang`."""
     return [
         [
             i["indicator"],
@@ -169,6 +170,7 @@ def item_rows(content: dict[str, Any]) -> list[list[Any]]:
             i["qualifier"],
             i["status"],
             i["gap"],
+            explain(i, lang),
         ]
         for i in content["items"]
     ]

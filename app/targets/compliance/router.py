@@ -1,4 +1,4 @@
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query, Request
 from sqlalchemy.orm import Session
@@ -12,17 +12,14 @@ from app.core.json import dumps, paused_gc
 from app.core.pagination import Limit, decode_cursor, encode_cursor
 from app.core.problems import BadRequest, FieldError, InvalidValue
 from app.core.routing import api_router
-from app.core.tables import requested_format, table
+from app.core.tables import FILES_OR_304, Format, FormatQuery, requested_format, table
 from app.targets.compliance import report as compliance
+from app.targets.compliance.messages import Lang
+from app.targets.compliance.reasons import add_reasons
 from app.targets.rules import Status
 from app.targets.schemas import ComplianceRead, ComplianceTrendRead
 
 router = api_router("/compliance", "compliance")
-
-CSV_CONTENT: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-    304: {"description": "Not modified: If-None-Match has the current ETag"},
-}
 
 
 def _years(year: int | None, year_from: int | None, year_to: int | None) -> None:
@@ -58,7 +55,7 @@ def _page(limit: int, cursor: str | None) -> compliance.Page:
 @router.get(
     "",
     response_model=ComplianceRead | ComplianceTrendRead,
-    responses=CSV_CONTENT,
+    responses=FILES_OR_304,
 )
 def get_compliance(
     request: Request,
@@ -73,15 +70,21 @@ def get_compliance(
     status: Annotated[list[Status], Query(description="narrows the items, not the summary")] = [],  # noqa: B006
     limit: Limit = 100,
     cursor: str | None = None,
+    lang: Annotated[Lang, Query(description="the language of each item's `reason`")] = "zh",
+    format: FormatQuery = None,
 ) -> Response:
-    """Targets against figures: met, not_met, indeterminate or no_data, the gap, and the rate.
+    """Targets against figures: met, not_met, indeterminate or no_data, the gap, and the rates.
 
     With `year`: the selected targets of that year, a page of `limit` items at a time (follow
     `next_cursor`), and the summary of all of them. With `year_from` and `year_to` instead: one
     summary per year (`status` does not apply). Filters repeat (`indicator=a&indicator=b`);
-    `department` includes every department below it. `Accept: text/csv` gives every item (or the yearly
-    summaries) as CSV, unpaged.
+    `department` includes every department below it. Each item's `reason` says why in one sentence,
+    in Chinese (`lang=zh`, the default) or English (`lang=en`). `rate` is met / (met + not_met),
+    `reported_rate` targets with a figure / targets. `?format=csv` (or `Accept: text/csv`) and
+    `?format=xlsx` give every item (or the yearly summaries) as a file, unpaged, the target's fields
+    as `target_operator`, `target_value`, `target_upper`.
     """
+    wanted = requested_format(request, format)
     _years(year, year_from, year_to)
     filters = compliance.Filters(
         departments=department, indicators=indicator, sections=section, statuses=status
@@ -89,30 +92,34 @@ def get_compliance(
     # The collector stays paused until the answer is bytes and its 100,000 items are freed again:
     # resumed while they were alive, its first pass would walk them all for nothing (70 ms).
     with paused_gc():
-        return _answer(request, session, year, year_from, year_to, filters, _page(limit, cursor))
+        return _answer(
+            request, session, (year, year_from, year_to), filters, _page(limit, cursor), lang, wanted
+        )
 
 
 def _answer(
     request: Request,
     session: Session,
-    year: int | None,
-    year_from: int | None,
-    year_to: int | None,
+    years: tuple[int | None, int | None, int | None],
     filters: compliance.Filters,
     page: compliance.Page,
+    lang: Lang,
+    format: Format,
 ) -> Response:
+    year, year_from, year_to = years
     if year is not None:
-        if (format := requested_format(request)) != "json":
+        if format != "json":
             content = compliance.report(session, year=year, filters=filters)
-            rows = compliance.item_rows(content)
+            rows = compliance.item_rows(content, lang)
             return table(request, compliance.ITEM_COLUMNS, rows, format=format, name=f"compliance-{year}")
         content = compliance.report(session, year=year, filters=filters, page=page)
+        add_reasons(content["items"], lang)
         if content["next_cursor"] is not None:
             content["next_cursor"] = encode_cursor(content["next_cursor"])
     else:
         assert year_from is not None and year_to is not None
         content = compliance.trend(session, year_from=year_from, year_to=year_to, filters=filters)
-        if (format := requested_format(request)) != "json":
+        if format != "json":
             header, rows = ("year", *compliance.SUMMARY_COLUMNS), compliance.summary_rows(content)
             return table(request, header, rows, format=format, name=f"compliance-{year_from}-{year_to}")
     return conditional(request, dumps(content), headers={"Vary": "Accept"})

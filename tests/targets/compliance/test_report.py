@@ -26,6 +26,7 @@ def test_seed_2021_gives_ten_targets_seven_met_three_without_data(
         "indeterminate": 0,
         "no_data": 3,
         "rate": 1.0,
+        "reported_rate": 0.7,
     }
     by_cell = {(i["indicator"], i["department"]): i for i in body["items"]}
     assert len(by_cell) == 10
@@ -38,6 +39,7 @@ def test_seed_2021_gives_ten_targets_seven_met_three_without_data(
         "qualifier": "at_least",
         "status": "met",
         "gap": 0,
+        "reason": "已达标：实际值不少于75，目标不低于75，余量0。",
     }
     assert by_cell["enforcement-complaints", "zone"]["target"] == {
         "operator": "at_most",
@@ -186,11 +188,25 @@ def test_rate_and_summary_over_mixed_statuses(session_client: TestClient, auth: 
         "indeterminate": 1,
         "no_data": 1,
         "rate": 0.875,
+        "reported_rate": 0.9,
     }
     _set(session_client, auth, "observations", "enforcement-work-share/urban-management/2021", {"value": 12})
     body = session_client.get(f"{URL}?year=2021", headers=auth["viewer"])
     assert '"rate":0.7778' in body.text  # 7/9, rounded half away from zero to 4 places
     assert body.json()["summary"]["not_met"] == 2
+    assert body.json()["summary"]["reported_rate"] == 1
+
+
+def test_reported_rate_keeps_6_places(session_client: TestClient, auth: Tokens) -> None:
+    query = f"{URL}?year=2021&department=urban-management"
+    summary = session_client.get(query, headers=auth["viewer"]).json()["summary"]
+    assert (summary["targets"], summary["reported_rate"]) == (3, 0)
+    _set(session_client, auth, "observations", "service-work-share/urban-management/2021", {"value": 60})
+    assert '"reported_rate":0.333333}' in session_client.get(query, headers=auth["viewer"]).text
+    _set(session_client, auth, "observations", "management-work-share/urban-management/2021", {"value": 1})
+    assert '"reported_rate":0.666667}' in session_client.get(query, headers=auth["viewer"]).text
+    nothing = session_client.get(f"{URL}?year=2021&department=emergency-management", headers=auth["viewer"])
+    assert nothing.json()["summary"]["reported_rate"] is None
 
 
 def _cells(
@@ -263,19 +279,42 @@ def test_trend_gives_a_summary_per_year(session_client: TestClient, auth: Tokens
     assert (body["year_from"], body["year_to"]) == (2019, 2022)
     years = {y["year"]: y for y in body["years"]}
     assert list(years) == [2019, 2020, 2021, 2022]
-    empty = {"targets": 0, "met": 0, "not_met": 0, "indeterminate": 0, "no_data": 0, "rate": None}
+    empty = {
+        "targets": 0,
+        "met": 0,
+        "not_met": 0,
+        "indeterminate": 0,
+        "no_data": 0,
+        "rate": None,
+        "reported_rate": None,
+    }
     assert years[2019] == {"year": 2019, **empty}
-    assert years[2020] == {"year": 2020, **empty, "targets": 1, "not_met": 1, "rate": 0}
-    assert years[2021] == {"year": 2021, **empty, "targets": 10, "met": 7, "no_data": 3, "rate": 1}
+    assert years[2020] == {
+        "year": 2020,
+        **empty,
+        "targets": 1,
+        "not_met": 1,
+        "rate": 0,
+        "reported_rate": 1,
+    }
+    assert years[2021] == {
+        "year": 2021,
+        **empty,
+        "targets": 10,
+        "met": 7,
+        "no_data": 3,
+        "rate": 1,
+        "reported_rate": 0.7,
+    }
 
     csv_r = session_client.get(
         f"{URL}?year_from=2020&year_to=2021", headers={**auth["viewer"], "Accept": "text/csv"}
     )
     assert csv_r.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(bom_stripped(csv_r)))) == [
-        ["year", "targets", "met", "not_met", "indeterminate", "no_data", "rate"],
-        ["2020", "1", "0", "1", "0", "0", "0"],
-        ["2021", "10", "7", "0", "0", "3", "1"],
+        ["year", "targets", "met", "not_met", "indeterminate", "no_data", "rate", "reported_rate"],
+        ["2020", "1", "0", "1", "0", "0", "0", "1"],
+        ["2021", "10", "7", "0", "0", "3", "1", "0.7"],
     ]
 
 
@@ -296,26 +335,28 @@ def test_csv_gives_the_items(session_client: TestClient, auth: Tokens) -> None:
         "indicator",
         "department",
         "year",
-        "operator",
+        "target_operator",
         "target_value",
         "target_upper",
         "actual",
         "qualifier",
         "status",
         "gap",
+        "reason",
     ]
     by_cell = {(row["indicator"], row["department"]): row for row in rows}
     assert by_cell["disputes-mediated", "zone"] == {
         "indicator": "disputes-mediated",
         "department": "zone",
         "year": "2021",
-        "operator": "between",
+        "target_operator": "between",
         "target_value": "240",
         "target_upper": "250",
         "actual": "246",
         "qualifier": "exact",
         "status": "met",
         "gap": "4",
+        "reason": "已达标：实际值246，目标在240至250之间，余量4。",
     }
     assert by_cell["service-work-share", "urban-management"]["actual"] == ""
     assert by_cell["service-work-share", "urban-management"]["status"] == "no_data"
@@ -368,3 +409,96 @@ def test_items_come_in_pages_with_the_summary_of_all(session_client: TestClient,
         URL, params={"year": 2021, "limit": 2}, headers={**auth["viewer"], "Accept": "text/csv"}
     )
     assert len(list(csv.reader(io.StringIO(bom_stripped(rows))))) == 11
+
+
+# operator, value, upper, actual, qualifier, the reason in Chinese, in English
+REASONS: list[tuple[str, str, str | None, str | None, str | None, str, str]] = [
+    (
+        "at_least", "75", None, "80", "exact",
+        "已达标：实际值80，目标不低于75，余量5。",
+        "Met: the figure 80 is within the target of at least 75, with a margin of 5.",
+    ),
+    (
+        "between", "-1.5", "-0.5", "-1", "exact",
+        "已达标：实际值-1，目标在-1.5至-0.5之间，余量0.5。",
+        "Met: the figure -1 is within the target of between -1.5 and -0.5, with a margin of 0.5.",
+    ),
+    (
+        "at_least", "75", None, "74.5", "exact",
+        "未达标：实际值74.5，目标不低于75，相差0.5。",
+        "Not met: the figure 74.5 misses the target of at least 75 by 0.5.",
+    ),
+    (
+        "exactly", "50", None, "49.999999", "exact",
+        "未达标：实际值49.999999，目标等于50，相差0.000001。",
+        "Not met: the figure 49.999999 misses the target of exactly 50 by 0.000001.",
+    ),
+    (
+        "at_most", "20", None, "20.000001", "at_least",
+        "未达标：实际值不少于20.000001，目标不高于20，相差0.000001。",
+        "Not met: the figure at least 20.000001 misses the target of at most 20 by 0.000001.",
+    ),
+    (
+        "at_least", "75", None, "74.9", "approximately",
+        "无法判定：实际值约74.9是约数，上下界都不确定，无法判断是否不低于75。",
+        "Indeterminate: the figure approximately 74.9 is an estimate that leaves both bounds open, "
+        "so whether it is at least 75 cannot be told.",
+    ),
+    (
+        "at_least", "75", None, "70", "at_least",
+        "无法判定：实际值不少于70只给出下界，上界未定，无法判断是否不低于75。",
+        "Indeterminate: the figure at least 70 gives only a lower bound and leaves the upper bound "
+        "open, so whether it is at least 75 cannot be told.",
+    ),
+    (
+        "between", "10", "20", "19.999999", "more_than",
+        "无法判定：实际值多于19.999999只给出下界，上界未定，无法判断是否在10至20之间。",
+        "Indeterminate: the figure more than 19.999999 gives only a lower bound and leaves the upper "
+        "bound open, so whether it is between 10 and 20 cannot be told.",
+    ),
+    (
+        "exactly", "50", None, None, None,
+        "无数据：未报告实际值，无法判断是否等于50。",
+        "No data: no figure was reported, so whether it is exactly 50 cannot be told.",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "upper", "actual", "qualifier", "zh", "en"),
+    REASONS,
+    ids=[f"{r[0]}-{r[4]}-{r[3]}" for r in REASONS],
+)
+def test_each_item_says_why_in_chinese_or_english(
+    session_client: TestClient,
+    auth: Tokens,
+    amount: str,
+    operator: str,
+    value: str,
+    upper: str | None,
+    actual: str | None,
+    qualifier: str | None,
+    zh: str,
+    en: str,
+) -> None:
+    json_headers = {**auth["commission"], "content-type": "application/json"}
+    target = f'{{"operator": "{operator}", "value": {value}, "upper": {upper or "null"}}}'
+    r = session_client.put(f"/api/v1/targets/{amount}/zone/2030", content=target, headers=json_headers)
+    assert r.status_code == 201, r.text
+    if actual is not None:
+        figure = f'{{"value": {actual}, "qualifier": "{qualifier}"}}'
+        r = session_client.put(
+            f"/api/v1/observations/{amount}/zone/2030", content=figure, headers=json_headers
+        )
+        assert r.status_code == 201, r.text
+    for lang, reason in (("", zh), ("&lang=zh", zh), ("&lang=en", en)):
+        r = session_client.get(f"{URL}?year=2030&indicator={amount}{lang}", headers=auth["viewer"])
+        assert r.status_code == 200, r.text
+        assert [i["reason"] for i in r.json()["items"]] == [reason]
+        r = session_client.get(f"{URL}?year=2030&indicator={amount}{lang}&format=csv", headers=auth["viewer"])
+        assert [row["reason"] for row in csv.DictReader(io.StringIO(bom_stripped(r)))] == [reason]
+
+
+def test_an_unknown_language_is_422_naming_lang(session_client: TestClient, auth: Tokens) -> None:
+    body = problem(session_client.get(f"{URL}?year=2021&lang=fr", headers=auth["viewer"]), 422)
+    assert body["errors"][0]["loc"] == ["query", "lang"]
