@@ -109,14 +109,30 @@ BATCH_DESCRIPTION = """
 The body is JSON (`{"observations": [...], "dry_run": false, "atomic": true}`), CSV (`text/csv`) or
 an .xlsx workbook (its first sheet). CSV and sheets start with the header
 `indicator,department,year,value[,qualifier,note,source]` or `指标,部门,年度,数值,限定,备注,来源`;
-columns `indicator_name` and `unit` (指标名称, 单位), which templates carry, are ignored, and blank
-lines are skipped. CSV may be UTF-8, UTF-8 with a BOM, or GB 18030/GBK: the encoding is detected.
-`?dry_run=` and `?atomic=` carry the options for every format. With a JSON body's own fields as well,
-a dry run asked for by either is a dry run, and the body's `atomic` wins (as for `indicators import`).
+the display columns of templates (`indicator_name`, `unit`, `previous_value`; 指标名称, 单位,
+上年数值) are ignored, and blank lines are skipped. CSV may be UTF-8, UTF-8 with a BOM, or
+GB 18030/GBK: the encoding is detected. `?dry_run=` and `?atomic=` carry the options for every
+format. With a JSON body's own fields as well, a dry run asked for by either is a dry run, and the
+body's `atomic` wins (as for `indicators import`).
 
-The answer is an import summary: `created`, `updated`, `unchanged`, `rejected` (rows), `dry_run`,
-and `errors` (`{row, loc, msg, type}`, at most 1000; `error_count` has them all). `row` counts from 1:
-the observations of a JSON batch, the data rows after the header of a file.
+Files as people fill them in:
+
+- `indicator` and `department` may be the code, the Chinese name or the English name (exact
+  match after trimming spaces; a name two of them share names neither: write the code);
+  `qualifier` the code or 精确, 至少, 超过, 约. JSON batches take names too.
+- A file's row whose value is empty is skipped and counted in `skipped`: a template uploads with
+  its blank rows. (In JSON a value is required.)
+- A workbook cell formatted as a percentage holds what it shows: `78%` is 78.
+- A workbook number is a binary float: read as the shortest decimal that gives it back, then
+  rounded to 6 decimals half away from zero, with a warning naming the row, when it has more
+  (`=200/3` becomes 66.666667). A formula saved without its result is an error saying so. CSV and
+  JSON values are exact text: more than 6 decimals there is an error.
+
+The answer is an import summary: `created`, `updated`, `unchanged`, `skipped`, `rejected` (rows),
+`dry_run`, `errors` (`{row, indicator, department, year, loc, msg, type}`, at most 1000;
+`error_count` has them all) and `warnings` (the same shape). `row` is the row a spreadsheet program
+shows (the header is row 1, the first data row 2); in JSON, the position in `observations` from 1.
+`indicator`, `department` and `year` are the row's as written, null where they could not be read.
 
 - `atomic` (the default): one rejected row and nothing is written; the answer is 422, a problem whose
   extension members are the summary's fields (the counts are then 0).

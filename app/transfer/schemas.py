@@ -25,7 +25,13 @@ class BatchWrite(Schema):
 
 
 class BatchError(Schema):
-    row: int
+    row: int = Field(
+        description="the row a spreadsheet program shows (header row 1, first data row 2); "
+        "in JSON, the position in the list from 1"
+    )
+    indicator: str | int | None = Field(description="the row's indicator as written; null if unreadable")
+    department: str | int | None = Field(description="the row's department as written; null if unreadable")
+    year: int | str | None = Field(description="the row's year as written; null if unreadable")
     loc: list[str | int]
     msg: str
     type: str
@@ -37,7 +43,12 @@ class BatchSummary(Schema):
     created: int
     updated: int
     unchanged: int
+    skipped: int = Field(description="rows of a file left without a value, as a template's blank rows")
     rejected: int
     dry_run: bool
     errors: list[BatchError]
     error_count: int
+    warnings: list[BatchError] = Field(
+        description="what was read differently from what was written, row by row "
+        "(a workbook number rounded to 6 decimals); at most 1000"
+    )
