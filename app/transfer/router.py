@@ -2,7 +2,7 @@
 
 import io
 from collections.abc import Iterator
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
@@ -210,26 +210,54 @@ def post_batch(
     return json_response(summary.body())
 
 
-@templates_router.get(
-    "/{department}.xlsx",
-    response_class=Response,
-    responses={200: {"content": {files.XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
-)
+TemplateLang = Annotated[
+    Literal["zh", "en"],
+    Query(description="zh (the default): the Chinese header and words; en: the English header and codes"),
+]
+TemplateYear = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX, description="The year the workbook is for")]
+_WORKBOOK: dict[int | str, dict[str, Any]] = {
+    200: {"content": {files.XLSX: {"schema": {"type": "string", "format": "binary"}}}}
+}
+
+
+def _workbook_answer(body: bytes, name: str) -> Response:
+    disposition = f'attachment; filename="{name}.xlsx"'
+    return Response(body, media_type=files.XLSX, headers={"Content-Disposition": disposition})
+
+
+# Before /{department}.xlsx, which would take "targets" for a department's code.
+@templates_router.get("/targets.xlsx", response_class=Response, responses=_WORKBOOK, tags=["targets"])
+def targets_template(
+    session: SessionDep, _: Viewer, year: TemplateYear, lang: TemplateLang = "zh"
+) -> Response:
+    """A workbook of a year's targets to fill in: a row per indicator and department to set one for.
+
+    The rows are the (indicator, department) pairs with a figure or a target in the year before or
+    in that year, derived indicators excluded. Columns: the targets import header (Chinese,
+    `指标,部门,年度,方式,目标值,上限,备注,来源`, by default; English with `lang=en`), the operator of
+    last year's target filled in (a drop-down offers 不低于, 不高于, 等于, 介于, or the codes), then the
+    indicator's and department's names, the unit and last year's target, which the import skips.
+    Fill in `目标值`/`value` (and `上限`/`upper` for 介于/between) and upload it as it is to
+    `POST /api/v1/targets`: rows left without a value are skipped. (A department coded `targets`
+    has no department template at /templates/targets.xlsx: this one is there.)
+    """
+    return _workbook_answer(templates.targets_workbook(session, year=year, lang=lang), f"targets-{year}")
+
+
+@templates_router.get("/{department}.xlsx", response_class=Response, responses=_WORKBOOK)
 def department_template(
-    department: Code,
-    session: SessionDep,
-    _: Viewer,
-    year: Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX, description="The year the figures are for")],
+    department: Code, session: SessionDep, _: Viewer, year: TemplateYear, lang: TemplateLang = "zh"
 ) -> Response:
     """A workbook for one department and year: a row per indicator it reports, values to fill in.
 
-    The indicators it reports are those it has figures or targets for. The columns are the import
-    header (`indicator,department,year,value,qualifier,note,source`) followed by `indicator_name`
-    and `unit`, which the import skips: fill in `value` (and `qualifier`, `note`, `source` if need
-    be) and upload the workbook as it is to `POST /api/v1/observations`. Rows left without a value
-    are rejected, so delete those you have no figure for.
+    The indicators it reports are those it has figures or targets for, derived ones excluded. The
+    columns are the import header (Chinese, `指标,部门,年度,数值,限定,备注,来源`, by default; English,
+    `indicator,department,year,value,qualifier,note,source`, with `lang=en`) followed by the
+    indicator's name, its unit and the department's figure of the year before, which the import
+    skips. The qualifier column offers 精确, 至少, 超过, 约 (the codes in English). Fill in the values
+    and upload the workbook as it is to `POST /api/v1/observations`: rows left without a value are
+    skipped.
     """
     found = departments.get_by_code(session, department)
-    body = templates.workbook(session, department=found, year=year)
-    disposition = f'attachment; filename="{department}-{year}.xlsx"'
-    return Response(body, media_type=files.XLSX, headers={"Content-Disposition": disposition})
+    body = templates.workbook(session, department=found, year=year, lang=lang)
+    return _workbook_answer(body, f"{department}-{year}")
