@@ -459,9 +459,11 @@ def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
     real = bulk.lookup
     calls = []
 
-    def stale_first(conn: Any, keys: Any) -> Any:
+    def stale_first(conn: Any, keys: Any, table: Any) -> Any:
         calls.append(len(keys))
-        return ({}, {}) if len(calls) == 1 else real(conn, keys)  # the first look misses the seeded cell
+        return (
+            ({}, {}) if len(calls) == 1 else real(conn, keys, table)
+        )  # the first look misses the seeded cell
 
     monkeypatch.setattr(bulk, "lookup", stale_first)
     seeded = {"value": 76, "qualifier": "at_least", "source": "report-2021 §一(二)"}
