@@ -21,6 +21,7 @@ from app.openapi import install_docs
 from app.targets.compliance.router import router as compliance_router
 from app.targets.router import router as targets_router
 from app.transfer.router import router as transfer_router
+from app.transfer.router import targets_router as targets_batch_router
 from app.transfer.router import templates_router
 
 DESCRIPTION = """
@@ -68,6 +69,7 @@ def create_app() -> FastAPI:
         indicators.changes(has_figures=observations.indicator_has_data, referenced=observations.has_history),
         templates_router,
         targets_router,
+        targets_batch_router,
         compliance_router,
         analytics_router,
         tokens_router,

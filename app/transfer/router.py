@@ -1,4 +1,4 @@
-"""HTTP for batches in and files out: many observations at once, exports, templates."""
+"""HTTP for batches in and files out: many observations or targets at once, exports, templates."""
 
 import io
 from collections.abc import Iterator
@@ -8,7 +8,8 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
-from app.auth.dependencies import Clerk, SessionDep, Viewer
+from app.auth.dependencies import Clerk, Commission, SessionDep, Viewer
+from app.auth.principal import Principal
 from app.cells.http import YearQuery, filter_id, year_range
 from app.cells.key import CellFilters
 from app.core.config import Settings, get_settings
@@ -21,12 +22,13 @@ from app.core.tables import requested_format
 from app.departments import service as departments
 from app.observations import service as observations
 from app.observations.schemas import ObservationRead
-from app.transfer import batch, export, templates
+from app.transfer import batch, export, forward, templates
 from app.transfer import formats as files
-from app.transfer.schemas import BatchSummary, BatchWrite
+from app.transfer.schemas import BatchSummary, BatchWrite, TargetBatchWrite, TargetCopy
 
 router = api_router("/observations", "observations")
 templates_router = api_router("/templates", "observations")
+targets_router = api_router("/targets", "targets")
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -176,6 +178,33 @@ _BATCH_BODY = {
 }
 
 
+def _batch(
+    request: Request,
+    body: bytes,
+    session: Session,
+    actor: Principal,
+    settings: Settings,
+    *,
+    dry_run: bool,
+    atomic: bool,
+    layout: files.Layout,
+    cells: batch.Cells,
+) -> Response:
+    kind = files.kind_of(request.headers.get("content-type"))
+    reading = files.read(kind, io.BytesIO(body), dry_run=dry_run, atomic=atomic, layout=layout)
+    summary = batch.run(
+        session,
+        rows=reading.rows,
+        actor=actor,
+        dry_run=reading.dry_run,
+        atomic=reading.atomic,
+        strict=kind == "json",
+        max_rows=settings.max_batch_rows,
+        cells=cells,
+    )
+    return json_response(summary.body())
+
+
 @router.post(
     "",
     response_model=BatchSummary,
@@ -196,16 +225,106 @@ def post_batch(
     atomic: bool = True,
 ) -> Response:
     """Record many observations at once, from JSON, CSV or an .xlsx workbook."""
-    kind = files.kind_of(request.headers.get("content-type"))
-    reading = files.read(kind, io.BytesIO(body), dry_run=dry_run, atomic=atomic)
-    summary = batch.run(
+    return _batch(
+        request,
+        body,
         session,
-        rows=reading.rows,
+        actor,
+        settings,
+        dry_run=dry_run,
+        atomic=atomic,
+        layout=files.OBSERVATIONS,
+        cells=batch.FIGURES,
+    )
+
+
+TARGETS_DESCRIPTION = """
+Set many targets at once (commission and admin). The body is JSON
+(`{"targets": [...], "dry_run": false, "atomic": true}`), CSV (`text/csv`: UTF-8, UTF-8 with a
+BOM, or GB 18030/GBK) or an .xlsx workbook (its first sheet), with the header
+`indicator,department,year,operator,value[,upper,note,source]` or
+`指标,部门,年度,方式,目标值[,上限,备注,来源]`; the display columns of the targets template
+(`indicator_name`, `department_name`, `unit`, `previous_target`; 指标名称, 部门名称, 单位, 上年目标)
+are ignored.
+
+`operator` is `at_least`, `at_most`, `exactly` or `between`; files may also write 不低于 (or 至少,
+≥, >=) for at_least, 不高于 (至多, 不超过, ≤, <=) for at_most, 等于 (=) for exactly and 介于 (区间)
+for between. The rules are PUT /targets' own: `value` and `upper` fit the indicator's value type, a
+`between` target needs `upper` not below `value`, the others take no `upper`.
+
+Everything else is as for `POST /api/v1/observations`: indicators and departments by code or name,
+a file's row without a value skipped, workbook cells as they show; the same import summary; atomic
+(422 with the summary as the problem's extension members, nothing written) unless `atomic=false`;
+`dry_run` writes nothing; the same batch sent twice is all `unchanged`; every target written gets a
+version in its history, as a PUT would.
+"""
+
+_TARGETS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _inline(TargetBatchWrite.model_json_schema())},
+            "text/csv": {"schema": {"type": "string"}},
+            files.XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@targets_router.post(
+    "",
+    response_model=BatchSummary,
+    description=TARGETS_DESCRIPTION,
+    openapi_extra=_TARGETS_BODY,
+    responses={
+        422: {"description": "Atomic batch with rejected rows, or an unreadable body; nothing written"}
+    },
+)
+def post_targets(
+    request: Request,
+    body: RawBody,
+    session: SessionDep,
+    actor: Commission,
+    settings: Annotated[Settings, Depends(get_settings)],
+    dry_run: bool = False,
+    atomic: bool = True,
+) -> Response:
+    """Set many targets at once, from JSON, CSV or an .xlsx workbook."""
+    return _batch(
+        request,
+        body,
+        session,
+        actor,
+        settings,
+        dry_run=dry_run,
+        atomic=atomic,
+        layout=files.TARGETS,
+        cells=batch.TARGETS,
+    )
+
+
+@targets_router.post(
+    "/copy",
+    response_model=BatchSummary,
+    responses={422: {"description": "to_year equal to from_year, or an unknown department or indicator"}},
+)
+def copy_targets(data: TargetCopy, session: SessionDep, actor: Commission) -> Response:
+    """Copy one year's targets to another (commission and admin): the import summary.
+
+    Every target of `from_year` (only those of `department` or `indicator`, when given) is set for
+    `to_year` with the same operator, bounds, note and source, each with a version in its history.
+    A target already set for `to_year` stays as it is and is counted `unchanged`, unless
+    `overwrite` is true. `dry_run` counts and writes nothing. `to_year` equal to `from_year` is 422.
+    """
+    summary = forward.copy(
+        session,
         actor=actor,
-        dry_run=reading.dry_run,
-        atomic=reading.atomic,
-        strict=kind == "json",
-        max_rows=settings.max_batch_rows,
+        from_year=data.from_year,
+        to_year=data.to_year,
+        department_id=filter_id(session, "department", data.department),
+        indicator_id=filter_id(session, "indicator", data.indicator),
+        overwrite=data.overwrite,
+        dry_run=data.dry_run,
     )
     return json_response(summary.body())
 
