@@ -1,41 +1,32 @@
-"""HTTP for batches in and files out: many observations or targets at once, exports, templates."""
+"""HTTP for observations in and out: many at once from a file or JSON, and all of them as a file."""
 
-import io
 from collections.abc import Iterator
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
-from app.auth.dependencies import Clerk, Commission, SessionDep, Viewer
-from app.auth.principal import Principal
+from app.auth.dependencies import Clerk, SessionDep, Viewer
 from app.cells.http import YearQuery, filter_id, year_range
 from app.cells.key import CellFilters
 from app.core.config import Settings, get_settings
 from app.core.db.session import get_session
-from app.core.fields import YEAR_MAX, YEAR_MIN, Code
+from app.core.fields import Code
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
 from app.core.tables import requested_format
-from app.departments import service as departments
 from app.observations import service as observations
 from app.observations.schemas import ObservationRead
-from app.transfer import batch, export, forward, templates
+from app.transfer import batch, export
 from app.transfer import formats as files
-from app.transfer.schemas import BatchSummary, BatchWrite, TargetBatchWrite, TargetCopy
+from app.transfer.http import RawBody, batch_body, run_batch
+from app.transfer.schemas import BatchSummary, BatchWrite
 
 router = api_router("/observations", "observations")
-templates_router = api_router("/templates", "observations")
-targets_router = api_router("/targets", "targets")
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-RawBody = Annotated[bytes, Depends(_raw_body)]
 # An export is streamed after the route returns, so its session lives until the answer is sent.
 StreamSession = Annotated[Session, Depends(get_session, scope="request")]
 Format = Annotated[
@@ -153,56 +144,7 @@ columns is 422; a body over INDICATORS_MAX_UPLOAD_MB is 413. Nothing is written 
 """
 
 
-def _inline(schema: Any, defs: dict[str, Any] | None = None) -> Any:
-    """A JSON schema with its $defs written in place: openapi_extra cannot add components."""
-    if defs is None and isinstance(schema, dict):
-        defs = schema.pop("$defs", {})
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return _inline(dict((defs or {})[schema["$ref"].rsplit("/", 1)[1]]), defs)
-        return {k: _inline(v, defs) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_inline(v, defs) for v in schema]
-    return schema
-
-
-_BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": _inline(BatchWrite.model_json_schema())},
-            "text/csv": {"schema": {"type": "string"}},
-            files.XLSX: {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
-
-
-def _batch(
-    request: Request,
-    body: bytes,
-    session: Session,
-    actor: Principal,
-    settings: Settings,
-    *,
-    dry_run: bool,
-    atomic: bool,
-    layout: files.Layout,
-    cells: batch.Cells,
-) -> Response:
-    kind = files.kind_of(request.headers.get("content-type"))
-    reading = files.read(kind, io.BytesIO(body), dry_run=dry_run, atomic=atomic, layout=layout)
-    summary = batch.run(
-        session,
-        rows=reading.rows,
-        actor=actor,
-        dry_run=reading.dry_run,
-        atomic=reading.atomic,
-        strict=kind == "json",
-        max_rows=settings.max_batch_rows,
-        cells=cells,
-    )
-    return json_response(summary.body())
+_BATCH_BODY = batch_body(BatchWrite)
 
 
 @router.post(
@@ -225,7 +167,7 @@ def post_batch(
     atomic: bool = True,
 ) -> Response:
     """Record many observations at once, from JSON, CSV or an .xlsx workbook."""
-    return _batch(
+    return run_batch(
         request,
         body,
         session,
@@ -236,147 +178,3 @@ def post_batch(
         layout=files.OBSERVATIONS,
         cells=batch.FIGURES,
     )
-
-
-TARGETS_DESCRIPTION = """
-Set many targets at once (commission and admin). The body is JSON
-(`{"targets": [...], "dry_run": false, "atomic": true}`), CSV (`text/csv`: UTF-8, UTF-8 with a
-BOM, or GB 18030/GBK) or an .xlsx workbook (its first sheet), with the header
-`indicator,department,year,operator,value[,upper,note,source]` or
-`指标,部门,年度,方式,目标值[,上限,备注,来源]`; the display columns of the targets template
-(`indicator_name`, `department_name`, `unit`, `previous_target`; 指标名称, 部门名称, 单位, 上年目标)
-are ignored.
-
-`operator` is `at_least`, `at_most`, `exactly` or `between`; files may also write 不低于 (or 至少,
-≥, >=) for at_least, 不高于 (至多, 不超过, ≤, <=) for at_most, 等于 (=) for exactly and 介于 (区间)
-for between. The rules are PUT /targets' own: `value` and `upper` fit the indicator's value type, a
-`between` target needs `upper` not below `value`, the others take no `upper`.
-
-Everything else is as for `POST /api/v1/observations`: indicators and departments by code or name,
-a file's row without a value skipped, workbook cells as they show; the same import summary; atomic
-(422 with the summary as the problem's extension members, nothing written) unless `atomic=false`;
-`dry_run` writes nothing; the same batch sent twice is all `unchanged`; every target written gets a
-version in its history, as a PUT would.
-"""
-
-_TARGETS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": _inline(TargetBatchWrite.model_json_schema())},
-            "text/csv": {"schema": {"type": "string"}},
-            files.XLSX: {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
-
-
-@targets_router.post(
-    "",
-    response_model=BatchSummary,
-    description=TARGETS_DESCRIPTION,
-    openapi_extra=_TARGETS_BODY,
-    responses={
-        422: {"description": "Atomic batch with rejected rows, or an unreadable body; nothing written"}
-    },
-)
-def post_targets(
-    request: Request,
-    body: RawBody,
-    session: SessionDep,
-    actor: Commission,
-    settings: Annotated[Settings, Depends(get_settings)],
-    dry_run: bool = False,
-    atomic: bool = True,
-) -> Response:
-    """Set many targets at once, from JSON, CSV or an .xlsx workbook."""
-    return _batch(
-        request,
-        body,
-        session,
-        actor,
-        settings,
-        dry_run=dry_run,
-        atomic=atomic,
-        layout=files.TARGETS,
-        cells=batch.TARGETS,
-    )
-
-
-@targets_router.post(
-    "/copy",
-    response_model=BatchSummary,
-    responses={422: {"description": "to_year equal to from_year, or an unknown department or indicator"}},
-)
-def copy_targets(data: TargetCopy, session: SessionDep, actor: Commission) -> Response:
-    """Copy one year's targets to another (commission and admin): the import summary.
-
-    Every target of `from_year` (only those of `department` or `indicator`, when given) is set for
-    `to_year` with the same operator, bounds, note and source, each with a version in its history.
-    A target already set for `to_year` stays as it is and is counted `unchanged`, unless
-    `overwrite` is true. `dry_run` counts and writes nothing. `to_year` equal to `from_year` is 422.
-    """
-    summary = forward.copy(
-        session,
-        actor=actor,
-        from_year=data.from_year,
-        to_year=data.to_year,
-        department_id=filter_id(session, "department", data.department),
-        indicator_id=filter_id(session, "indicator", data.indicator),
-        overwrite=data.overwrite,
-        dry_run=data.dry_run,
-    )
-    return json_response(summary.body())
-
-
-TemplateLang = Annotated[
-    Literal["zh", "en"],
-    Query(description="zh (the default): the Chinese header and words; en: the English header and codes"),
-]
-TemplateYear = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX, description="The year the workbook is for")]
-_WORKBOOK: dict[int | str, dict[str, Any]] = {
-    200: {"content": {files.XLSX: {"schema": {"type": "string", "format": "binary"}}}}
-}
-
-
-def _workbook_answer(body: bytes, name: str) -> Response:
-    disposition = f'attachment; filename="{name}.xlsx"'
-    return Response(body, media_type=files.XLSX, headers={"Content-Disposition": disposition})
-
-
-# Before /{department}.xlsx, which would take "targets" for a department's code.
-@templates_router.get("/targets.xlsx", response_class=Response, responses=_WORKBOOK, tags=["targets"])
-def targets_template(
-    session: SessionDep, _: Viewer, year: TemplateYear, lang: TemplateLang = "zh"
-) -> Response:
-    """A workbook of a year's targets to fill in: a row per indicator and department to set one for.
-
-    The rows are the (indicator, department) pairs with a figure or a target in the year before or
-    in that year, derived indicators excluded. Columns: the targets import header (Chinese,
-    `指标,部门,年度,方式,目标值,上限,备注,来源`, by default; English with `lang=en`), the operator of
-    last year's target filled in (a drop-down offers 不低于, 不高于, 等于, 介于, or the codes), then the
-    indicator's and department's names, the unit and last year's target, which the import skips.
-    Fill in `目标值`/`value` (and `上限`/`upper` for 介于/between) and upload it as it is to
-    `POST /api/v1/targets`: rows left without a value are skipped. (A department coded `targets`
-    has no department template at /templates/targets.xlsx: this one is there.)
-    """
-    return _workbook_answer(templates.targets_workbook(session, year=year, lang=lang), f"targets-{year}")
-
-
-@templates_router.get("/{department}.xlsx", response_class=Response, responses=_WORKBOOK)
-def department_template(
-    department: Code, session: SessionDep, _: Viewer, year: TemplateYear, lang: TemplateLang = "zh"
-) -> Response:
-    """A workbook for one department and year: a row per indicator it reports, values to fill in.
-
-    The indicators it reports are those it has figures or targets for, derived ones excluded. The
-    columns are the import header (Chinese, `指标,部门,年度,数值,限定,备注,来源`, by default; English,
-    `indicator,department,year,value,qualifier,note,source`, with `lang=en`) followed by the
-    indicator's name, its unit and the department's figure of the year before, which the import
-    skips. The qualifier column offers 精确, 至少, 超过, 约 (the codes in English). Fill in the values
-    and upload the workbook as it is to `POST /api/v1/observations`: rows left without a value are
-    skipped.
-    """
-    found = departments.get_by_code(session, department)
-    body = templates.workbook(session, department=found, year=year, lang=lang)
-    return _workbook_answer(body, f"{department}-{year}")
