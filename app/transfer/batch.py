@@ -25,8 +25,9 @@ from app.core.db.types import utcnow
 from app.core.json import paused_gc
 from app.core.problems import Forbidden, InvalidValue
 from app.transfer import bulk
-from app.transfer.checks import Checker, Summary, TargetChecker, Valid
+from app.transfer.checks import Checker, Summary, Valid
 from app.transfer.formats import Row
+from app.transfer.target_checks import TargetChecker
 
 
 @dataclass(frozen=True)

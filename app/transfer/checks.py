@@ -5,7 +5,7 @@ each naming its row's indicator, department and year as written.
 A Checker resolves codes and names once (departments.code_map and names, indicators.by_code),
 knows which departments the actor may write, and remembers every cell named so far, so that a
 later row for the same cell is rejected, even across the chunks of a file streamed from disk.
-`Checker` checks figures; `TargetChecker` targets, with the same cell checks.
+`Checker` checks figures; app.transfer.target_checks targets, with the same cell checks.
 
 Files as people fill them in (not JSON, whose types the contract fixes): an indicator or a
 department may be named by its code, its Chinese or its English name; a qualifier by its code or
@@ -34,17 +34,15 @@ from app.indicators import service as indicators
 from app.indicators.models import ValueType
 from app.observations.models import Qualifier
 from app.observations.rules import violation
-from app.targets.models import Operator
-from app.targets.rules import bounds_problem
 from app.transfer import words
 from app.transfer.bulk import Number
-from app.transfer.formats import MISSING, NO_RESULT, BadRow, Row, SheetNumber
+from app.transfer.formats import MISSING, BadRow, Row
+from app.transfer.workbooks import NO_RESULT, SheetNumber
 
 MAX_ERRORS = 1000
 NOTE_MAX, SOURCE_MAX = 2000, 500
 QUALIFIERS = frozenset(q.value for q in Qualifier)
 _QUALIFIER_MSG = "must be one of " + ", ".join(q.value for q in Qualifier) + " (or 精确, 至少, 超过, 约)"
-_OPERATOR_MSG = "must be one of " + ", ".join(o.value for o in Operator) + " (or 不低于, 不高于, 等于, 介于)"
 _NO_RESULT_MSG = (
     "the cell holds a formula saved without its result; open the workbook in a spreadsheet program "
     "and save it again, or type the number"
@@ -114,29 +112,9 @@ def _as_written(raw: Any) -> Any:
     return None
 
 
-def _blank(raw: Any) -> bool:
+def blank(raw: Any) -> bool:
     """Whether a file's cell is empty (a row without a value is skipped, not refused)."""
     return raw is None or (type(raw) is str and (not raw or raw.isspace()))
-
-
-def _names(
-    codes: dict[str, Any], named: Iterable[tuple[Any, str | None, str | None]]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Codes, Chinese and English names, each to what it names, for files that write names; and the
-    names two entries share, which name neither."""
-    found = dict(codes)
-    shared: dict[str, str] = {}
-    for target, name, name_en in named:
-        for text in {name and name.strip(), name_en and name_en.strip()}:
-            if not text or text in codes:
-                continue  # a code is what it says, whatever another entry is called
-            if text in found and found[text] != target:
-                shared[text] = text
-            else:
-                found[text] = target
-    for text in shared:
-        found.pop(text, None)
-    return found, shared
 
 
 class Checker:
@@ -151,14 +129,14 @@ class Checker:
         self.max_rows = max_rows
         # code, Chinese or English name -> (id, value_type, lowest and highest whole number it takes)
         catalogue = indicators.by_code(session)
-        self.indicators, self.shared_indicator_names = _names(
+        self.indicators, self.shared_indicator_names = words.names(
             {code: (i.id, i.value_type, *_INT_RANGE[i.value_type]) for code, i in catalogue.items()},
             (
                 ((i.id, i.value_type, *_INT_RANGE[i.value_type]), i.name, i.name_en)
                 for i in catalogue.values()
             ),
         )
-        self.departments, self.shared_department_names = _names(
+        self.departments, self.shared_department_names = words.names(
             departments.code_map(session), departments.names(session)
         )
         self.allowed = writable_departments(session, actor)
@@ -437,7 +415,7 @@ class Checker:
             qualifier: str | None = "exact"
         elif type(qual_raw) is str and qual_raw in QUALIFIERS:
             qualifier = qual_raw
-        elif not strict and _blank(qual_raw):
+        elif not strict and blank(qual_raw):
             qualifier = "exact"
         else:
             qualifier = self._word(n, "qualifier", qual_raw, words.QUALIFIERS, _QUALIFIER_MSG)
@@ -446,39 +424,3 @@ class Checker:
         if key is None or value is None or qualifier is None:
             return None
         return key, n, indicator[0], department, year, value, qualifier, note, source  # type: ignore[index]
-
-
-class TargetChecker(Checker):
-    """Checks rows of targets: the same cells as figures, with an operator, a value and an upper bound
-    that must fit the indicator's value type, as `PUT /targets` checks them."""
-
-    def _row(self, n: int, values: tuple[Any, ...]) -> Valid | None:
-        ind_raw, dep_raw, year_raw, operator_raw, value_raw, upper_raw, note_raw, source_raw = values
-        if not self.strict and _blank(value_raw):
-            self.summary.skipped += 1  # a template's row left without a target
-            return None
-        indicator, department, year = self._where(n, ind_raw, dep_raw, year_raw)
-        value_type = indicator[1] if indicator else None
-        operator: str | None = None
-        if operator_raw is MISSING or operator_raw is None or (not self.strict and _blank(operator_raw)):
-            self._error(n, ("operator",), "required", "missing")
-        else:
-            operator = self._word(n, "operator", operator_raw, words.OPERATORS, _OPERATOR_MSG)
-        value = self._value(n, value_raw, value_type)
-        upper = None
-        if not (upper_raw is MISSING or upper_raw is None or (not self.strict and _blank(upper_raw))):
-            upper = self._value(n, upper_raw, value_type, "upper")
-            if upper is None:
-                operator = None  # its error is recorded: the row fails
-        if operator is not None and value is not None:
-            problem = bounds_problem(
-                Operator(operator), Decimal(value), None if upper is None else Decimal(upper)
-            )
-            if problem is not None:
-                self._error(n, ("upper",), problem, "bounds")
-                operator = None
-        note, source = self._note_and_source(n, note_raw, source_raw)
-        key = self._claim(n, indicator, department, year)
-        if key is None or operator is None or value is None:
-            return None
-        return key, n, indicator[0], department, year, operator, value, upper, note, source  # type: ignore[index]
