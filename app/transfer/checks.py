@@ -419,7 +419,12 @@ class Checker:
             qualifier = "exact"
         else:
             qualifier = self._word(n, "qualifier", qual_raw, words.QUALIFIERS, _QUALIFIER_MSG)
-        note, source = self._note_and_source(n, note_raw, source_raw)
+        if (note_raw is MISSING or note_raw is None or note_raw == "") and (
+            source_raw is MISSING or source_raw is None or source_raw == ""
+        ):
+            note = source = None  # most rows: no call
+        else:
+            note, source = self._note_and_source(n, note_raw, source_raw)
         key = self._claim(n, indicator, department, year)
         if key is None or value is None or qualifier is None:
             return None
