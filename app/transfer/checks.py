@@ -106,10 +106,16 @@ def _as_written(raw: Any) -> Any:
         return None
     if isinstance(raw, str | int | float | Decimal):
         text = _text(raw)
-        if text is not None and isinstance(raw, int | float | Decimal) and text.lstrip("-").isdigit():
+        if text is not None and isinstance(raw, int | float | Decimal) and _whole(text):
             return int(text)
         return text
     return None
+
+
+def _whole(text: str) -> bool:
+    """Whether the text is a whole number a JSON answer can carry as one (up to 18 digits)."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit() and len(digits) <= 18
 
 
 def blank(raw: Any) -> bool:
@@ -166,7 +172,7 @@ class Checker:
         """The row's indicator, department and year as written, in its errors or warnings."""
         named = {"indicator": _as_written(values[0]), "department": _as_written(values[1])}
         year = _as_written(values[2])
-        named["year"] = int(year) if type(year) is str and year.isascii() and year.isdigit() else year
+        named["year"] = int(year) if type(year) is str and _whole(year) else year
         for entry in entries:
             entry.update(named)
 

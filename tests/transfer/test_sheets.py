@@ -306,3 +306,10 @@ def test_csv_values_stay_exact_text_under_the_6_decimal_rule(
         send_csv(session_client, auth["clerk-zone"], [ZH, f"deadline-compression,zone,2022,{value},,,"]), 422
     )
     assert "6 digits after" in body["errors"][0]["msg"] and body["warnings"] == []
+
+
+@pytest.mark.parametrize("year", [-9223372036854775809, 10**30])
+def test_an_error_names_a_year_of_any_size(session_client: TestClient, auth: Tokens, year: int) -> None:
+    row = {"indicator": "legal-lectures", "department": "zone", "year": year, "value": 1}
+    body = problem(session_client.post(URL, json={"observations": [row]}, headers=auth["clerk-zone"]), 422)
+    assert body["errors"][0]["year"] == str(year)  # as written, though no JSON number holds it
