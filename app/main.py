@@ -22,7 +22,8 @@ from app.openapi import install_docs
 from app.targets.compliance.router import router as compliance_router
 from app.targets.router import router as targets_router
 from app.transfer.router import router as transfer_router
-from app.transfer.router import templates_router
+from app.transfer.targets_router import router as targets_batch_router
+from app.transfer.templates_router import router as templates_router
 
 DESCRIPTION = """
 Performance indicators of a local government: the figures each department reports every year,
@@ -71,6 +72,7 @@ def create_app() -> FastAPI:
         indicators.changes(has_figures=observations.indicator_has_data, referenced=observations.has_history),
         templates_router,
         targets_router,
+        targets_batch_router,
         compliance_router,
         analytics_router,
         tokens_router,

@@ -37,6 +37,13 @@ def code_map(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Department.code, Department.id)).all())
 
 
+def names(session: Session) -> builtins.list[tuple[int, str, str | None]]:
+    """Every department's id, name and English name: files may name departments by either."""
+    return [
+        (i, n, e) for i, n, e in session.execute(select(Department.id, Department.name, Department.name_en))
+    ]
+
+
 def read(session: Session, department: Department) -> DepartmentRead:
     parent = None
     if department.parent_id is not None:

@@ -16,6 +16,19 @@ from app.observations.models import Qualifier
 from app.targets.models import Operator
 
 
+def bounds_problem(operator: Operator, value: Decimal | None, upper: Decimal | None) -> str | None:
+    """What is wrong with a target's `upper` for its operator, or None: a `between` target needs an
+    upper bound not below its value, and no other operator takes one."""
+    if operator is Operator.between:
+        if upper is None:
+            return "a 'between' target needs 'upper'"
+        if value is not None and value > upper:
+            return f"'upper' ({upper}) must not be less than 'value' ({value})"
+    elif upper is not None:
+        return f"'upper' belongs only to 'between' targets, not to {operator}"
+    return None
+
+
 class Status(enum.StrEnum):
     met = "met"
     not_met = "not_met"

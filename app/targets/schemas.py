@@ -7,7 +7,7 @@ from app.cells.tables import Action
 from app.core.fields import Number, Schema, Value, required_when
 from app.observations.models import Qualifier
 from app.targets.models import Operator
-from app.targets.rules import Status
+from app.targets.rules import Status, bounds_problem
 
 
 class TargetWrite(Schema):
@@ -30,14 +30,10 @@ class TargetWrite(Schema):
     @classmethod
     def _upper_fits_operator(cls, upper: Decimal | None, info: ValidationInfo) -> Decimal | None:
         # A field validator rather than a model one, so that the error names ["body", "upper"].
-        operator, value = info.data.get("operator"), info.data.get("value")
-        if operator is Operator.between:
-            if upper is None:
-                raise ValueError("a 'between' target needs 'upper'")
-            if value is not None and value > upper:
-                raise ValueError(f"'upper' ({upper}) must not be less than 'value' ({value})")
-        elif operator is not None and upper is not None:
-            raise ValueError(f"'upper' belongs only to 'between' targets, not to {operator}")
+        operator = info.data.get("operator")
+        problem = None if operator is None else bounds_problem(operator, info.data.get("value"), upper)
+        if problem is not None:
+            raise ValueError(problem)
         return upper
 
 

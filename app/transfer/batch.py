@@ -1,4 +1,5 @@
-"""Many observations at once: every row checked, the valid ones written in bulk with their history.
+"""Many observations or targets at once: every row checked, the valid ones written in bulk with their
+history. `FIGURES` and `TARGETS` say which: the row checks and the tables of each.
 
 A batch checks its rows (app.transfer.checks), looks up the existing cells in bulk and writes
 with app.transfer.bulk, leaving the same current rows and revisions as one-cell writes would.
@@ -13,6 +14,7 @@ It is fed rows all at once (HTTP) or in chunks (the command line streaming a lar
 import builtins
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from itertools import islice
 
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +27,19 @@ from app.core.problems import Forbidden, InvalidValue
 from app.transfer import bulk
 from app.transfer.checks import Checker, Summary, Valid
 from app.transfer.formats import Row
+from app.transfer.target_checks import TargetChecker
+
+
+@dataclass(frozen=True)
+class Cells:
+    """A kind of cell a batch writes: how its rows are checked and where they are stored."""
+
+    checker: type[Checker]
+    table: bulk.CellTable
+
+
+FIGURES = Cells(Checker, bulk.OBSERVATIONS)
+TARGETS = Cells(TargetChecker, bulk.TARGETS)
 
 # Rows per chunk of a batch held in memory: a 100,000-row batch is checked and stored in four.
 OVERLAP_CHUNK = 25_000
@@ -48,12 +63,16 @@ class Batch:
         atomic: bool = True,
         strict: bool = True,
         max_rows: int | None = None,
+        cells: Cells = FIGURES,
     ) -> None:
         self.session = session
         self.actor = actor
         self.summary = Summary(dry_run=dry_run)
         self.atomic = atomic
-        self.checker = Checker(session, actor=actor, summary=self.summary, strict=strict, max_rows=max_rows)
+        self.table = cells.table
+        self.checker = cells.checker(
+            session, actor=actor, summary=self.summary, strict=strict, max_rows=max_rows
+        )
         dbapi = session.get_bind().dialect.loaded_dbapi
         # COPY goes through the driver itself, whose errors SQLAlchemy does not wrap.
         self.conflicts: tuple[type[Exception], ...] = (IntegrityError, dbapi.IntegrityError)
@@ -123,7 +142,8 @@ class Batch:
 
     def _apply(self, valid: builtins.list[Valid], *, write: bool) -> None:
         conn = self.session.connection()
-        current, last = bulk.lookup(conn, [v[0] for v in valid])
+        table = self.table
+        current, last = bulk.lookup(conn, [v[0] for v in valid], table)
         new: builtins.list[Valid] = []
         versions: dict[int, int] = {}  # key -> version of the new rows of cells that once existed
         changed: builtins.list[bulk.ChangedRow] = []
@@ -132,26 +152,22 @@ class Batch:
         if not current and not last:
             new = valid  # cells never written before: the usual batch of a new year's figures
         else:
+            # A row is (key, row, i, d, y, *payload, note, source); a current one (key, id, version,
+            # *payload, note, source): the same cell is unchanged when their tails are equal.
+            payload_end = 3 + table.width
             for row in valid:
-                key, _, i, d, y, value, q, note, source = row
+                key = row[0]
                 now = current.get(key)
                 if now is None:
                     new.append(row)
                     if key in last:
                         versions[key] = last[key] + 1
-                elif (
-                    now.value == value
-                    and now.qualifier == q
-                    and (now.note or None) == note
-                    and (now.source or None) == source
-                ):
+                elif now[3:] == row[5:]:
                     unchanged += 1
                 else:
-                    version = now.version + 1
-                    changed.append((now.id, version, value, q, note, source))
-                    revisions.append(
-                        (i, d, y, version, "update", now.value, value, now.qualifier, q, note, source)
-                    )
+                    version = now[2] + 1
+                    changed.append((now[1], version, *row[5:]))
+                    revisions.append((*row[2:5], version, "update", *now[3:payload_end], *row[5:]))
         if write:
             bulk.write(
                 conn,
@@ -161,6 +177,7 @@ class Batch:
                 revisions=revisions,
                 at=self.at,
                 by=self.actor.name,
+                table=table,
             )
         self.summary.created += len(new)
         self.summary.updated += len(changed)
@@ -199,9 +216,12 @@ def run(
     atomic: bool,
     strict: bool,
     max_rows: int | None = None,
+    cells: Cells = FIGURES,
 ) -> Summary:
     """A whole batch held in memory: every row checked before anything is written."""
-    batch = Batch(session, actor=actor, dry_run=dry_run, atomic=atomic, strict=strict, max_rows=max_rows)
+    batch = Batch(
+        session, actor=actor, dry_run=dry_run, atomic=atomic, strict=strict, max_rows=max_rows, cells=cells
+    )
     conn = session.connection()
     with bulk.roomy_cache(conn):
         if conn.dialect.name == "sqlite":

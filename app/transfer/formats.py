@@ -1,31 +1,36 @@
 """Batch bodies as rows: a JSON document, a CSV file (UTF-8, UTF-8 with BOM or GB 18030) or a workbook.
 
-Every reader yields `(row, values)` with `values` in FIELDS order (MISSING where a JSON object has no
-such key), or a `BadRow` for an item that is not a row at all. Rows count from 1: for CSV and sheets
-the data rows after the header, so that row N is line N + 1 of the file.
+A `Layout` names a batch's columns: observations (`OBSERVATIONS`) or targets (`TARGETS`). Every
+reader yields `(row, values)` with `values` in the layout's field order (MISSING where a JSON
+object has no such key), or a `BadRow` for an item that is not a row at all. `row` is what a
+person sees: for CSV and sheets the row number a spreadsheet program shows (the header is row 1,
+the first data row 2), for JSON the position in the list from 1.
+
+A workbook's cells are read as they show (app.transfer.workbooks).
 """
 
 import codecs
 import csv
 import io
 import json
-import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
 from typing import IO, Any, Final, Literal, NamedTuple
 
 from app.core.problems import FieldError, InvalidValue, UnsupportedMediaType
+from app.transfer import workbooks
 
 FIELDS: Final = ("indicator", "department", "year", "value", "qualifier", "note", "source")
-REQUIRED: Final = FIELDS[:4]
-# The Chinese header offices write, and the display columns of our own templates (skipped on import).
-ALIASES: Final = {
-    **dict(zip(("指标", "部门", "年度", "数值", "限定", "备注", "来源"), FIELDS, strict=True)),
-    "年份": "year",
-}
-DISPLAY: Final = frozenset({"indicator_name", "unit", "指标名称", "单位"})
+HEADER_ZH: Final = ("指标", "部门", "年度", "数值", "限定", "备注", "来源")
+TARGET_FIELDS: Final = ("indicator", "department", "year", "operator", "value", "upper", "note", "source")
+TARGET_HEADER_ZH: Final = ("指标", "部门", "年度", "方式", "目标值", "上限", "备注", "来源")
+# The display columns of our own templates, English and Chinese: skipped on import.
+DISPLAY: Final = frozenset(
+    {"indicator_name", "department_name", "unit", "previous_value", "previous_target"}
+    | {"指标名称", "部门名称", "单位", "上年数值", "上年目标"}
+)
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -55,6 +60,51 @@ class BadRow:
 
 
 Row = tuple[int, Values] | BadRow
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The columns of one kind of batch, and the key of a JSON batch's list."""
+
+    key: str
+    fields: tuple[str, ...]
+    required: tuple[str, ...]
+    header_zh: tuple[str, ...]
+    pick: Callable[[Callable[[str, Any], Any]], Values]  # a JSON object's values by its `get`
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """The Chinese header offices write, to the field each column is."""
+        return {**dict(zip(self.header_zh, self.fields, strict=True)), "年份": "year"}
+
+    def header_text(self) -> str:
+        optional = self.fields[len(self.required) :]
+        zh = self.header_zh
+        return (
+            f"{','.join(self.required)}[,{','.join(optional)}] "
+            f"(or {','.join(zh[: len(self.required)])}[,{','.join(zh[len(self.required) :])}])"
+        )
+
+
+def _observation(get: Callable[[str, Any], Any]) -> Values:
+    # Written out rather than looped over the fields: this runs once per row of a JSON batch.
+    return (
+        get("indicator", MISSING),
+        get("department", MISSING),
+        get("year", MISSING),
+        get("value", MISSING),
+        get("qualifier", MISSING),
+        get("note", MISSING),
+        get("source", MISSING),
+    )
+
+
+def _target(get: Callable[[str, Any], Any]) -> Values:
+    return tuple(get(field, MISSING) for field in TARGET_FIELDS)
+
+
+OBSERVATIONS: Final = Layout("observations", FIELDS, FIELDS[:4], HEADER_ZH, _observation)
+TARGETS: Final = Layout("targets", TARGET_FIELDS, TARGET_FIELDS[:5], TARGET_HEADER_ZH, _target)
 
 
 def kind_of(content_type: str | None) -> Kind:
@@ -87,23 +137,24 @@ def sniff(kind: Kind, head: bytes) -> None:
 # --- JSON -------------------------------------------------------------------------------------------
 
 
-def json_batch(document: Any) -> tuple[list[Any], bool | None, bool | None]:
-    """The observations of a JSON batch and its dry_run and atomic flags (None when not given)."""
+def json_batch(document: Any, layout: Layout = OBSERVATIONS) -> tuple[list[Any], bool | None, bool | None]:
+    """The rows of a JSON batch and its dry_run and atomic flags (None when not given)."""
+    key = layout.key
     if not isinstance(document, dict):
         raise InvalidValue(
-            'A JSON batch is an object: {"observations": [...], "dry_run": false, "atomic": true}',
+            f'A JSON batch is an object: {{"{key}": [...], "dry_run": false, "atomic": true}}',
             errors=[FieldError(["body"], "must be an object", "dict_type")],
         )
     errors = [
-        FieldError(["body", key], "unknown field; a batch has observations, dry_run and atomic", "extra")
-        for key in document
-        if key not in ("observations", "dry_run", "atomic")
+        FieldError(["body", name], f"unknown field; a batch has {key}, dry_run and atomic", "extra")
+        for name in document
+        if name not in (key, "dry_run", "atomic")
     ]
-    observations = document.get("observations", MISSING)
+    observations = document.get(key, MISSING)
     if observations is MISSING:
-        errors.append(FieldError(["body", "observations"], "required", "missing"))
+        errors.append(FieldError(["body", key], "required", "missing"))
     elif not isinstance(observations, list):
-        errors.append(FieldError(["body", "observations"], "must be a list of observations", "list_type"))
+        errors.append(FieldError(["body", key], f"must be a list of {key}", "list_type"))
     flags: list[bool | None] = []
     for name in ("dry_run", "atomic"):
         flag = document.get(name, MISSING)
@@ -115,44 +166,35 @@ def json_batch(document: Any) -> tuple[list[Any], bool | None, bool | None]:
     return observations, flags[0], flags[1]
 
 
-def json_rows(items: Iterable[Any]) -> Iterator[Row]:
-    fieldset = frozenset(FIELDS)
+def json_rows(items: Iterable[Any], layout: Layout = OBSERVATIONS) -> Iterator[Row]:
+    fieldset = frozenset(layout.fields)
+    pick = layout.pick
+    wanted = f"must be an object with {', '.join(layout.required)}"
     for n, item in enumerate(items, 1):
         if not isinstance(item, dict):
-            yield BadRow(n, (), "must be an object with indicator, department, year and value", "dict_type")
+            yield BadRow(n, (), wanted, "dict_type")
             continue
         if not item.keys() <= fieldset:
             extra = sorted(str(k) for k in item.keys() - fieldset)
             yield BadRow(n, (extra[0],), f"unknown field(s) {', '.join(extra)}", "extra_forbidden")
             continue
-        get = item.get
-        yield (
-            n,
-            (
-                get("indicator", MISSING),
-                get("department", MISSING),
-                get("year", MISSING),
-                get("value", MISSING),
-                get("qualifier", MISSING),
-                get("note", MISSING),
-                get("source", MISSING),
-            ),
-        )
+        yield n, pick(item.get)
 
 
 # --- headers ----------------------------------------------------------------------------------------
 
 
-def columns(header: Sequence[Any]) -> list[int | None]:
-    """For each of FIELDS, its column index in the header (None for an absent optional one)."""
+def columns(header: Sequence[Any], layout: Layout = OBSERVATIONS) -> list[int | None]:
+    """For each of the layout's fields, its column index in the header (None for an absent optional one)."""
     found: dict[str, int] = {}
     errors: list[FieldError] = []
+    aliases, fields = layout.aliases, layout.fields
     for index, cell in enumerate(header):
         name = "" if cell is None else str(cell).strip().lstrip("\ufeff").strip()
-        key = ALIASES.get(name) or name.lower()
+        key = aliases.get(name) or name.lower()
         if not name or key in DISPLAY or name in DISPLAY:
             continue
-        if key not in FIELDS:
+        if key not in fields:
             errors.append(FieldError(["header", index + 1], f"unknown column {name!r}", "unknown_column"))
         elif key in found:
             errors.append(FieldError(["header", index + 1], f"column {key!r} appears twice", "duplicate"))
@@ -160,31 +202,28 @@ def columns(header: Sequence[Any]) -> list[int | None]:
             found[key] = index
     errors += [
         FieldError(["header", field], f"required column {field!r} is missing", "missing")
-        for field in REQUIRED
+        for field in layout.required
         if field not in found
     ]
     if errors:
-        raise InvalidValue(
-            "The header must name the columns indicator,department,year,value[,qualifier,note,source] "
-            "(or 指标,部门,年度,数值,限定,备注,来源)",
-            errors=errors,
-        )
-    return [found.get(f) for f in FIELDS]
+        raise InvalidValue(f"The header must name the columns {layout.header_text()}", errors=errors)
+    return [found.get(f) for f in fields]
 
 
-def _table_rows(lines: Iterator[Sequence[Any]], empty: Any) -> Iterator[Row]:
-    """The rows of a table whose first line is the header; blank lines keep their number, unread."""
-    header = next(lines, None)
-    if header is None:
+def _table_rows(lines: Iterator[tuple[int, Sequence[Any]]], empty: Any, layout: Layout) -> Iterator[Row]:
+    """The rows of a table whose first line is the header, each with its number as a spreadsheet
+    shows it; blank lines keep their number, unread."""
+    first = next(lines, None)
+    if first is None:
         raise InvalidValue(
             "The file is empty: it needs a header line",
             errors=[FieldError(["header"], "missing", "missing")],
         )
-    index = columns(header)
+    index = columns(first[1], layout)
     width = max(i for i in index if i is not None) + 1
     # Absent optional columns read the cell one past the widest column, always `empty`.
     pick = itemgetter(*(width if i is None else i for i in index))
-    for n, line in enumerate(lines, 1):
+    for n, line in lines:
         if len(line) == width:
             values = pick([*line, empty])
         else:
@@ -221,10 +260,11 @@ def detect_file_encoding(handle: IO[bytes], block: int = 1 << 20) -> str:
     return "utf-8-sig" if utf8 else "gb18030"
 
 
-def csv_rows(text: IO[str]) -> Iterator[Row]:
-    """Rows of CSV text, streamed."""
+def csv_rows(text: IO[str], layout: Layout = OBSERVATIONS) -> Iterator[Row]:
+    """Rows of CSV text, streamed; a record's number is its row in a spreadsheet program (a quoted
+    line break does not start a new one)."""
     try:
-        yield from _table_rows(csv.reader(text), "")
+        yield from _table_rows(enumerate(csv.reader(text), 1), "", layout)
     except csv.Error as exc:
         raise InvalidValue(
             f"The CSV cannot be read: {exc}", errors=[FieldError(["body"], str(exc), "csv")]
@@ -239,33 +279,9 @@ def csv_rows(text: IO[str]) -> Iterator[Row]:
 # --- workbooks --------------------------------------------------------------------------------------
 
 
-def xlsx_rows(source: IO[bytes]) -> Iterator[Row]:
-    """Rows of the first sheet of an .xlsx workbook, streamed (openpyxl read-only)."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        book = load_workbook(source, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise InvalidValue(
-            f"The workbook cannot be read ({type(exc).__name__}: {exc}); is it a valid .xlsx file?",
-            errors=[FieldError(["body"], "broken or not an .xlsx workbook", "xlsx")],
-        ) from None
-    try:
-        if not book.worksheets:
-            raise InvalidValue("The workbook has no sheet", errors=[FieldError(["body"], "no sheet", "xlsx")])
-        sheet = book.worksheets[0]
-        if hasattr(sheet, "reset_dimensions"):
-            sheet.reset_dimensions()  # some writers record wrong dimensions; read every row there is
-        yield from _table_rows(sheet.iter_rows(values_only=True), None)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError) as exc:
-        # A sheet is parsed as it is read: a damaged one shows here (ParseError is a SyntaxError).
-        raise InvalidValue(
-            f"The workbook's first sheet cannot be read ({type(exc).__name__}: {exc})",
-            errors=[FieldError(["body"], "broken .xlsx workbook", "xlsx")],
-        ) from None
-    finally:
-        book.close()
+def xlsx_rows(source: IO[bytes], layout: Layout = OBSERVATIONS) -> Iterator[Row]:
+    """Rows of the first sheet of an .xlsx workbook, streamed, each cell as it shows (see workbooks)."""
+    return _table_rows(workbooks.lines(source), None, layout)
 
 
 def json_document(body: bytes) -> Any:
@@ -301,7 +317,14 @@ class Reading(NamedTuple):
     atomic: bool
 
 
-def read(kind: Kind, source: IO[bytes], *, dry_run: bool = False, atomic: bool = True) -> Reading:
+def read(
+    kind: Kind,
+    source: IO[bytes],
+    *,
+    dry_run: bool = False,
+    atomic: bool = True,
+    layout: Layout = OBSERVATIONS,
+) -> Reading:
     """The rows of a batch in `kind` from `source`, a request's body or a file on disk, which must stay
     open while the rows are read; HTTP and `indicators import` both read through here.
 
@@ -312,16 +335,16 @@ def read(kind: Kind, source: IO[bytes], *, dry_run: bool = False, atomic: bool =
     sniff(kind, source.read(16))
     source.seek(0)
     if kind == "json":
-        items, own_dry_run, own_atomic = json_batch(json_document(source.read()))
+        items, own_dry_run, own_atomic = json_batch(json_document(source.read()), layout)
         return Reading(
-            json_rows(items),
+            json_rows(items, layout),
             dry_run=dry_run or bool(own_dry_run),
             atomic=atomic if own_atomic is None else own_atomic,
         )
     if kind == "csv":
         text = io.TextIOWrapper(source, encoding=detect_file_encoding(source), newline="")
-        return Reading(_closing_with(csv_rows(text), text), dry_run, atomic)
-    return Reading(xlsx_rows(source), dry_run, atomic)
+        return Reading(_closing_with(csv_rows(text, layout), text), dry_run, atomic)
+    return Reading(xlsx_rows(source, layout), dry_run, atomic)
 
 
 def _closing_with(rows: Iterator[Row], text: io.TextIOWrapper) -> Iterator[Row]:

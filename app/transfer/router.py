@@ -1,10 +1,9 @@
-"""HTTP for batches in and files out: many observations at once, exports, templates."""
+"""HTTP for observations in and out: many at once from a file or JSON, and all of them as a file."""
 
-import io
 from collections.abc import Iterator
-from typing import IO, Annotated, Any
+from typing import IO, Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
@@ -13,27 +12,21 @@ from app.cells.http import YearQuery, filter_id, year_range
 from app.cells.key import CellFilters
 from app.core.config import Settings, get_settings
 from app.core.db.session import get_session
-from app.core.fields import YEAR_MAX, YEAR_MIN, Code
+from app.core.fields import Code
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FormatQuery, requested_format
-from app.departments import service as departments
 from app.observations import service as observations
 from app.observations.schemas import ObservationRead
-from app.transfer import batch, export, templates
+from app.transfer import batch, export
 from app.transfer import formats as files
+from app.transfer.http import RawBody, batch_body, run_batch
 from app.transfer.schemas import BatchSummary, BatchWrite
 
 router = api_router("/observations", "observations")
-templates_router = api_router("/templates", "observations")
 
 
-async def _raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-RawBody = Annotated[bytes, Depends(_raw_body)]
 # An export is streamed after the route returns, so its session lives until the answer is sent.
 StreamSession = Annotated[Session, Depends(get_session, scope="request")]
 
@@ -95,14 +88,30 @@ BATCH_DESCRIPTION = """
 The body is JSON (`{"observations": [...], "dry_run": false, "atomic": true}`), CSV (`text/csv`) or
 an .xlsx workbook (its first sheet). CSV and sheets start with the header
 `indicator,department,year,value[,qualifier,note,source]` or `指标,部门,年度,数值,限定,备注,来源`;
-columns `indicator_name` and `unit` (指标名称, 单位), which templates carry, are ignored, and blank
-lines are skipped. CSV may be UTF-8, UTF-8 with a BOM, or GB 18030/GBK: the encoding is detected.
-`?dry_run=` and `?atomic=` carry the options for every format. With a JSON body's own fields as well,
-a dry run asked for by either is a dry run, and the body's `atomic` wins (as for `indicators import`).
+the display columns of templates (`indicator_name`, `unit`, `previous_value`; 指标名称, 单位,
+上年数值) are ignored, and blank lines are skipped. CSV may be UTF-8, UTF-8 with a BOM, or
+GB 18030/GBK: the encoding is detected. `?dry_run=` and `?atomic=` carry the options for every
+format. With a JSON body's own fields as well, a dry run asked for by either is a dry run, and the
+body's `atomic` wins (as for `indicators import`).
 
-The answer is an import summary: `created`, `updated`, `unchanged`, `rejected` (rows), `dry_run`,
-and `errors` (`{row, loc, msg, type}`, at most 1000; `error_count` has them all). `row` counts from 1:
-the observations of a JSON batch, the data rows after the header of a file.
+Files as people fill them in:
+
+- `indicator` and `department` may be the code, the Chinese name or the English name (exact
+  match after trimming spaces; a name two of them share names neither: write the code);
+  `qualifier` the code or 精确, 至少, 超过, 约. JSON batches take names too.
+- A file's row whose value is empty is skipped and counted in `skipped`: a template uploads with
+  its blank rows. (In JSON a value is required.)
+- A workbook cell formatted as a percentage holds what it shows: `78%` is 78.
+- A workbook number is a binary float: read as the shortest decimal that gives it back, then
+  rounded to 6 decimals half away from zero, with a warning naming the row, when it has more
+  (`=200/3` becomes 66.666667). A formula saved without its result is an error saying so. CSV and
+  JSON values are exact text: more than 6 decimals there is an error.
+
+The answer is an import summary: `created`, `updated`, `unchanged`, `skipped`, `rejected` (rows),
+`dry_run`, `errors` (`{row, indicator, department, year, loc, msg, type}`, at most 1000;
+`error_count` has them all) and `warnings` (the same shape). `row` is the row a spreadsheet program
+shows (the header is row 1, the first data row 2); in JSON, the position in `observations` from 1.
+`indicator`, `department` and `year` are the row's as written, null where they could not be read.
 
 - `atomic` (the default): one rejected row and nothing is written; the answer is 422, a problem whose
   extension members are the summary's fields (the counts are then 0).
@@ -121,29 +130,7 @@ columns is 422; a body over INDICATORS_MAX_UPLOAD_MB is 413. Nothing is written 
 """
 
 
-def _inline(schema: Any, defs: dict[str, Any] | None = None) -> Any:
-    """A JSON schema with its $defs written in place: openapi_extra cannot add components."""
-    if defs is None and isinstance(schema, dict):
-        defs = schema.pop("$defs", {})
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return _inline(dict((defs or {})[schema["$ref"].rsplit("/", 1)[1]]), defs)
-        return {k: _inline(v, defs) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_inline(v, defs) for v in schema]
-    return schema
-
-
-_BATCH_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": _inline(BatchWrite.model_json_schema())},
-            "text/csv": {"schema": {"type": "string"}},
-            files.XLSX: {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
+_BATCH_BODY = batch_body(BatchWrite)
 
 
 @router.post(
@@ -166,40 +153,14 @@ def post_batch(
     atomic: bool = True,
 ) -> Response:
     """Record many observations at once, from JSON, CSV or an .xlsx workbook."""
-    kind = files.kind_of(request.headers.get("content-type"))
-    reading = files.read(kind, io.BytesIO(body), dry_run=dry_run, atomic=atomic)
-    summary = batch.run(
+    return run_batch(
+        request,
+        body,
         session,
-        rows=reading.rows,
-        actor=actor,
-        dry_run=reading.dry_run,
-        atomic=reading.atomic,
-        strict=kind == "json",
-        max_rows=settings.max_batch_rows,
+        actor,
+        settings,
+        dry_run=dry_run,
+        atomic=atomic,
+        layout=files.OBSERVATIONS,
+        cells=batch.FIGURES,
     )
-    return json_response(summary.body())
-
-
-@templates_router.get(
-    "/{department}.xlsx",
-    response_class=Response,
-    responses={200: {"content": {files.XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
-)
-def department_template(
-    department: Code,
-    session: SessionDep,
-    _: Viewer,
-    year: Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX, description="The year the figures are for")],
-) -> Response:
-    """A workbook for one department and year: a row per indicator it reports, values to fill in.
-
-    The indicators it reports are those it has figures or targets for. The columns are the import
-    header (`indicator,department,year,value,qualifier,note,source`) followed by `indicator_name`
-    and `unit`, which the import skips: fill in `value` (and `qualifier`, `note`, `source` if need
-    be) and upload the workbook as it is to `POST /api/v1/observations`. Rows left without a value
-    are rejected, so delete those you have no figure for.
-    """
-    found = departments.get_by_code(session, department)
-    body = templates.workbook(session, department=found, year=year)
-    disposition = f'attachment; filename="{department}-{year}.xlsx"'
-    return Response(body, media_type=files.XLSX, headers={"Content-Disposition": disposition})

@@ -1,9 +1,10 @@
-"""A batch's body as JSON, and its import summary."""
+"""A batch's body as JSON, and its import summary; targets in bulk and copied forward."""
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from app.core.fields import Code, Schema, Value, Year
 from app.observations.models import Qualifier
+from app.targets.models import Operator
 
 
 class BatchObservation(Schema):
@@ -27,7 +28,13 @@ class BatchWrite(Schema):
 
 
 class BatchError(Schema):
-    row: int
+    row: int = Field(
+        description="the row a spreadsheet program shows (header row 1, first data row 2); "
+        "in JSON, the position in the list from 1"
+    )
+    indicator: str | int | None = Field(description="the row's indicator as written; null if unreadable")
+    department: str | int | None = Field(description="the row's department as written; null if unreadable")
+    year: int | str | None = Field(description="the row's year as written; null if unreadable")
     loc: list[str | int]
     msg: str
     type: str
@@ -39,7 +46,53 @@ class BatchSummary(Schema):
     created: int
     updated: int
     unchanged: int
+    skipped: int = Field(description="rows of a file left without a value, as a template's blank rows")
     rejected: int
     dry_run: bool
     errors: list[BatchError]
     error_count: int
+    warnings: list[BatchError] = Field(
+        description="what was read differently from what was written, row by row "
+        "(a workbook number rounded to 6 decimals); at most 1000"
+    )
+
+
+class BatchTarget(Schema):
+    """One row of a targets batch; CSV and sheet rows have the same columns."""
+
+    indicator: str
+    department: str
+    year: int
+    operator: Operator
+    value: Value
+    upper: Value | None = Field(default=None, description="required by between, refused by the others")
+    note: str | None = Field(default=None, max_length=2000)
+    source: str | None = Field(default=None, max_length=500)
+
+
+class TargetBatchWrite(Schema):
+    targets: list[BatchTarget]
+    dry_run: bool = False
+    atomic: bool = True
+
+
+class TargetCopy(Schema):
+    """Copy a year's targets to another year: the same operator, bounds, note and source."""
+
+    from_year: Year
+    to_year: Year = Field(description="must differ from from_year")
+    department: Code | None = Field(default=None, description="only this department's targets")
+    indicator: Code | None = Field(default=None, description="only this indicator's targets")
+    overwrite: bool = Field(
+        default=False,
+        description="replace targets already set in to_year (else they stay, counted unchanged)",
+    )
+    dry_run: bool = False
+
+    @field_validator("to_year")
+    @classmethod
+    def _another_year(cls, to_year: int, info: ValidationInfo) -> int:
+        # A field validator, so that the error names ["body", "to_year"].
+        if to_year == info.data.get("from_year"):
+            raise ValueError("to_year must differ from from_year: a year's targets are already its own")
+        return to_year

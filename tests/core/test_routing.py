@@ -46,7 +46,15 @@ def test_a_nul_in_a_batch_row_rejects_that_row(
         422,
     )
     assert body["errors"] == [
-        {"row": 2, "loc": ["note"], "msg": "must not hold a NUL character (\\u0000)", "type": "string_nul"}
+        {
+            "row": 2,
+            "indicator": "legal-lectures",
+            "department": "zone",
+            "year": 2031,
+            "loc": ["note"],
+            "msg": "must not hold a NUL character (\\u0000)",
+            "type": "string_nul",
+        }
     ]
     assert not revisions(session, "legal-lectures", "zone", 2030)
     r = session_client.post(

@@ -15,7 +15,17 @@ from app.observations.models import Observation, ObservationRevision, Qualifier
 from tests.helpers import Tokens, problem, revisions, stored
 
 URL = "/api/v1/observations"
-SUMMARY = ("created", "updated", "unchanged", "rejected", "dry_run", "errors", "error_count")
+SUMMARY = (
+    "created",
+    "updated",
+    "unchanged",
+    "skipped",
+    "rejected",
+    "dry_run",
+    "errors",
+    "error_count",
+    "warnings",
+)
 
 
 def obs(indicator: str = "legal-lectures", department: str = "zone", year: int = 2022, **rest: Any) -> Any:
@@ -48,7 +58,12 @@ def test_batch_creates_rows_each_with_its_first_version(
     r = post(session_client, auth["clerk-zone"], THREE)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
-    assert r.json() == dict.fromkeys(SUMMARY, 0) | {"created": 3, "dry_run": False, "errors": []}
+    assert r.json() == dict.fromkeys(SUMMARY, 0) | {
+        "created": 3,
+        "dry_run": False,
+        "errors": [],
+        "warnings": [],
+    }
     row = stored(session, "deadline-compression", "zone", 2022)
     assert row is not None
     assert (row.value, row.qualifier, row.version, row.updated_by) == (
@@ -173,10 +188,11 @@ def test_atomic_batch_with_one_bad_row_writes_nothing(
     before = total(session), total(session, ObservationRevision)
     rows = [*THREE[:2], obs("deadline-compression", "emergency-management", 2022, value=101)]
     body = problem(post(session_client, auth["clerk-zone"], rows), 422)
-    assert {k: body[k] for k in SUMMARY if k != "errors"} == {
+    assert {k: body[k] for k in SUMMARY if k not in ("errors", "warnings")} == {
         "created": 0,
         "updated": 0,
         "unchanged": 0,
+        "skipped": 0,
         "rejected": 1,
         "dry_run": False,
         "error_count": 1,
@@ -184,6 +200,9 @@ def test_atomic_batch_with_one_bad_row_writes_nothing(
     assert body["errors"] == [
         {
             "row": 3,
+            "indicator": "deadline-compression",
+            "department": "emergency-management",
+            "year": 2022,
             "loc": ["value"],
             "msg": "a percent must be between 0 and 100",
             "type": "value_type.percent",
@@ -201,7 +220,15 @@ def test_non_atomic_batch_writes_the_valid_rows(
     assert r.status_code == 200, r.text
     assert counts(r.json()) == (2, 0, 0, 1)
     assert r.json()["errors"] == [
-        {"row": 2, "loc": ["year"], "msg": "must be between 1900 and 2100", "type": "year_range"}
+        {
+            "row": 2,
+            "indicator": "legal-lectures",
+            "department": "zone",
+            "year": 1800,
+            "loc": ["year"],
+            "msg": "must be between 1900 and 2100",
+            "type": "year_range",
+        }
     ]
     assert stored(session, "legal-lectures", "zone", 2030) is not None
     assert stored(session, "legal-lectures", "zone", 2031) is not None
@@ -323,6 +350,9 @@ def test_a_clerk_batch_with_another_departments_row_writes_nothing(
     assert body["errors"] == [
         {
             "row": 2,
+            "indicator": "legal-lectures",
+            "department": "zone",
+            "year": 2022,
             "loc": ["department"],
             "msg": "'clerk-em' may write only for emergency-management and below",
             "type": "forbidden",
@@ -429,9 +459,11 @@ def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
     real = bulk.lookup
     calls = []
 
-    def stale_first(conn: Any, keys: Any) -> Any:
+    def stale_first(conn: Any, keys: Any, table: Any) -> Any:
         calls.append(len(keys))
-        return ({}, {}) if len(calls) == 1 else real(conn, keys)  # the first look misses the seeded cell
+        return (
+            ({}, {}) if len(calls) == 1 else real(conn, keys, table)
+        )  # the first look misses the seeded cell
 
     monkeypatch.setattr(bulk, "lookup", stale_first)
     seeded = {"value": 76, "qualifier": "at_least", "source": "report-2021 §一(二)"}

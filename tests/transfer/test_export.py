@@ -12,9 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.departments.models import Department
-from app.indicators.models import Indicator
 from app.observations.models import Observation
-from app.targets.models import Target
 from app.transfer.formats import XLSX
 from tests.helpers import Tokens, problem, revisions, stored
 
@@ -171,44 +169,6 @@ def test_accept_xlsx_gives_a_workbook(session_client: TestClient, auth: Tokens) 
     r = session_client.get(f"{URL}?indicator=free-seals", headers={**auth["viewer"], "accept": XLSX})
     rows = list(load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(values_only=True))
     assert rows[1:] == [("free-seals", "zone", 2021, 1584, "exact", None, "report-2021 §一(二)")]
-
-
-def reported(session: Session, department: str) -> set[str]:
-    dep = select(Department.id).where(Department.code == department).scalar_subquery()
-    ids = set(session.scalars(select(Observation.indicator_id).where(Observation.department_id == dep)))
-    ids |= set(session.scalars(select(Target.indicator_id).where(Target.department_id == dep)))
-    return set(session.scalars(select(Indicator.code).where(Indicator.id.in_(ids))))
-
-
-@pytest.mark.parametrize("department", ["zone", "emergency-management"])
-def test_a_filled_template_uploads_as_is(
-    session_client: TestClient, auth: Tokens, session: Session, department: str
-) -> None:
-    r = session_client.get(f"/api/v1/templates/{department}.xlsx?year=2022", headers=auth["viewer"])
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"] == XLSX
-    book = load_workbook(io.BytesIO(r.content))
-    sheet = book.worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == [*HEADER, "indicator_name", "unit"]
-    codes = {row[0] for row in rows[1:]}
-    assert codes == reported(session, department) and codes
-    names: dict[Any, str] = dict(session.execute(select(Indicator.code, Indicator.name)).all())
-    for row in rows[1:]:
-        assert row[1:7] == (department, 2022, None, None, None, None)
-        assert row[7] == names[row[0]]
-    for cells in sheet.iter_rows(min_row=2):
-        cells[3].value = 1  # fits every value_type
-    cells[6].value = "填表人 张三"
-    out = io.BytesIO()
-    book.save(out)
-    up = session_client.post(
-        URL, content=out.getvalue(), headers={**auth["clerk-zone"], "content-type": XLSX}
-    )
-    assert up.status_code == 200, up.text
-    assert (up.json()["created"], up.json()["rejected"]) == (len(rows) - 1, 0)
-    last = stored(session, str(rows[-1][0]), department, 2022)
-    assert last is not None and last.value == 1 and last.source == "填表人 张三"
 
 
 def test_template_of_an_unknown_department_is_404_and_year_is_required(

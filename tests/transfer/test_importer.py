@@ -88,10 +88,12 @@ def test_import_a_gbk_csv_with_the_chinese_header(db: Engine, tmp_path: Path) ->
         "created": 10,
         "updated": 0,
         "unchanged": 0,
+        "skipped": 0,
         "rejected": 0,
         "dry_run": False,
         "errors": [],
         "error_count": 0,
+        "warnings": [],
     }
     with Session(db) as session:
         row = stored(session, "legal-lectures", "zone", 2005)
@@ -118,7 +120,8 @@ def test_an_atomic_import_with_a_bad_row_in_a_later_chunk_writes_nothing(
     before = totals(db)
     code, summary = run(str(path))
     assert code == 1
-    assert (summary["created"], summary["rejected"], summary["errors"][0]["row"]) == (0, 1, 11)
+    # the bad row is the twelfth line: the header is row 1
+    assert (summary["created"], summary["rejected"], summary["errors"][0]["row"]) == (0, 1, 12)
     assert totals(db) == before
     code, summary = run(str(path), "--no-atomic")
     assert (code, summary["created"], summary["rejected"]) == (1, 10, 1)
@@ -136,7 +139,7 @@ def test_duplicates_are_found_across_chunks(
     ]
     code, summary = run(str(write_csv(tmp_path / "d.csv", lines)), "--no-atomic")
     assert code == 1 and summary["created"] == 10
-    assert summary["errors"][0]["type"] == "duplicate" and "row 2" in summary["errors"][0]["msg"]
+    assert summary["errors"][0]["type"] == "duplicate" and "row 3" in summary["errors"][0]["msg"]
 
 
 def test_a_dry_run_writes_nothing(db: Engine, tmp_path: Path) -> None:
