@@ -323,13 +323,14 @@
             f ? figure(f.value, f.qualifier) : "—",
             c ? target(c.target) : "—",
             c ? badge("status", c.status) : "—",
-            progress ? (p ? badge("progress", p.status) : "—") : t("not_available"),
+            p ? badge("progress", p.status) : "—",
             (c && c.reason) || "",
           ];
         });
         const headers = ["col_indicator", "col_figure", "col_target", "col_status", "col_progress", "col_reason"];
         const result = el("div", {});
         if (!assigned) result.append(note(t("assigned_fallback")));
+        if (!progress) result.append(note(t("progress_unavailable")));
         result.append(table(t("assigned_caption", { year }), headers.map((h) => t(h)), rows));
         return result;
       }),
