@@ -21,8 +21,14 @@ from tests.servers import ROOT, Server, prepare, serving
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 ZH, EN = catalogue(Lang.zh), catalogue(Lang.en)
-# An approximate figure, so that every qualifier the seed lacks is on a page too.
+# An approximate figure, so that every qualifier the seed lacks is on a page too; and a year before the
+# seed's, so that the chart has lines to draw.
 APPROXIMATE = ("deadline-compression", "emergency-management", 2021, "74.9")
+ADDED = [
+    (APPROXIMATE, "approximately"),
+    (("deadline-compression", "zone", 2020, "70"), "exact"),
+    (("deadline-compression", "emergency-management", 2020, "68.5"), "exact"),
+]
 
 
 @dataclass
@@ -63,14 +69,14 @@ def public(database: Any) -> Iterator[Site]:
     """The service with INDICATORS_PUBLIC_READ=true."""
     backend, url, headers = database
     with serving(url, env={"INDICATORS_PUBLIC_READ": "true"}) as server:
-        indicator, department, year, value = APPROXIMATE
         with server.client() as client:
-            r = client.put(
-                f"/api/v1/observations/{indicator}/{department}/{year}",
-                content=f'{{"value": {value}, "qualifier": "approximately"}}',
-                headers={**headers["commission"], "content-type": "application/json"},
-            )
-            assert r.status_code in (200, 201), r.text
+            for (indicator, department, year, value), qualifier in ADDED:
+                r = client.put(
+                    f"/api/v1/observations/{indicator}/{department}/{year}",
+                    content=f'{{"value": {value}, "qualifier": "{qualifier}"}}',
+                    headers={**headers["commission"], "content-type": "application/json"},
+                )
+                assert r.status_code in (200, 201), r.text
         yield Site(backend, server, headers)
 
 
