@@ -2,7 +2,9 @@
 
 The shells hold no figures: only labels, the year, the codes in the path, whether public read is on,
 and which of the API's optional endpoints this service has. So they need no token, like the static
-files; the script sends the token kept in sessionStorage (never in a URL, never in a cookie).
+files; the script sends the token kept in sessionStorage (never in a URL, never in a cookie). The one
+fact a shell tells without a token is the default year (the latest with figures), found here so that
+the page's own requests need not look for it.
 """
 
 from functools import cache

@@ -7,6 +7,7 @@
   const M = JSON.parse(document.getElementById("messages").textContent);
   const TOKEN_KEY = "indicators-token";
   const API = "/api/v1";
+  const MAX_TRACES = 40;
   const EN = page.lang === "en";
 
   function t(key, values) {
@@ -234,7 +235,7 @@
       return table(t("figures_caption", { name }), [t("col_department"), ...years.map(String)], rows);
     });
     await fill("chart-box", async () => {
-      const traces = lines.map((l) => ({
+      const trace = (l) => ({
         type: "scatter",
         mode: "lines+markers",
         name: l.label,
@@ -243,7 +244,34 @@
         text: l.s.points.map((p) => figure(p.value, p.qualifier)),
         hovertemplate: "%{fullData.name}<br>%{x}: %{text}<extra></extra>",
         line: l.rolled ? { width: 4, dash: "dash" } : { width: 2 },
-      }));
+      });
+      const own = lines.filter((l) => !l.rolled);
+      let traces = lines.map(trace);
+      if (own.length > MAX_TRACES) {
+        // Hundreds of departments: still a line each, but drawn as one trace (the lines separated by
+        // gaps), or the chart takes seconds to draw and its legend fills the page.
+        const x = [], y = [], text = [];
+        for (const l of own) {
+          for (const p of l.s.points) {
+            x.push(p.year);
+            y.push(p.value);
+            text.push(l.label + ": " + figure(p.value, p.qualifier));
+          }
+          x.push(null);
+          y.push(null);
+          text.push("");
+        }
+        const many = {
+          type: "scatter",
+          mode: "lines+markers",
+          name: t("departments_trace", { count: own.length }),
+          x, y, text,
+          hovertemplate: "%{text} (%{x})<extra></extra>",
+          line: { width: 1, color: "rgba(82, 96, 109, 0.35)" },
+          marker: { size: 3, color: "rgba(82, 96, 109, 0.6)" },
+        };
+        traces = [...lines.filter((l) => l.rolled).map(trace), many];
+      }
       if (targets.length) {
         traces.push({
           type: "scatter",
