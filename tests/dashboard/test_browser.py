@@ -415,3 +415,37 @@ def test_screenshots_are_committed() -> None:
         assert picture.is_file() and picture.read_bytes().startswith(b"\x89PNG"), picture
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert all(f"docs/screenshots/{name}.png" in readme for name in ("overview", "indicator", "department"))
+
+
+def test_many_departments_are_drawn_as_one_trace(public: Site, opener: Opener) -> None:
+    """Past 40 departments the lines share one trace (one legend entry): every point still drawn."""
+    code, count = "disputes-mediated", 41
+    with public.server.client() as client:
+        for n in range(count):
+            department = f"office-{n:02d}"
+            r = client.post(
+                "/api/v1/departments",
+                json={"code": department, "name": f"办公室 {n}", "parent": "emergency-management"},
+                headers=public.headers["admin"],
+            )
+            assert r.status_code == 201, r.text
+            r = client.put(
+                f"/api/v1/observations/{code}/{department}/2021",
+                json={"value": n},
+                headers=public.headers["commission"],
+            )
+            assert r.status_code in (200, 201), r.text
+    page, watch = opener(public)
+    visit(page, f"{public.url}/dashboard/indicators/{code}")
+    series = public.api("/series", indicator=code)["series"]
+    assert len(series) > count
+    legend = page.text_content("#chart .legend") or ""
+    assert ZH["departments_trace"].format(count=len(series)) in legend
+    traces = page.eval_on_selector_all("#chart .scatterlayer .trace", "ts => ts.length")
+    rolled = public.api("/series", indicator=code, department="zone", rollup="true")["series"]
+    targets = public.api("/targets", indicator=code, limit=1000)["items"]
+    assert traces == len(rolled) + 1 + (1 if targets else 0)
+    points = sum(len(s["points"]) for s in series + rolled) + len(targets)
+    assert page.eval_on_selector_all("#chart .scatterlayer path.point", "ps => ps.length") == points
+    assert len(cells(page, "#figures")) == len(series) + len(rolled)
+    watch.assert_clean()
