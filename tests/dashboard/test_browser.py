@@ -187,6 +187,17 @@ def cells(page: Page, selector: str) -> list[list[str]]:
     return rows
 
 
+TOOLBAR = ["chart_download", "chart_zoom", "chart_pan", "chart_zoom_in", "chart_zoom_out", "chart_reset"]
+
+
+def toolbar(page: Page) -> list[str]:
+    """The chart's toolbar buttons' titles."""
+    titles: list[str] = page.eval_on_selector_all(
+        "#chart .modebar-btn", "buttons => buttons.map(b => b.getAttribute('data-title'))"
+    )
+    return titles
+
+
 def latest_year(site: Site) -> int:
     items = site.api("/observations", limit=1000)["items"]
     return max(int(item["year"]) for item in items)
@@ -315,12 +326,14 @@ def test_language_switch(public: Site, opener: Opener) -> None:
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text("#content h1") == EN["indicator_heading"].format(name=indicator["name_en"])
     assert page.inner_text("#chart-heading") == EN["chart_heading"]
+    assert EN["chart_download"] in toolbar(page)
     assert page.inner_text("nav").count(EN["nav_overview"]) == 1
     page.click("#lang-switch")
     page.wait_for_url("**lang=zh**")
     page.wait_for_selector("body[data-ready]", state="attached")
     assert page.get_attribute("html", "lang") == "zh-CN"
     assert page.inner_text("#chart-heading") == ZH["chart_heading"]
+    assert toolbar(page) == [ZH[key] for key in TOOLBAR]
     watch.assert_clean()
 
 

@@ -295,7 +295,24 @@
         legend: { orientation: "h", y: -0.2 },
         font: { family: '"Noto Sans CJK SC", "Noto Sans SC", sans-serif' },
       };
-      await Plotly.newPlot(chart, traces, layout, { responsive: true, displaylogo: false });
+      // The chart's own words (its toolbar) in the page's language, from the same catalogue.
+      const dictionary = {
+        "Download plot as a PNG": t("chart_download"),
+        Zoom: t("chart_zoom"),
+        Pan: t("chart_pan"),
+        "Zoom in": t("chart_zoom_in"),
+        "Zoom out": t("chart_zoom_out"),
+        "Reset axes": t("chart_reset"),
+        "Double-click to zoom back out": t("chart_double_click"),
+      };
+      await Plotly.newPlot(chart, traces, layout, {
+        responsive: true,
+        displaylogo: false,
+        modeBarButtons: [["toImage", "zoom2d", "pan2d", "zoomIn2d", "zoomOut2d", "resetScale2d"]],
+        toImageButtonOptions: { filename: code },
+        locale: "dashboard",
+        locales: { dashboard: { dictionary } },
+      });
       return rolls ? el("span", {}) : note(t("rollup_none"));
     });
   }
