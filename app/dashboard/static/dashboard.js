@@ -385,7 +385,8 @@
         const result = el("div", {}, el("p", {}, t("approval_state", { state: "" }), badge("state", approval.state)));
         if (!approval.history.length) result.append(note(t("no_history")));
         else {
-          const rows = approval.history.map((h) => [t("action_" + h.action), h.by, h.at, h.reason || ""]);
+          const when = (at) => new Date(at).toLocaleString(EN ? "en-GB" : "zh-CN");
+          const rows = approval.history.map((h) => [t("action_" + h.action), h.by, when(h.at), h.reason || ""]);
           result.append(table(t("approval_heading"), [t("col_action"), t("col_by"), t("col_at"), t("col_reason")], rows));
         }
         return result;
