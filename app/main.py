@@ -14,6 +14,7 @@ from app.core.config import get_settings
 from app.core.db.retry import DatabaseRetry
 from app.core.health import router as ops_router
 from app.core.limits import BodyLimit
+from app.dashboard import router as dashboard
 from app.departments import router as departments
 from app.indicators import router as indicators
 from app.observations import service as observations
@@ -80,6 +81,7 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
     install_docs(app)
+    dashboard.install(app)
     openapi.install(app, public_read=settings.public_read)
     app.add_middleware(DatabaseRetry)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)

@@ -215,7 +215,8 @@ def document(app: FastAPI, schema: dict[str, Any], *, public_read: bool = False)
     return schema
 
 
-def _allow_table(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+def allow_table(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each API path's pattern and the methods it takes (the dashboard asks it which exist)."""
     table: dict[str, set[str]] = {}
     for context in routing.iter_route_contexts(app.routes):
         if isinstance(context.original_route, APIRoute) and context.path:
@@ -242,7 +243,7 @@ def install(app: FastAPI, *, public_read: bool = False) -> None:
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         if not allow:
-            allow.extend(_allow_table(app))
+            allow.extend(allow_table(app))
         methods = sorted({m for pattern, ms in allow if pattern.match(request.url.path) for m in ms})
         header = ", ".join(methods)
         return problem_response(

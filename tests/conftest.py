@@ -26,6 +26,7 @@ from app.core.db.engine import get_engine  # noqa: E402
 from app.core.db.session import get_session  # noqa: E402
 from app.main import create_app  # noqa: E402
 from seed.loader import load  # noqa: E402
+from tests.browsers import CHROMIUM, chromium_problem  # noqa: E402
 from tests.databases import IN_CI, POSTGRES_URL, fresh_database, postgres_problem  # noqa: E402
 from tests.helpers import TOKEN_SPECS, Tokens  # noqa: E402
 
@@ -33,11 +34,20 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 def pytest_report_header() -> list[str]:
+    lines = []
     problem = postgres_problem()
     if problem is None:
-        return [f"PostgreSQL: answering at {POSTGRES_URL}; every database test runs on both backends"]
-    verdict = "CI=true: PostgreSQL tests will FAIL" if IN_CI else "PostgreSQL tests will be SKIPPED"
-    return [f"PostgreSQL: {problem}", f"*** {verdict} ***"]
+        lines.append(f"PostgreSQL: answering at {POSTGRES_URL}; every database test runs on both backends")
+    else:
+        verdict = "CI=true: PostgreSQL tests will FAIL" if IN_CI else "PostgreSQL tests will be SKIPPED"
+        lines += [f"PostgreSQL: {problem}", f"*** {verdict} ***"]
+    browser = chromium_problem()
+    if browser is None:
+        lines.append(f"Chromium: {CHROMIUM}; the dashboard's browser tests run")
+    else:
+        verdict = "CI=true: browser tests will FAIL" if IN_CI else "browser tests will be SKIPPED"
+        lines += [f"Chromium: {browser}", f"*** {verdict} ***"]
+    return lines
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
