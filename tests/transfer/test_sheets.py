@@ -221,6 +221,8 @@ def test_names_are_resolved_in_bulk_not_row_by_row(
     def lines(years: range) -> list[str]:
         return [ZH, *(f"法制讲座,平顶山高新技术产业开发区,{y},1,约,," for y in years)]
 
+    # The token's first use this hour is recorded once (an UPDATE): make it before counting.
+    send_csv(session_client, auth["clerk-zone"], lines(range(2000, 2001)), "?dry_run=true")
     with statements(engine) as few:
         assert (
             send_csv(
