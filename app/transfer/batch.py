@@ -48,12 +48,15 @@ class Batch:
         atomic: bool = True,
         strict: bool = True,
         max_rows: int | None = None,
+        last_year: int | None = None,
     ) -> None:
         self.session = session
         self.actor = actor
         self.summary = Summary(dry_run=dry_run)
         self.atomic = atomic
-        self.checker = Checker(session, actor=actor, summary=self.summary, strict=strict, max_rows=max_rows)
+        self.checker = Checker(
+            session, actor=actor, summary=self.summary, strict=strict, max_rows=max_rows, last_year=last_year
+        )
         dbapi = session.get_bind().dialect.loaded_dbapi
         # COPY goes through the driver itself, whose errors SQLAlchemy does not wrap.
         self.conflicts: tuple[type[Exception], ...] = (IntegrityError, dbapi.IntegrityError)
@@ -199,9 +202,19 @@ def run(
     atomic: bool,
     strict: bool,
     max_rows: int | None = None,
+    last_year: int | None = None,
 ) -> Summary:
-    """A whole batch held in memory: every row checked before anything is written."""
-    batch = Batch(session, actor=actor, dry_run=dry_run, atomic=atomic, strict=strict, max_rows=max_rows)
+    """A whole batch held in memory: every row checked before anything is written. `last_year`: the
+    last year rows may be for (default: Settings.last_open_year)."""
+    batch = Batch(
+        session,
+        actor=actor,
+        dry_run=dry_run,
+        atomic=atomic,
+        strict=strict,
+        max_rows=max_rows,
+        last_year=last_year,
+    )
     conn = session.connection()
     with bulk.roomy_cache(conn):
         if conn.dialect.name == "sqlite":

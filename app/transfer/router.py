@@ -190,6 +190,7 @@ def post_batch(
         atomic=reading.atomic,
         strict=kind == "json",
         max_rows=settings.max_batch_rows,
+        last_year=settings.last_open_year(),
     )
     return json_response(summary.body())
 

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from app.core.fields import Schema, Value
+from app.core.fields import Schema, Text, Value
 from app.observations.models import Qualifier
 
 
@@ -14,8 +14,8 @@ class BatchObservation(Schema):
     year: int
     value: Value
     qualifier: Qualifier = Qualifier.exact
-    note: str | None = Field(default=None, max_length=2000)
-    source: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=2000)
+    source: Text | None = Field(default=None, max_length=500)
 
 
 class BatchWrite(Schema):
