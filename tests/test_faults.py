@@ -189,7 +189,7 @@ def test_connections_killed_under_load_lose_no_accepted_write(tmp_path: Path) ->
             killed = 0
 
             def writer(n: int) -> None:
-                cell = "zone/2030" if n % 2 == 0 else f"zone/{2031 + n}"
+                cell = "zone/2010" if n % 2 == 0 else f"zone/{1950 + n}"
                 with server.client(headers=headers["commission"]) as client:
                     for i in range(WRITES):
                         value = Decimal(f"{n * 100_000 + i}.5")
