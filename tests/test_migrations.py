@@ -166,7 +166,8 @@ _REVISIONS = {
     "observation_revision": (
         "indicator_id, department_id, year, version, action, value_after, qualifier_after, note, "
         "changed_at, changed_by",
-        "{indicator}, {department}, 2021, {version}, 'create', '1', 'exact', '注', '2026-11-28 00:00:00', 't'",
+        "{indicator}, {department}, 2021, {version}, 'create', '1', 'exact', '注', "
+        "'2026-11-28 00:00:00', 't'",
     ),
     "target_revision": (
         "indicator_id, department_id, year, version, action, operator_after, value_after, note, "

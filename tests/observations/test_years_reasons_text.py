@@ -242,7 +242,7 @@ def test_the_openapi_carries_the_pattern(session_client: TestClient) -> None:
 def test_batch_text_with_control_characters_is_refused_by_row_and_field(
     session_client: TestClient, auth: Tokens, session: Session, kind: str
 ) -> None:
-    rows = [
+    rows: list[list[Any]] = [
         ["indicator", "department", "year", "value", "note", "source"],
         ["legal-lectures", "zone", 2015, 1, "fine", ""],
         ["legal-lectures", "zone", 2016, 1, "", "bad\u0007source"],
