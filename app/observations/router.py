@@ -74,57 +74,6 @@ async def put_observation(
     return put_answer(service.read(cell, observation), observation, outcome, location)
 
 
-@router.patch(
-    CELL,
-    response_model=ObservationRead,
-    responses={
-        404: {"description": "No figure for the cell"},
-        412: {"description": "If-Match failed"},
-        422: _FUTURE,
-    },
-)
-async def patch_observation(
-    indicator: Code,
-    department: Code,
-    year: YearPath,
-    patch: Annotated[ObservationPatch, Body(media_type=MERGE_PATCH)],
-    request: Request,
-    session: SessionDep,
-    token: ClerkToken,
-    settings: SettingsDep,
-) -> Response:
-    """Change some fields of a cell's figure: a JSON merge patch (RFC 7396, `application/merge-patch+json`
-    or `application/json`). The fields given change, `null` clears one, the figure made is checked
-    whole as a PUT's would be; the same figure again makes no new version. If-Match is honoured."""
-    service.check_open_year(year, settings.last_open_year())
-
-    def put(claim: Claim, data: ObservationWrite) -> tuple[Observation, Outcome]:
-        return service.put(
-            session,
-            cell=claim.cell,
-            data=data,
-            actor=claim.writer,
-            precondition=precondition(request),
-            current=claim.current,
-            scope_checked=True,
-        )
-
-    cell, (observation, outcome) = await patch_cell(
-        session,
-        service.STORE,
-        indicator,
-        department,
-        year,
-        token,
-        patch=patch,
-        write=ObservationWrite,
-        put=put,
-        noun="observation",
-    )
-    location = f"/api/v1/observations/{indicator}/{department}/{year}"
-    return put_answer(service.read(cell, observation), observation, outcome, location)
-
-
 @router.get(CELL, response_model=ObservationRead)
 @one_statement
 async def get_observation(
@@ -189,3 +138,54 @@ def observation_history(
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None
     return json_response(Page(items=items, next_cursor=next_cursor))
+
+
+@router.patch(
+    CELL,
+    response_model=ObservationRead,
+    responses={
+        404: {"description": "No figure for the cell"},
+        412: {"description": "If-Match failed"},
+        422: _FUTURE,
+    },
+)
+async def patch_observation(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    patch: Annotated[ObservationPatch, Body(media_type=MERGE_PATCH)],
+    request: Request,
+    session: SessionDep,
+    token: ClerkToken,
+    settings: SettingsDep,
+) -> Response:
+    """Change some fields of a cell's figure: a JSON merge patch (RFC 7396, `application/merge-patch+json`
+    or `application/json`). The fields given change, `null` clears one, the figure made is checked
+    whole as a PUT's would be; the same figure again makes no new version. If-Match is honoured."""
+    service.check_open_year(year, settings.last_open_year())
+
+    def put(claim: Claim, data: ObservationWrite) -> tuple[Observation, Outcome]:
+        return service.put(
+            session,
+            cell=claim.cell,
+            data=data,
+            actor=claim.writer,
+            precondition=precondition(request),
+            current=claim.current,
+            scope_checked=True,
+        )
+
+    cell, (observation, outcome) = await patch_cell(
+        session,
+        service.STORE,
+        indicator,
+        department,
+        year,
+        token,
+        patch=patch,
+        write=ObservationWrite,
+        put=put,
+        noun="observation",
+    )
+    location = f"/api/v1/observations/{indicator}/{department}/{year}"
+    return put_answer(service.read(cell, observation), observation, outcome, location)

@@ -94,51 +94,6 @@ async def put_target(
     return put_answer(service.read(cell, target), target, outcome, location)
 
 
-@router.patch(
-    CELL,
-    response_model=TargetRead,
-    responses={404: {"description": "No target for the cell"}, 412: {"description": "If-Match failed"}},
-)
-async def patch_target(
-    indicator: Code,
-    department: Code,
-    year: YearPath,
-    patch: Annotated[TargetPatch, Body(media_type=MERGE_PATCH)],
-    request: Request,
-    session: SessionDep,
-    token: CommissionToken,
-) -> Response:
-    """Change some fields of a cell's target: a JSON merge patch (RFC 7396, `application/merge-patch+json`
-    or `application/json`). The fields given change, `null` clears one, the target made is checked
-    whole (`upper` with `between` only, `value` <= `upper`); the same target again makes no new
-    version. If-Match is honoured."""
-
-    def put(claim: Claim, data: TargetWrite) -> tuple[Target, Outcome]:
-        return service.put(
-            session,
-            cell=claim.cell,
-            data=data,
-            actor=claim.writer,
-            precondition=precondition(request),
-            current=claim.current,
-        )
-
-    cell, (target, outcome) = await patch_cell(
-        session,
-        service.STORE,
-        indicator,
-        department,
-        year,
-        token,
-        patch=patch,
-        write=TargetWrite,
-        put=put,
-        noun="target",
-    )
-    location = f"/api/v1/targets/{indicator}/{department}/{year}"
-    return put_answer(service.read(cell, target), target, outcome, location)
-
-
 @router.get(CELL, response_model=TargetRead)
 def get_target(
     indicator: Code,
@@ -200,3 +155,48 @@ def target_history(
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None
     return json_response(Page(items=items, next_cursor=next_cursor))
+
+
+@router.patch(
+    CELL,
+    response_model=TargetRead,
+    responses={404: {"description": "No target for the cell"}, 412: {"description": "If-Match failed"}},
+)
+async def patch_target(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    patch: Annotated[TargetPatch, Body(media_type=MERGE_PATCH)],
+    request: Request,
+    session: SessionDep,
+    token: CommissionToken,
+) -> Response:
+    """Change some fields of a cell's target: a JSON merge patch (RFC 7396, `application/merge-patch+json`
+    or `application/json`). The fields given change, `null` clears one, the target made is checked
+    whole (`upper` with `between` only, `value` <= `upper`); the same target again makes no new
+    version. If-Match is honoured."""
+
+    def put(claim: Claim, data: TargetWrite) -> tuple[Target, Outcome]:
+        return service.put(
+            session,
+            cell=claim.cell,
+            data=data,
+            actor=claim.writer,
+            precondition=precondition(request),
+            current=claim.current,
+        )
+
+    cell, (target, outcome) = await patch_cell(
+        session,
+        service.STORE,
+        indicator,
+        department,
+        year,
+        token,
+        patch=patch,
+        write=TargetWrite,
+        put=put,
+        noun="target",
+    )
+    location = f"/api/v1/targets/{indicator}/{department}/{year}"
+    return put_answer(service.read(cell, target), target, outcome, location)
