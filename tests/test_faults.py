@@ -189,7 +189,7 @@ def test_connections_killed_under_load_lose_no_accepted_write(tmp_path: Path) ->
             killed = 0
 
             def writer(n: int) -> None:
-                cell = "zone/2030" if n % 2 == 0 else f"zone/{2031 + n}"
+                cell = "zone/2010" if n % 2 == 0 else f"zone/{1950 + n}"
                 with server.client(headers=headers["commission"]) as client:
                     for i in range(WRITES):
                         value = Decimal(f"{n * 100_000 + i}.5")
@@ -270,9 +270,10 @@ def _load_indicators(engine: Engine, count: int) -> list[str]:
 
 def _big_csv(engine: Engine, rows: int) -> bytes:
     departments = ["zone", "emergency-management", "urban-management"]
-    per_indicator = len(departments) * 201
+    years = range(1900, 2021)  # past years: observations after the current one are refused
+    per_indicator = len(departments) * len(years)
     codes = _load_indicators(engine, -(-rows // per_indicator))
-    cells = itertools.product(codes, departments, range(1900, 2101))
+    cells = itertools.product(codes, departments, years)
     lines = ["indicator,department,year,value,qualifier,note,source"]
     lines += [f"{i},{d},{y},{n}.25,exact,,{MARK}" for n, (i, d, y) in zip(range(rows), cells, strict=False)]
     return ("\n".join(lines) + "\n").encode()

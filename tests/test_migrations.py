@@ -194,3 +194,55 @@ def test_token_expiry_and_last_use_go_up_and_down_with_the_tokens_kept(fresh: En
         assert (
             connection.execute(text("SELECT count(*) FROM api_token WHERE expires_at IS NULL")).scalar() == 2
         )
+
+
+_REVISIONS = {
+    "observation_revision": (
+        "indicator_id, department_id, year, version, action, value_after, qualifier_after, note, "
+        "changed_at, changed_by",
+        "{indicator}, {department}, 2021, {version}, 'create', '1', 'exact', '注', "
+        "'2026-11-28 00:00:00', 't'",
+    ),
+    "target_revision": (
+        "indicator_id, department_id, year, version, action, operator_after, value_after, note, "
+        "changed_at, changed_by",
+        "{indicator}, {department}, 2021, {version}, 'create', 'at_least', '1', '注', "
+        "'2026-11-28 00:00:00', 't'",
+    ),
+}
+
+
+def _columns(engine: Engine, table: str) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns(table)}
+
+
+def test_0007_adds_the_revisions_reason_and_takes_it_away_again(fresh: Engine) -> None:
+    """Revisions made before 0007 keep everything and have no reason; down again, the column goes and
+    the revisions stay."""
+    migrate.upgrade(fresh, "0006")
+    indicator, department = _referenced(fresh)
+    ids = {"indicator": indicator, "department": department}
+    with fresh.begin() as connection:
+        for table, (columns, row) in _REVISIONS.items():
+            assert "reason" not in _columns(fresh, table)
+            values = row.format(**ids, version=1)
+            connection.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"))
+    migrate.upgrade(fresh, "0007")
+    with fresh.begin() as connection:
+        for table, (columns, row) in _REVISIONS.items():
+            assert "reason" in _columns(fresh, table)
+            values = row.format(**ids, version=2)
+            connection.execute(
+                text(f"INSERT INTO {table} ({columns}, reason) VALUES ({values}, :reason)"),
+                {"reason": "审计后更正"},
+            )
+            got = connection.execute(text(f"SELECT version, note, reason FROM {table} ORDER BY version"))
+            assert [tuple(r) for r in got] == [(1, "注", None), (2, "注", "审计后更正")]
+    migrate.downgrade(fresh, "0006")
+    with fresh.begin() as connection:
+        for table in _REVISIONS:
+            assert "reason" not in _columns(fresh, table)
+            got = connection.execute(text(f"SELECT version, note FROM {table} ORDER BY version"))
+            assert [tuple(r) for r in got] == [(1, "注"), (2, "注")]
+    migrate.upgrade(fresh)
+    assert all("reason" in _columns(fresh, table) for table in _REVISIONS)

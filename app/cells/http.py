@@ -5,6 +5,7 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, NamedTuple, Protocol, TypeVar
 
 from fastapi import Path, Query, Request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, bindparam, exists, select, true
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
@@ -17,10 +18,11 @@ from app.cells.key import Cell
 from app.cells.store import CellStore, Outcome, Precondition
 from app.core.config import get_settings
 from app.core.db.session import run_write
-from app.core.fields import YEAR_MAX, YEAR_MIN
+from app.core.fields import REASON_MAX, YEAR_MAX, YEAR_MIN
 from app.core.http import check_if_match
 from app.core.json import json_response
-from app.core.problems import FieldError, InvalidValue
+from app.core.problems import FieldError, InvalidValue, NotFound
+from app.core.text import CONTROL_PATTERN
 from app.departments import service as departments
 from app.departments.models import Department
 from app.departments.scope import out_of_scope
@@ -28,6 +30,18 @@ from app.indicators import service as indicators
 from app.indicators.models import Indicator, ValueType
 
 T = TypeVar("T")
+W = TypeVar("W", bound=BaseModel)
+
+MERGE_PATCH = "application/merge-patch+json"
+# DELETE's reason travels in the query string: a DELETE's body is not one every client can send.
+ReasonQuery = Annotated[
+    str | None,
+    Query(
+        max_length=REASON_MAX,
+        pattern=CONTROL_PATTERN,
+        description="why: kept in the history with the deletion",
+    ),
+]
 
 CELL = "/{indicator}/{department}/{year}"
 YearPath = Annotated[int, Path(ge=YEAR_MIN, le=YEAR_MAX)]
@@ -183,6 +197,50 @@ async def write_cell(
         return claim.cell, change(claim)
 
     return await run_write(session, write)
+
+
+def merge(write: type[W], fields: Sequence[str], current: Any, patch: BaseModel) -> W:
+    """The body a PUT would have sent for what a merge patch (RFC 7396) makes of the current row:
+    its `fields`, with each field the patch gives set (null: removed, so that the PUT's default
+    applies), checked as a whole by `write`; a 422 names what is wrong in the result. The patch's
+    `reason` is the write's, not the row's."""
+    document = {f: getattr(current, f) for f in fields if getattr(current, f) is not None}
+    for name in patch.model_fields_set:
+        value = getattr(patch, name)
+        if value is None:
+            document.pop(name, None)
+        else:
+            document[name] = value
+    try:
+        return write.model_validate(document)
+    except ValidationError as exc:
+        errors = [FieldError(["body", *e["loc"]], e["msg"], e["type"]) for e in exc.errors()]
+        raise InvalidValue("The figure the patch makes is not valid", errors=errors) from None
+
+
+async def patch_cell(
+    session: Session,
+    store: CellStore[Any],
+    indicator: str,
+    department: str,
+    year: int,
+    token: WriteToken,
+    *,
+    patch: BaseModel,
+    write: type[W],
+    put: Callable[[Claim, W], T],
+    noun: str,
+) -> tuple[Cell, T]:
+    """PATCH of a cell (observations and targets alike): 404 when it holds no `noun`, else the merge
+    of its current row and `patch` (merge) written by `put` as a PUT of the whole would be, under
+    the same lock: the same checks, and nothing new when nothing changes."""
+
+    def change(claim: Claim) -> T:
+        if claim.current is None:
+            raise NotFound(f"No {noun} for {claim.cell.describe()}")
+        return put(claim, merge(write, (*store.fields, "note", "source"), claim.current, patch))
+
+    return await write_cell(session, store, indicator, department, year, token, change)
 
 
 def put_answer(body: object, row: _Versioned, outcome: Outcome, location: str) -> Response:

@@ -114,8 +114,9 @@ class CellStore(Generic[M]):
         actor: str,
         precondition: Precondition | None = None,
         current: Any = NOT_READ,
+        reason: str | None = None,
     ) -> tuple[M, Outcome]:
-        """Create or replace a cell; the same content again changes nothing.
+        """Create or replace a cell; the same content again changes nothing (and keeps no `reason`).
 
         `precondition` sees the current row, locked, and may refuse (If-Match): two writers racing
         with the same ETag cannot both pass it. `current` is that row (None: there is none) when the
@@ -134,7 +135,8 @@ class CellStore(Generic[M]):
                 with session.begin_nested():
                     # The connection asked for inside the nested transaction: that is what makes the
                     # session emit its SAVEPOINT, so that a failed insert rolls back to it.
-                    return self._create(session.connection(), key, data, actor), Outcome.created
+                    created = self._create(session.connection(), key, data, actor, reason)
+                    return created, Outcome.created
             except IntegrityError:
                 # Another writer created the cell between our read and our insert: update theirs.
                 current = connection.execute(self._current_for_update, key).first()
@@ -147,7 +149,7 @@ class CellStore(Generic[M]):
             return self._new(**stored), Outcome.unchanged
         now = utcnow()
         version = current.version + 1
-        revision = self._revision_values(key, version, Action.update, stored, data, actor, now)
+        revision = self._revision_values(key, version, Action.update, stored, data, actor, now, reason)
         changes = {f: data[f] for f in self._compared} | {
             "version": version,
             "updated_at": now,
@@ -157,14 +159,22 @@ class CellStore(Generic[M]):
         self._forget(session, current.id)
         return self._new(**(stored | changes)), Outcome.updated
 
-    def _create(self, connection: Connection, key: dict[str, int], data: dict[str, Any], actor: str) -> M:
+    def _create(
+        self,
+        connection: Connection,
+        key: dict[str, int],
+        data: dict[str, Any],
+        actor: str,
+        reason: str | None,
+    ) -> M:
         now = utcnow()
         last = connection.execute(self._last_version, key).scalar()
         version = (last or 0) + 1
         values = {**key, **data, "version": version, "updated_at": now, "updated_by": actor}
         created_id = connection.execute(self._insert, values).inserted_primary_key
         connection.execute(
-            self._insert_revision, self._revision_values(key, version, Action.create, None, data, actor, now)
+            self._insert_revision,
+            self._revision_values(key, version, Action.create, None, data, actor, now, reason),
         )
         return self._new(id=created_id[0] if created_id else None, **values)
 
@@ -200,6 +210,7 @@ class CellStore(Generic[M]):
         actor: str,
         precondition: Precondition | None = None,
         current: Any = NOT_READ,
+        reason: str | None = None,
     ) -> M | None:
         """Remove a cell, keeping the deletion as a version; None when there was nothing to delete.
         `current` as for put."""
@@ -212,7 +223,7 @@ class CellStore(Generic[M]):
             precondition(current)
         stored = current._asdict()
         revision = self._revision_values(
-            key, current.version + 1, Action.delete, stored, None, actor, utcnow()
+            key, current.version + 1, Action.delete, stored, None, actor, utcnow(), reason
         )
         self._write(connection, self._delete, self._delete_with_revision, current.id, revision, {})
         self._forget(session, current.id)
@@ -238,6 +249,7 @@ class CellStore(Generic[M]):
         after: dict[str, Any] | None,
         actor: str,
         at: dt.datetime,
+        reason: str | None,
     ) -> dict[str, Any]:
         values: dict[str, Any] = {
             **key,
@@ -245,6 +257,7 @@ class CellStore(Generic[M]):
             "action": action,
             "changed_at": at,
             "changed_by": actor,
+            "reason": reason,
         }
         for field in self.fields:
             values[f"{field}_before"] = before[field] if before is not None else None

@@ -66,6 +66,8 @@ class RevisionMixin(CellMixin):
     action: Mapped[Action] = mapped_column(str_enum(Action, 8))
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     changed_by: Mapped[str] = mapped_column(String(100))
+    # Why the version was made, as its writer said (optional; migration 0007).
+    reason: Mapped[str | None] = mapped_column(String(500))
 
 
 def exact() -> Mapped[Decimal]:

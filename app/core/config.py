@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     def today(self) -> date:
         return datetime.now(ZoneInfo(self.timezone)).date()
 
+    def last_open_year(self) -> int:
+        """The last year observations may be for: the current one, plus INDICATORS_OPEN_FUTURE_YEARS."""
+        return self.today().year + self.open_future_years
+
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)

@@ -1,14 +1,27 @@
-"""Fields every domain's schemas share: codes, years, exact values."""
+"""Fields every domain's schemas share: codes, years, free text, exact values."""
 
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
+from app.core.text import CONTROL_PATTERN
+
 YEAR_MIN, YEAR_MAX = 1900, 2100
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)]
+# Free text (names, descriptions, units, notes, sources, reasons): no control character but tab and
+# line breaks (app.core.text), so that every text held can be written into CSV and a workbook. The
+# pattern is in the OpenAPI; a refusal is a 422 naming the field (type string_pattern_mismatch).
+Text = Annotated[str, StringConstraints(pattern=CONTROL_PATTERN)]
+REASON_MAX = 500
+Reason = Annotated[
+    Text | None,
+    Field(
+        default=None, max_length=REASON_MAX, description="why: kept in the history with the version it makes"
+    ),
+]
 
 
 def not_null(schema: dict[str, Any]) -> None:

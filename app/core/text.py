@@ -11,6 +11,7 @@ import re
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 CONTROL_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 REPLACEMENT = "\ufffd"
+CONTROL_MSG = "must not hold control characters other than tab and line breaks"
 
 
 def has_control(text: str) -> bool:

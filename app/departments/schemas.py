@@ -1,11 +1,11 @@
 from pydantic import Field
 
-from app.core.fields import Code, Schema, not_null
+from app.core.fields import Code, Schema, Text, not_null
 
 
 class DepartmentBase(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    name_en: str | None = Field(default=None, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
+    name_en: Text | None = Field(default=None, max_length=200)
     parent: Code | None = None
 
 
@@ -14,8 +14,8 @@ class DepartmentCreate(DepartmentBase):
 
 
 class DepartmentUpdate(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=not_null)
-    name_en: str | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=not_null)
+    name_en: Text | None = Field(default=None, max_length=200)
     parent: Code | None = None
 
 

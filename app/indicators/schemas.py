@@ -1,18 +1,18 @@
 from pydantic import Field
 
-from app.core.fields import Code, Schema, not_null
+from app.core.fields import Code, Schema, Text, not_null
 from app.indicators.models import Aggregation, Direction, ValueType
 
 
 class IndicatorFields(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    name_en: str | None = Field(default=None, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
+    name_en: Text | None = Field(default=None, max_length=200)
     section: Code | None = None
-    unit: str | None = Field(default=None, max_length=32)
+    unit: Text | None = Field(default=None, max_length=32)
     value_type: ValueType
     direction: Direction = Direction.higher
     aggregation: Aggregation = Aggregation.sum
-    description: str | None = Field(default=None, max_length=4000)
+    description: Text | None = Field(default=None, max_length=4000)
 
 
 class IndicatorCreate(IndicatorFields):
@@ -21,15 +21,20 @@ class IndicatorCreate(IndicatorFields):
 
 class IndicatorUpdate(Schema):
     # name, value_type, direction and aggregation may be left out, never null (the service says so).
-    name: str | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=not_null)
-    name_en: str | None = Field(default=None, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=not_null)
+    name_en: Text | None = Field(default=None, max_length=200)
     section: Code | None = None
-    unit: str | None = Field(default=None, max_length=32)
+    unit: Text | None = Field(default=None, max_length=32)
     value_type: ValueType | None = Field(default=None, json_schema_extra=not_null)
     direction: Direction | None = Field(default=None, json_schema_extra=not_null)
     aggregation: Aggregation | None = Field(default=None, json_schema_extra=not_null)
-    description: str | None = Field(default=None, max_length=4000)
+    description: Text | None = Field(default=None, max_length=4000)
 
 
 class IndicatorRead(IndicatorFields):
     code: str
+    # As stored: text kept before control characters were refused must still be read (and exported).
+    name: str
+    name_en: str | None = None
+    unit: str | None = None
+    description: str | None = None

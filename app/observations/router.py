@@ -1,16 +1,24 @@
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Body, Depends, Request
 from starlette.responses import Response
 
 from app.auth.dependencies import ClerkToken, SessionDep, Viewer, ViewerToken
 from app.cells.http import (
     CELL,
+    MERGE_PATCH,
+    Claim,
+    ReasonQuery,
     YearPath,
     etag,
+    patch_cell,
     precondition,
     put_answer,
     resolve,
     write_cell,
 )
+from app.cells.store import Outcome
+from app.core.config import Settings, current_settings
 from app.core.db.session import one_statement
 from app.core.fields import Code
 from app.core.http import json_etag
@@ -19,15 +27,18 @@ from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format
 from app.observations import service
-from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
+from app.observations.models import Observation
+from app.observations.schemas import ObservationPatch, ObservationRead, ObservationWrite, RevisionRead
 
 router = api_router("/observations", "observations")
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+_FUTURE = {"description": "A year after the current one (INDICATORS_OPEN_FUTURE_YEARS), or a bad value"}
 
 
 @router.put(
     CELL,
     response_model=ObservationRead,
-    responses={201: {"model": ObservationRead, "description": "Created"}},
+    responses={201: {"model": ObservationRead, "description": "Created"}, 422: _FUTURE},
 )
 async def put_observation(
     indicator: Code,
@@ -37,8 +48,12 @@ async def put_observation(
     request: Request,
     session: SessionDep,
     token: ClerkToken,
+    settings: SettingsDep,
 ) -> Response:
-    """Record a cell's figure: 201 when created, 200 when updated or unchanged."""
+    """Record a cell's figure, replacing the whole of it (a field left out becomes null): 201 when
+    created, 200 when updated or unchanged. Not for a year after the current one (in
+    INDICATORS_TIMEZONE) unless INDICATORS_OPEN_FUTURE_YEARS opens it. `reason` is kept in the history."""
+    service.check_open_year(year, settings.last_open_year())
     cell, (observation, outcome) = await write_cell(
         session,
         service.STORE,
@@ -85,8 +100,9 @@ async def delete_observation(
     request: Request,
     session: SessionDep,
     token: ClerkToken,
+    reason: ReasonQuery = None,
 ) -> Response:
-    """Delete a cell's figure; its history keeps the deletion as a version."""
+    """Delete a cell's figure; its history keeps the deletion as a version, with `?reason=`."""
     await write_cell(
         session,
         service.STORE,
@@ -101,6 +117,7 @@ async def delete_observation(
             precondition=precondition(request),
             current=claim.current,
             scope_checked=True,
+            reason=reason,
         ),
     )
     return Response(status_code=204)
@@ -129,3 +146,54 @@ def observation_history(
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None
     return json_response(Page(items=items, next_cursor=next_cursor))
+
+
+@router.patch(
+    CELL,
+    response_model=ObservationRead,
+    responses={
+        404: {"description": "No figure for the cell"},
+        412: {"description": "If-Match failed"},
+        422: _FUTURE,
+    },
+)
+async def patch_observation(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    patch: Annotated[ObservationPatch, Body(media_type=MERGE_PATCH)],
+    request: Request,
+    session: SessionDep,
+    token: ClerkToken,
+    settings: SettingsDep,
+) -> Response:
+    """Change some fields of a cell's figure: a JSON merge patch (RFC 7396, `application/merge-patch+json`
+    or `application/json`). The fields given change, `null` clears one, the figure made is checked
+    whole as a PUT's would be; the same figure again makes no new version. If-Match is honoured."""
+    service.check_open_year(year, settings.last_open_year())
+
+    def put(claim: Claim, data: ObservationWrite) -> tuple[Observation, Outcome]:
+        return service.put(
+            session,
+            cell=claim.cell,
+            data=data,
+            actor=claim.writer,
+            precondition=precondition(request),
+            current=claim.current,
+            scope_checked=True,
+        )
+
+    cell, (observation, outcome) = await patch_cell(
+        session,
+        service.STORE,
+        indicator,
+        department,
+        year,
+        token,
+        patch=patch,
+        write=ObservationWrite,
+        put=put,
+        noun="observation",
+    )
+    location = f"/api/v1/observations/{indicator}/{department}/{year}"
+    return put_answer(service.read(cell, observation), observation, outcome, location)

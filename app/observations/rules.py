@@ -28,3 +28,11 @@ def violation(value_type: ValueType, value: Decimal) -> str | None:
         else:
             ok = value in (0, 1)
     return None if ok else _RULES[value_type]
+
+
+def future_year_message(last_year: int) -> str:
+    """Why a year after `last_year` (Settings.last_open_year) takes no observations."""
+    return (
+        f"observations may not be for a year after {last_year} "
+        "(the current year, plus INDICATORS_OPEN_FUTURE_YEARS)"
+    )

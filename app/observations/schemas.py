@@ -3,15 +3,27 @@ import datetime as dt
 from pydantic import Field
 
 from app.cells.tables import Action
-from app.core.fields import Number, Schema, Value
+from app.core.fields import Number, Reason, Schema, Text, Value
 from app.observations.models import Qualifier
 
 
 class ObservationWrite(Schema):
     value: Value
     qualifier: Qualifier = Qualifier.exact
-    note: str | None = Field(default=None, max_length=2000)
-    source: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=2000)
+    source: Text | None = Field(default=None, max_length=500)
+    reason: Reason = None
+
+
+class ObservationPatch(Schema):
+    """A merge patch (RFC 7396): the fields given change, `null` clears one (`qualifier` goes back to
+    `exact`; `value` cannot be cleared), the rest stay. `reason` is not part of the figure."""
+
+    value: Value | None = None
+    qualifier: Qualifier | None = None
+    note: Text | None = Field(default=None, max_length=2000)
+    source: Text | None = Field(default=None, max_length=500)
+    reason: Reason = None
 
 
 class ObservationRead(Schema):
@@ -38,3 +50,4 @@ class RevisionRead(Schema):
     source: str | None
     changed_at: dt.datetime
     changed_by: str
+    reason: str | None

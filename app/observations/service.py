@@ -18,7 +18,7 @@ from app.departments.scope import check_department
 from app.indicators import service as indicators
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision, Qualifier
-from app.observations.rules import violation
+from app.observations.rules import future_year_message, violation
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
 
 
@@ -120,6 +120,16 @@ def check_scope(session: Session, actor: Principal, cell: Cell, *, checked: bool
         check_department(session, actor, cell.department.id, cell.department.code)
 
 
+def check_open_year(year: int, last_year: int) -> None:
+    """422 naming `year` when it is after the last year observations may be for
+    (Settings.last_open_year: the current year in INDICATORS_TIMEZONE plus INDICATORS_OPEN_FUTURE_YEARS)."""
+    if year > last_year:
+        message = future_year_message(last_year)
+        raise InvalidValue(
+            f"{year}: {message}", errors=[FieldError(["path", "year"], message, "year_future")]
+        )
+
+
 def check_value(indicator: IndicatorRef, value: Decimal, loc: builtins.list[str | int]) -> None:
     rule = violation(indicator.value_type, value)
     if rule is not None:
@@ -142,13 +152,16 @@ def put(
     """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure."""
     check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])
+    fields = data.model_dump()
+    reason = fields.pop("reason")  # kept with the version, not part of the figure
     return STORE.put(
         session,
         key=cell.key,
-        data=data.model_dump(),
+        data=fields,
         actor=actor.name,
         precondition=precondition,
         current=current,
+        reason=reason,
     )
 
 
@@ -159,12 +172,13 @@ def delete(
     actor: Principal,
     precondition: Precondition | None = None,
     current: Any = NOT_READ,
+    reason: str | None = None,
     scope_checked: bool = False,
 ) -> None:
     """Remove a cell's figure; the deletion is kept as a version of its own."""
     check_scope(session, actor, cell, checked=scope_checked)
     deleted = STORE.delete(
-        session, key=cell.key, actor=actor.name, precondition=precondition, current=current
+        session, key=cell.key, actor=actor.name, precondition=precondition, current=current, reason=reason
     )
     if deleted is None:
         raise NotFound(f"No observation for {cell.describe()}")

@@ -1,13 +1,19 @@
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Body, Request
 from starlette.responses import Response
 
 from app.auth.dependencies import CommissionToken, SessionDep, Viewer
 from app.cells.http import (
     CELL,
+    MERGE_PATCH,
+    Claim,
+    ReasonQuery,
     YearPath,
     YearQuery,
     etag,
     filter_id,
+    patch_cell,
     precondition,
     put_answer,
     resolve,
@@ -15,6 +21,7 @@ from app.cells.http import (
     year_range,
 )
 from app.cells.key import CellFilters
+from app.cells.store import Outcome
 from app.core.fields import Code
 from app.core.http import json_etag
 from app.core.json import json_response
@@ -22,7 +29,8 @@ from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format
 from app.targets import service
-from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
+from app.targets.models import Target
+from app.targets.schemas import TargetPatch, TargetRead, TargetRevisionRead, TargetWrite
 
 router = api_router("/targets", "targets")
 
@@ -71,7 +79,8 @@ async def put_target(
     session: SessionDep,
     token: CommissionToken,
 ) -> Response:
-    """Set a cell's target (commission and admin): 201 when created, 200 otherwise."""
+    """Set a cell's target (commission and admin), replacing the whole of it (a field left out becomes
+    null): 201 when created, 200 otherwise. Any year. `reason` is kept in the history."""
     cell, (target, outcome) = await write_cell(
         session,
         service.STORE,
@@ -115,8 +124,9 @@ async def delete_target(
     request: Request,
     session: SessionDep,
     token: CommissionToken,
+    reason: ReasonQuery = None,
 ) -> Response:
-    """Remove a cell's target; its history keeps the deletion."""
+    """Remove a cell's target; its history keeps the deletion, with `?reason=`."""
     await write_cell(
         session,
         service.STORE,
@@ -130,6 +140,7 @@ async def delete_target(
             actor=claim.writer,
             precondition=precondition(request),
             current=claim.current,
+            reason=reason,
         ),
     )
     return Response(status_code=204)
@@ -157,3 +168,48 @@ def target_history(
     items = service.history(session, cell=cell, limit=limit, after_version=int(after or 0))
     next_cursor = encode_cursor(items[-1].version) if len(items) == limit else None
     return json_response(Page(items=items, next_cursor=next_cursor))
+
+
+@router.patch(
+    CELL,
+    response_model=TargetRead,
+    responses={404: {"description": "No target for the cell"}, 412: {"description": "If-Match failed"}},
+)
+async def patch_target(
+    indicator: Code,
+    department: Code,
+    year: YearPath,
+    patch: Annotated[TargetPatch, Body(media_type=MERGE_PATCH)],
+    request: Request,
+    session: SessionDep,
+    token: CommissionToken,
+) -> Response:
+    """Change some fields of a cell's target: a JSON merge patch (RFC 7396, `application/merge-patch+json`
+    or `application/json`). The fields given change, `null` clears one, the target made is checked
+    whole (`upper` with `between` only, `value` <= `upper`); the same target again makes no new
+    version. If-Match is honoured."""
+
+    def put(claim: Claim, data: TargetWrite) -> tuple[Target, Outcome]:
+        return service.put(
+            session,
+            cell=claim.cell,
+            data=data,
+            actor=claim.writer,
+            precondition=precondition(request),
+            current=claim.current,
+        )
+
+    cell, (target, outcome) = await patch_cell(
+        session,
+        service.STORE,
+        indicator,
+        department,
+        year,
+        token,
+        patch=patch,
+        write=TargetWrite,
+        put=put,
+        noun="target",
+    )
+    location = f"/api/v1/targets/{indicator}/{department}/{year}"
+    return put_answer(service.read(cell, target), target, outcome, location)

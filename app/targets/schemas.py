@@ -4,7 +4,7 @@ from decimal import Decimal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from app.cells.tables import Action
-from app.core.fields import Number, Schema, Value, required_when
+from app.core.fields import Number, Reason, Schema, Text, Value, required_when
 from app.observations.models import Qualifier
 from app.targets.models import Operator
 from app.targets.rules import Status, bounds_problem
@@ -23,8 +23,9 @@ class TargetWrite(Schema):
     operator: Operator
     value: Value
     upper: Value | None = Field(default=None, validate_default=True)
-    note: str | None = Field(default=None, max_length=2000)
-    source: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=2000)
+    source: Text | None = Field(default=None, max_length=500)
+    reason: Reason = None
 
     @field_validator("upper")
     @classmethod
@@ -35,6 +36,19 @@ class TargetWrite(Schema):
         if problem is not None:
             raise ValueError(problem)
         return upper
+
+
+class TargetPatch(Schema):
+    """A merge patch (RFC 7396): the fields given change, `null` clears one (`operator` and `value`
+    cannot be cleared), the rest stay; the target it makes is checked whole. `reason` is not part of
+    the target."""
+
+    operator: Operator | None = None
+    value: Value | None = None
+    upper: Value | None = None
+    note: Text | None = Field(default=None, max_length=2000)
+    source: Text | None = Field(default=None, max_length=500)
+    reason: Reason = None
 
 
 class TargetRead(Schema):
@@ -64,6 +78,7 @@ class TargetRevisionRead(Schema):
     source: str | None
     changed_at: dt.datetime
     changed_by: str
+    reason: str | None
 
 
 class TargetBounds(Schema):

@@ -63,13 +63,16 @@ def put(
     check_value(cell.indicator, data.value, ["body", "value"])
     if data.upper is not None:
         check_value(cell.indicator, data.upper, ["body", "upper"])
+    fields = data.model_dump()
+    reason = fields.pop("reason")  # kept with the version, not part of the figure
     return STORE.put(
         session,
         key=cell.key,
-        data=data.model_dump(),
+        data=fields,
         actor=actor.name,
         precondition=precondition,
         current=current,
+        reason=reason,
     )
 
 
@@ -80,9 +83,10 @@ def delete(
     actor: Principal,
     precondition: Precondition | None = None,
     current: Any = NOT_READ,
+    reason: str | None = None,
 ) -> None:
     deleted = STORE.delete(
-        session, key=cell.key, actor=actor.name, precondition=precondition, current=current
+        session, key=cell.key, actor=actor.name, precondition=precondition, current=current, reason=reason
     )
     if deleted is None:
         raise NotFound(f"No target for {cell.describe()}")

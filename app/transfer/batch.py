@@ -64,6 +64,7 @@ class Batch:
         strict: bool = True,
         max_rows: int | None = None,
         cells: Cells = FIGURES,
+        last_year: int | None = None,
     ) -> None:
         self.session = session
         self.actor = actor
@@ -71,7 +72,12 @@ class Batch:
         self.atomic = atomic
         self.table = cells.table
         self.checker = cells.checker(
-            session, actor=actor, summary=self.summary, strict=strict, max_rows=max_rows
+            session,
+            actor=actor,
+            summary=self.summary,
+            strict=strict,
+            max_rows=max_rows,
+            last_year=last_year,
         )
         dbapi = session.get_bind().dialect.loaded_dbapi
         # COPY goes through the driver itself, whose errors SQLAlchemy does not wrap.
@@ -217,10 +223,19 @@ def run(
     strict: bool,
     max_rows: int | None = None,
     cells: Cells = FIGURES,
+    last_year: int | None = None,
 ) -> Summary:
-    """A whole batch held in memory: every row checked before anything is written."""
+    """A whole batch held in memory: every row checked before anything is written. `last_year`: the
+    last year figures may be for (default: Settings.last_open_year)."""
     batch = Batch(
-        session, actor=actor, dry_run=dry_run, atomic=atomic, strict=strict, max_rows=max_rows, cells=cells
+        session,
+        actor=actor,
+        dry_run=dry_run,
+        atomic=atomic,
+        strict=strict,
+        max_rows=max_rows,
+        cells=cells,
+        last_year=last_year,
     )
     conn = session.connection()
     with bulk.roomy_cache(conn):

@@ -26,20 +26,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
+from app.core.config import get_settings
 from app.core.fields import YEAR_MAX, YEAR_MIN, parse_value
 from app.core.problems import PayloadTooLarge
+from app.core.text import CONTROL, CONTROL_MSG
 from app.departments import service as departments
 from app.departments.scope import writable_departments
 from app.indicators import service as indicators
 from app.indicators.models import ValueType
 from app.observations.models import Qualifier
-from app.observations.rules import violation
+from app.observations.rules import future_year_message, violation
 from app.transfer import words
 from app.transfer.bulk import Number
 from app.transfer.formats import MISSING, BadRow, Row
 from app.transfer.workbooks import NO_RESULT, SheetNumber
 
 MAX_ERRORS = 1000
+_CONTROL = CONTROL.search
 NOTE_MAX, SOURCE_MAX = 2000, 500
 QUALIFIERS = frozenset(q.value for q in Qualifier)
 _QUALIFIER_MSG = "must be one of " + ", ".join(q.value for q in Qualifier) + " (or 精确, 至少, 超过, 约)"
@@ -127,9 +130,18 @@ class Checker:
     """Checks rows of figures against the catalogue and the actor's scope, recording errors in `summary`."""
 
     def __init__(
-        self, session: Session, *, actor: Principal, summary: Summary, strict: bool, max_rows: int | None
+        self,
+        session: Session,
+        *,
+        actor: Principal,
+        summary: Summary,
+        strict: bool,
+        max_rows: int | None,
+        last_year: int | None = None,
     ) -> None:
         self.actor = actor
+        # Figures may not be for a year after this one (Settings.last_open_year).
+        self.last_year = self.open_until(last_year)
         self.summary = summary
         self.strict = strict  # JSON: types as the contract says; CSV and sheets: cells parsed as text
         self.max_rows = max_rows
@@ -155,6 +167,11 @@ class Checker:
         self.earlier: builtins.list[tuple[array[int], array[int]]] = []
         self.rows = 0
         self.forbidden = 0
+
+    @staticmethod
+    def open_until(last_year: int | None) -> int:
+        """The last year rows may be for: as asked, else what the settings open."""
+        return get_settings().last_open_year() if last_year is None else last_year
 
     def _error(self, row: int, loc: tuple[str, ...], msg: str, type: str) -> None:
         summary = self.summary
@@ -246,11 +263,11 @@ class Checker:
         return found
 
     def _year(self, n: int, raw: Any) -> int | None:
-        if type(raw) is int and YEAR_MIN <= raw <= YEAR_MAX:
+        if type(raw) is int and YEAR_MIN <= raw <= self.last_year:
             return raw
         if type(raw) is str and len(raw) == 4 and raw.isascii() and raw.isdigit() and not self.strict:
             quick = int(raw)
-            if YEAR_MIN <= quick <= YEAR_MAX:
+            if YEAR_MIN <= quick <= self.last_year:
                 return quick
         year = raw
         if raw is NO_RESULT:
@@ -268,6 +285,9 @@ class Checker:
             return None
         if not YEAR_MIN <= year <= YEAR_MAX:
             self._error(n, ("year",), f"must be between {YEAR_MIN} and {YEAR_MAX}", "year_range")
+            return None
+        if year > self.last_year:
+            self._error(n, ("year",), future_year_message(self.last_year), "year_future")
             return None
         return year
 
@@ -323,7 +343,7 @@ class Checker:
     def _optional(self, n: int, name: str, raw: Any, limit: int) -> str | None:
         if raw is MISSING or raw is None:
             return None
-        if type(raw) is str and len(raw) <= limit and "\x00" not in raw:
+        if type(raw) is str and len(raw) <= limit and _CONTROL(raw) is None:
             return raw or None
         if not isinstance(raw, str):
             if self.strict:
@@ -335,6 +355,9 @@ class Checker:
             return None
         if "\x00" in raw:  # PostgreSQL cannot store it; refused on both databases alike
             self._error(n, (name,), "must not hold a NUL character (\\u0000)", "string_nul")
+            return None
+        if _CONTROL(raw) is not None:
+            self._error(n, (name,), CONTROL_MSG, "string_pattern_mismatch")
             return None
         return raw or None
 
@@ -352,7 +375,7 @@ class Checker:
             department = self._code(n, "department", dep_raw, self.departments)
         if type(year_raw) is str and len(year_raw) == 4 and not self.strict and year_raw.isdigit():
             year_raw = int(year_raw) if year_raw.isascii() else year_raw  # CSV: "2021"
-        if type(year_raw) is int and YEAR_MIN <= year_raw <= YEAR_MAX:
+        if type(year_raw) is int and YEAR_MIN <= year_raw <= self.last_year:
             return indicator, department, year_raw
         return indicator, department, self._year(n, year_raw)
 

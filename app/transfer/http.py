@@ -74,5 +74,6 @@ def run_batch(
         strict=kind == "json",
         max_rows=settings.max_batch_rows,
         cells=cells,
+        last_year=settings.last_open_year(),  # figures only: targets may be for any year
     )
     return json_response(summary.body())

@@ -2,7 +2,7 @@
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from app.core.fields import Code, Schema, Value, Year
+from app.core.fields import Code, Schema, Text, Value, Year
 from app.observations.models import Qualifier
 from app.targets.models import Operator
 
@@ -17,8 +17,8 @@ class BatchObservation(Schema):
     year: Year
     value: Value
     qualifier: Qualifier = Qualifier.exact
-    note: str | None = Field(default=None, max_length=2000)
-    source: str | None = Field(default=None, max_length=500)
+    note: Text | None = Field(default=None, max_length=2000)
+    source: Text | None = Field(default=None, max_length=500)
 
 
 class BatchWrite(Schema):

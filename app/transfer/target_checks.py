@@ -4,6 +4,7 @@ as `PUT /targets` checks them."""
 from decimal import Decimal
 from typing import Any
 
+from app.core.fields import YEAR_MAX
 from app.targets.models import Operator
 from app.targets.rules import bounds_problem
 from app.transfer import words
@@ -15,7 +16,12 @@ _OPERATOR_MSG = "must be one of " + ", ".join(o.value for o in Operator) + " (or
 
 class TargetChecker(Checker):
     """Checks rows of targets: the same cells as figures, with an operator, a value and an upper bound
-    that must fit the indicator's value type, as `PUT /targets` checks them."""
+    that must fit the indicator's value type, as `PUT /targets` checks them. Targets may be for any
+    year."""
+
+    @staticmethod
+    def open_until(last_year: int | None) -> int:
+        return YEAR_MAX
 
     def _row(self, n: int, values: tuple[Any, ...]) -> Valid | None:
         ind_raw, dep_raw, year_raw, operator_raw, value_raw, upper_raw, note_raw, source_raw = values

@@ -38,8 +38,8 @@ def test_a_nul_in_a_batch_row_rejects_that_row(
     session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
     rows = [
-        {"indicator": "legal-lectures", "department": "zone", "year": 2030, "value": 1, "source": "ok"},
-        {"indicator": "legal-lectures", "department": "zone", "year": 2031, "value": 1, "note": "a\x00b"},
+        {"indicator": "legal-lectures", "department": "zone", "year": 2010, "value": 1, "source": "ok"},
+        {"indicator": "legal-lectures", "department": "zone", "year": 2011, "value": 1, "note": "a\x00b"},
     ]
     body = problem(
         session_client.post("/api/v1/observations", json={"observations": rows}, headers=auth["commission"]),
@@ -50,13 +50,13 @@ def test_a_nul_in_a_batch_row_rejects_that_row(
             "row": 2,
             "indicator": "legal-lectures",
             "department": "zone",
-            "year": 2031,
+            "year": 2011,
             "loc": ["note"],
             "msg": "must not hold a NUL character (\\u0000)",
             "type": "string_nul",
         }
     ]
-    assert not revisions(session, "legal-lectures", "zone", 2030)
+    assert not revisions(session, "legal-lectures", "zone", 2010)
     r = session_client.post(
         "/api/v1/observations", json={"observations": rows, "atomic": False}, headers=auth["commission"]
     )

@@ -11,12 +11,22 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.config import Settings
+from app.core.fields import YEAR_MAX
 from app.departments.models import Department
 from app.observations.models import Observation
 from app.transfer.formats import XLSX
 from tests.helpers import Tokens, problem, revisions, stored
 
 URL = "/api/v1/observations"
+
+
+@pytest.fixture(autouse=True)
+def _every_year_open(settings: Settings) -> None:
+    """These tests write a figure for each of 150 years, up to 2099: open them all."""
+    settings.open_future_years = YEAR_MAX - settings.today().year
+
+
 HEADER = ["indicator", "department", "year", "value", "qualifier", "note", "source"]
 
 

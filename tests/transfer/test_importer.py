@@ -247,3 +247,18 @@ def test_http_and_the_command_line_combine_a_batch_s_options_by_one_rule(
     assert summary["dry_run"] is expect_dry_run
     with Session(db) as check:
         assert (stored(check, "legal-lectures", "zone", year) is not None) is written
+
+
+def test_import_refuses_rows_after_the_current_year(db: Engine, tmp_path: Path) -> None:
+    now = get_settings().today().year
+    lines = [f"legal-lectures,zone,{now},1,,,", f"legal-lectures,zone,{now + 1},1,,,"]
+    path = write_csv(
+        tmp_path / "future.csv", ["indicator,department,year,value,qualifier,note,source", *lines]
+    )
+    code, summary = run(str(path), "--as", "clerk-li", "--no-atomic")
+    assert (summary["created"], summary["rejected"]) == (1, 1), (code, summary)
+    assert summary["errors"][0]["row"] == 3 and summary["errors"][0]["loc"] == ["year"], (
+        summary
+    )  # as a sheet shows it
+    with Session(db) as session:
+        assert stored(session, "legal-lectures", "zone", now + 1) is None

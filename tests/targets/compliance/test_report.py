@@ -143,16 +143,16 @@ def test_status_and_gap_for_every_operator_and_qualifier(
 ) -> None:
     json_headers = {**auth["commission"], "content-type": "application/json"}
     target = f'{{"operator": "{operator}", "value": {value}, "upper": {upper or "null"}}}'
-    r = session_client.put(f"/api/v1/targets/{amount}/zone/2030", content=target, headers=json_headers)
+    r = session_client.put(f"/api/v1/targets/{amount}/zone/2010", content=target, headers=json_headers)
     assert r.status_code == 201, r.text
     if actual is not None:
         figure = f'{{"value": {actual}, "qualifier": "{qualifier}"}}'
         r = session_client.put(
-            f"/api/v1/observations/{amount}/zone/2030", content=figure, headers=json_headers
+            f"/api/v1/observations/{amount}/zone/2010", content=figure, headers=json_headers
         )
         assert r.status_code == 201, r.text
 
-    r = session_client.get(f"{URL}?year=2030&indicator={amount}", headers=auth["viewer"])
+    r = session_client.get(f"{URL}?year=2010&indicator={amount}", headers=auth["viewer"])
     assert r.status_code == 200, r.text
     (item,) = r.json()["items"]
     assert (item["status"], item["qualifier"]) == (status, qualifier)
@@ -483,19 +483,19 @@ def test_each_item_says_why_in_chinese_or_english(
 ) -> None:
     json_headers = {**auth["commission"], "content-type": "application/json"}
     target = f'{{"operator": "{operator}", "value": {value}, "upper": {upper or "null"}}}'
-    r = session_client.put(f"/api/v1/targets/{amount}/zone/2030", content=target, headers=json_headers)
+    r = session_client.put(f"/api/v1/targets/{amount}/zone/2019", content=target, headers=json_headers)
     assert r.status_code == 201, r.text
     if actual is not None:
         figure = f'{{"value": {actual}, "qualifier": "{qualifier}"}}'
         r = session_client.put(
-            f"/api/v1/observations/{amount}/zone/2030", content=figure, headers=json_headers
+            f"/api/v1/observations/{amount}/zone/2019", content=figure, headers=json_headers
         )
         assert r.status_code == 201, r.text
     for lang, reason in (("", zh), ("&lang=zh", zh), ("&lang=en", en)):
-        r = session_client.get(f"{URL}?year=2030&indicator={amount}{lang}", headers=auth["viewer"])
+        r = session_client.get(f"{URL}?year=2019&indicator={amount}{lang}", headers=auth["viewer"])
         assert r.status_code == 200, r.text
         assert [i["reason"] for i in r.json()["items"]] == [reason]
-        r = session_client.get(f"{URL}?year=2030&indicator={amount}{lang}&format=csv", headers=auth["viewer"])
+        r = session_client.get(f"{URL}?year=2019&indicator={amount}{lang}&format=csv", headers=auth["viewer"])
         assert [row["reason"] for row in csv.DictReader(io.StringIO(bom_stripped(r)))] == [reason]
 
 
