@@ -18,6 +18,7 @@ from app.indicators import router as indicators
 from app.observations import service as observations
 from app.observations.router import router as observations_router
 from app.openapi import install_docs
+from app.reporting.router import router as reporting_router
 from app.targets.compliance.router import router as compliance_router
 from app.targets.router import router as targets_router
 from app.transfer.router import router as transfer_router
@@ -40,6 +41,7 @@ TAGS = (
     "targets",
     "compliance",
     "analytics",
+    "reporting",
     "tokens",
 )
 
@@ -70,6 +72,7 @@ def create_app() -> FastAPI:
         targets_router,
         compliance_router,
         analytics_router,
+        reporting_router,
         tokens_router,
     ):
         app.include_router(router)

@@ -22,6 +22,7 @@ from app.auth.principal import Principal
 from app.core.db.types import utcnow
 from app.core.json import paused_gc
 from app.core.problems import Forbidden, InvalidValue
+from app.reporting import locks
 from app.transfer import bulk
 from app.transfer.checks import Checker, Summary, Valid
 from app.transfer.formats import Row
@@ -100,11 +101,30 @@ class Batch:
 
     def _check(self, rows: Iterable[Row]) -> builtins.list[Valid] | None:
         """The valid rows in key order, or None when there is nothing the database need see."""
-        valid = self.checker.check(rows)
+        valid = self._unlocked(self.checker.check(rows))
         if self.forbidden or (self.atomic and self.summary.rejected) or not valid:
             return None  # the batch will fail: spare the database
         valid.sort()  # key order is index order: inserts append instead of splitting pages
         return valid
+
+    def _unlocked(self, valid: builtins.list[Valid]) -> builtins.list[Valid]:
+        """The rows whose department-year the actor may write now; each other one is a rejected
+        row (`locked` or `period-closed`), as any row error (app.reporting.locks)."""
+        if self.forbidden or not valid:
+            return valid
+        refused = locks.refusals(self.session, self.actor, {(v[3], v[4]) for v in valid})
+        if not refused:
+            return valid
+        kept: builtins.list[Valid] = []
+        summary = self.summary
+        for row in valid:
+            why = refused.get((row[3], row[4]))
+            if why is None:
+                kept.append(row)
+                continue
+            summary.rejected += 1
+            self.checker.error(row[1], ("department",), f"department-year {why[1]}", why[0])
+        return kept
 
     def _store(self, valid: builtins.list[Valid], *, write: bool) -> None:
         if not write:

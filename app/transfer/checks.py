@@ -104,6 +104,10 @@ class Checker:
         self.rows = 0
         self.forbidden = 0
 
+    def error(self, row: int, loc: tuple[str, ...], msg: str, type: str) -> None:
+        """Record one error of a row (rejecting the row is the caller's count)."""
+        self._error(row, loc, msg, type)
+
     def _error(self, row: int, loc: tuple[str, ...], msg: str, type: str) -> None:
         summary = self.summary
         summary.error_count += 1

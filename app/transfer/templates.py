@@ -2,14 +2,15 @@
 
 import io
 
-from sqlalchemy import select, union
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.tables import sheet_text
 from app.departments.models import Department
 from app.indicators.models import Indicator
-from app.observations.models import Observation, Qualifier
-from app.targets.models import Target
+from app.observations.models import Qualifier
+from app.reporting.assignments import in_force
+from app.reporting.models import Assignment
 from app.transfer.formats import FIELDS
 
 TEMPLATE_DISPLAY = ("indicator_name", "unit")
@@ -18,19 +19,16 @@ TEMPLATE_DISPLAY = ("indicator_name", "unit")
 def workbook(session: Session, *, department: Department, year: int) -> bytes:
     """A workbook to fill in: one row per indicator the department reports, values empty.
 
-    The indicators it reports are those it has figures or targets for. The name and unit columns
+    The indicators it reports are those assigned to it for the year (app.reporting). The name and unit columns
     come after the import columns; the importer knows them and skips them.
     """
     from openpyxl import Workbook
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    reported = union(
-        select(Observation.indicator_id).where(Observation.department_id == department.id),
-        select(Target.indicator_id).where(Target.department_id == department.id),
-    ).subquery()
     indicators = session.execute(
         select(Indicator.code, Indicator.name, Indicator.unit)
-        .where(Indicator.id.in_(select(reported.c[0])))
+        .join(Assignment, Assignment.indicator_id == Indicator.id)
+        .where(Assignment.department_id == department.id, in_force(year))
         .order_by(Indicator.code)
     ).all()
     book = Workbook()
