@@ -134,6 +134,7 @@ def test_batch_writes_history_exactly_like_one_cell_writes(
     assert (batch_row.version, batch_row.value, batch_row.source) == (put_row.version, put_row.value, "s")
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_an_update_records_the_value_before(
     session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
@@ -149,6 +150,7 @@ def test_an_update_records_the_value_before(
     assert (last.qualifier_before, last.qualifier_after) == ("at_least", "exact")
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_values_are_kept_digit_for_digit(session_client: TestClient, auth: Tokens, session: Session) -> None:
     session_client.post(
         "/api/v1/indicators",
@@ -207,6 +209,7 @@ def test_non_atomic_batch_writes_the_valid_rows(
     assert stored(session, "legal-lectures", "zone", 2031) is not None
 
 
+@pytest.mark.usefixtures("reopened_2021")
 @pytest.mark.parametrize("where", ["body", "query"])
 def test_dry_run_counts_and_writes_nothing(
     session_client: TestClient, auth: Tokens, session: Session, where: str
@@ -420,6 +423,7 @@ def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
             assert raw(table, column, 2019) == raw(table, column, 2018), (table, column)
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
     session_client: TestClient, auth: Tokens, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -566,6 +570,7 @@ SEVEN = [
 ]
 
 
+@pytest.mark.usefixtures("reopened_2021")
 @pytest.mark.usefixtures("small_chunks")
 def test_a_batch_in_many_chunks_writes_like_one(
     session_client: TestClient, auth: Tokens, session: Session
@@ -581,6 +586,7 @@ def test_a_batch_in_many_chunks_writes_like_one(
     assert row is not None and (row.value, row.version) == (Decimal(106), 2)
 
 
+@pytest.mark.usefixtures("reopened_2021")
 @pytest.mark.usefixtures("small_chunks")
 @pytest.mark.parametrize(
     ("options", "status"), [({}, 422), ({"atomic": False}, 200), ({"dry_run": True}, 422)]

@@ -123,6 +123,7 @@ def _near(rng: random.Random) -> tuple[str, str]:
     return format(base, "f"), format(other, "f")
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_the_database_judges_as_judge_does(session_client: TestClient, auth: Tokens, amount: str) -> None:
     """Random cells near their boundaries, one a year: each year's summary (counted by the database)
     against `judge` on the same decimals."""
