@@ -90,11 +90,22 @@ def populate(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
         ok(client.put(cell, content=body, headers={**commission, "content-type": "application/json"}))
     ok(client.delete(cell, headers=commission))
     ok(client.put(cell, json={"value": 7, "qualifier": "approximately"}, headers=commission))
+    for department in ("zone", "emergency-management", "urban-management"):  # 2021 is approved
+        reopen = {"reason": "更正 disputes-mediated"}
+        ok(client.post(f"/api/v1/approvals/{department}/2021/reopen", json=reopen, headers=commission))
     ok(
         client.put(
             "/api/v1/observations/disputes-mediated/zone/2021", json={"value": 247}, headers=commission
         )
     )
+    ok(
+        client.put(
+            "/api/v1/periods/2022", json={"opens": "2023-01-01", "closes": "2023-01-31"}, headers=commission
+        )
+    )
+    exception = {"until": "2023-02-15", "reason": "系统故障"}
+    ok(client.put("/api/v1/periods/2022/exceptions/district-b", json=exception, headers=commission))
+    ok(client.put("/api/v1/assignments/budget/district-b", json={"from_year": 2021}, headers=commission))
     target = "/api/v1/targets/budget/district-b/2022"
     ok(client.put(target, json={"operator": "between", "value": 1, "upper": 10}, headers=commission))
     ok(client.put(target, json={"operator": "between", "value": 2, "upper": 10.5}, headers=commission))
@@ -111,6 +122,10 @@ def history(client: TestClient, headers: dict[str, str]) -> list[Any]:
         client.get("/api/v1/departments", headers=headers).json(),
         client.get("/api/v1/tokens?include_revoked=true", headers=headers).json(),
         client.get("/api/v1/observations?limit=1000", headers=headers).json(),
+        client.get("/api/v1/assignments?limit=1000", headers=headers).json(),
+        client.get("/api/v1/approvals?limit=1000", headers=headers).json(),
+        client.get("/api/v1/periods/2022", headers=headers).json(),
+        client.get("/api/v1/completeness?year=2021", headers=headers).json(),
     ]
 
 
@@ -124,6 +139,8 @@ def _round_trip(first: str, second: str, tmp_path: Path, app_factory: Any) -> No
         counts = backup.dump(source, one)
         assert counts.tables["observation_revision"] > counts.tables["observation"]
         assert counts.tables["target_revision"] == 4 + 10
+        assert counts.tables["assignment"] == 35 + 1 and counts.tables["approval_action"] == 3 + 3
+        assert counts.tables["period"] == 1 and counts.tables["period_exception"] == 1
     with fresh_database(second, tmp_path) as middle:
         assert backup.restore(middle, one).tables == counts.tables
         backup.dump(middle, two)
@@ -225,3 +242,39 @@ def test_an_office_moves_from_sqlite_to_postgresql_with_two_commands(tmp_path: P
 def test_dumping_a_database_without_a_schema_says_so(fresh: Engine, tmp_path: Path) -> None:
     with pytest.raises(backup.BackupError, match="no schema"):
         backup.dump(fresh, tmp_path / "nothing.jsonl.gz")
+
+
+NEW_IN_0009 = {"assignment", "period", "period_exception", "approval", "approval_action"}
+
+
+def test_a_dump_made_before_the_reporting_tables_still_restores(
+    engine: Engine, fresh: Engine, tmp_path: Path
+) -> None:
+    """A dump of schema 0006 (before migration 0009) holds none of the reporting tables: it restores
+    into its own schema, then migrates to the latest, every figure kept and nothing assigned."""
+    whole = tmp_path / "now.jsonl.gz"
+    backup.dump(engine, whole)
+    lines = [json.loads(line) for line in gzip.decompress(whole.read_bytes()).splitlines()]
+    header, body = lines[0], lines[1:-1]
+    assert set(header["tables"]) >= NEW_IN_0009
+    old: list[Any] = [
+        {**header, "schema": "0006", "tables": [t for t in header["tables"] if t not in NEW_IN_0009]}
+    ]
+    keep = True
+    for item in body:
+        if isinstance(item, dict) and "table" in item:
+            keep = item["table"] not in NEW_IN_0009
+        if keep:
+            old.append(item)
+    rows = sum(1 for item in old[1:] if isinstance(item, list))
+    old.append({"end": True, "rows": rows})
+    path = tmp_path / "old.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join(json.dumps(i, ensure_ascii=False).encode() + b"\n" for i in old)))
+
+    counts = backup.restore(fresh, path)
+    assert not NEW_IN_0009 & set(counts.tables)
+    restored = _counts(fresh)
+    assert restored["observation"] == _counts(engine)["observation"] > 0
+    assert all(restored[name] == 0 for name in NEW_IN_0009)
+    with fresh.connect() as connection:
+        assert backup.schema_revision(connection) == "0009"
