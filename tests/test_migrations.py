@@ -200,7 +200,8 @@ def test_0009_reporting_tables_up_and_down_with_data(fresh: Engine) -> None:
         assert connection.execute(text("SELECT count(*) FROM observation")).scalar_one() == 1
     for bad, check in (
         (
-            "INSERT INTO assignment (indicator_id, department_id, from_year, to_year) VALUES (:i, :d, 2022, 2021)",
+            "INSERT INTO assignment (indicator_id, department_id, from_year, to_year) "
+            "VALUES (:i, :d, 2022, 2021)",
             "year_order",
         ),
         ("INSERT INTO period (year, opens, closes) VALUES (2022, '2023-02-01', '2023-01-01')", "day_order"),
