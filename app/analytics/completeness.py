@@ -5,12 +5,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
 from app.departments import service as departments
-from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation
 from app.reporting.assignments import in_force
@@ -49,43 +48,47 @@ def report(
     session: Session, *, year: int, department: str | None = None, section: str | None = None
 ) -> dict[str, Any]:
     """The year's completeness; `department` includes those below it, `section` narrows the indicators."""
-    query = (
-        select(Department.id, Department.code, Indicator.code, Observation.id.is_not(None))
+    # Counted by the database, per department: 100,000 assignments are 1,000 rows here. Only the
+    # missing pairs come back one by one (reading every pair cost 370 ms of 100,000 on SQLite).
+    figure = and_(
+        Observation.indicator_id == Assignment.indicator_id,
+        Observation.department_id == Assignment.department_id,
+        Observation.year == year,
+    )
+    counted = (
+        select(Assignment.department_id, func.count(), func.count(Observation.id))
         .select_from(Assignment)
-        .join(Department, Department.id == Assignment.department_id)
-        .join(Indicator, Indicator.id == Assignment.indicator_id)
-        .outerjoin(
-            Observation,
-            and_(
-                Observation.indicator_id == Assignment.indicator_id,
-                Observation.department_id == Assignment.department_id,
-                Observation.year == year,
-            ),
-        )
+        .outerjoin(Observation, figure)
         .where(in_force(year))
-        .order_by(Department.code, Indicator.code)
+        .group_by(Assignment.department_id)
+    )
+    absent = (
+        select(Assignment.department_id, Indicator.code)
+        .join(Indicator, Indicator.id == Assignment.indicator_id)
+        .where(in_force(year), ~exists().where(figure))
+        .order_by(Indicator.code)
     )
     if department is not None:
         root = departments.get_by_code(session, department)
-        query = query.where(Assignment.department_id.in_(departments.subtree_ids(session, root.id)))
+        within = Assignment.department_id.in_(departments.subtree_ids(session, root.id))
+        counted, absent = counted.where(within), absent.where(within)
     if section is not None:
-        query = query.where(Indicator.section == section)
-    per: dict[str, dict[str, Any]] = {}
-    ids: dict[int, str] = {}
-    for department_id, code, indicator, has_figure in session.execute(query):
-        item = per.get(code)
-        if item is None:
-            ids[department_id] = code
-            item = per[code] = {"department": code, "expected": 0, "reported": 0, "missing": []}
-        item["expected"] += 1
-        if has_figure:
-            item["reported"] += 1
-        else:
-            item["missing"].append(indicator)
+        in_section = Assignment.indicator_id.in_(select(Indicator.id).where(Indicator.section == section))
+        counted, absent = counted.where(in_section), absent.where(in_section)
+    connection = session.connection()
+    codes = {id_: code for code, id_ in departments.code_map(session).items()}
+    per: dict[int, dict[str, Any]] = {
+        id_: {"department": codes[id_], "expected": expected, "reported": reported, "missing": []}
+        for id_, expected, reported in connection.execute(counted)
+    }
+    for department_id, indicator in connection.execute(absent):
+        per[department_id]["missing"].append(indicator)
     approvals = {
         a.department_id: a
-        for a in session.scalars(
-            select(Approval).where(Approval.year == year, Approval.department_id.in_(ids))
+        for a in connection.execute(
+            select(Approval.department_id, Approval.state, Approval.submitted_at, Approval.approved_at).where(
+                Approval.year == year
+            )
         )
     }
     period = session.get(Period, year)
@@ -93,10 +96,10 @@ def report(
     zone, today = ZoneInfo(settings.timezone), settings.today()
     counts = {"expected": 0, "reported": 0, "draft": 0, "submitted": 0, "approved": 0, "late": 0}
     items = []
-    for department_id, code in sorted(ids.items(), key=lambda pair: pair[1]):
-        item = per[code]
+    for department_id in sorted(per, key=lambda id_: str(per[id_]["department"])):
+        item = per[department_id]
         found = approvals.get(department_id)
-        state = found.state if found is not None else State.draft
+        state = State(found.state) if found is not None else State.draft
         submitted_at = found.submitted_at if found is not None else None
         approved_at = found.approved_at if found is not None else None
         handed_in = submitted_at or approved_at
