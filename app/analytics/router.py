@@ -4,7 +4,7 @@ from fastapi import Query, Request
 from starlette.responses import Response
 
 from app.analytics import completeness, service
-from app.analytics.schemas import ComparisonRead, SeriesRead
+from app.analytics.schemas import ComparisonRead, CompletenessRead, SeriesRead
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
@@ -89,7 +89,7 @@ def get_comparison(
     return _json(request, content)
 
 
-@router.get("/completeness", responses=FILE_RESPONSES)
+@router.get("/completeness", response_model=CompletenessRead, responses=FILE_RESPONSES)
 def get_completeness(
     request: Request,
     session: SessionDep,
