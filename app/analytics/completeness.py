@@ -9,6 +9,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
+from app.core.problems import FieldError, InvalidValue
 from app.departments import service as departments
 from app.indicators.models import Indicator
 from app.observations.models import Observation
@@ -71,7 +72,12 @@ def report(
         .order_by(Indicator.code)
     )
     if department is not None:
-        root = departments.get_by_code(session, department)
+        root = departments.find_by_code(session, department)
+        if root is None:
+            raise InvalidValue(
+                f"No department with code {department!r}",
+                errors=[FieldError(["query", "department"], f"unknown department {department!r}")],
+            )
         within = Assignment.department_id.in_(departments.subtree_ids(session, root.id))
         counted, absent = counted.where(within), absent.where(within)
     if section is not None:

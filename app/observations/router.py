@@ -1,3 +1,5 @@
+from typing import Any
+
 from fastapi import Request
 from starlette.responses import Response
 
@@ -21,12 +23,16 @@ from app.observations import service
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
 
 router = api_router("/observations", "observations")
+# app.reporting.locks: the department-year submitted or approved, or its entry period closed
+LOCKED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Locked (type `locked`: submitted or approved) or period closed (`period-closed`)"}
+}
 
 
 @router.put(
     CELL,
     response_model=ObservationRead,
-    responses={201: {"model": ObservationRead, "description": "Created"}},
+    responses={201: {"model": ObservationRead, "description": "Created"}, **LOCKED},
 )
 async def put_observation(
     indicator: Code,
@@ -76,7 +82,7 @@ async def get_observation(
     return json_etag(request, observation, etag=etag(observation))
 
 
-@router.delete(CELL, status_code=204)
+@router.delete(CELL, status_code=204, responses=LOCKED)
 async def delete_observation(
     indicator: Code,
     department: Code,

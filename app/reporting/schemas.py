@@ -1,13 +1,24 @@
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from app.core.fields import YEAR_MAX, YEAR_MIN
 from app.core.fields import Code as CodeField
 from app.reporting.models import State
 
-Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
+Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+def _day_text(value: object) -> object:
+    """A day is ISO text (`2023-01-31`): a number is not read as a timestamp."""
+    if not isinstance(value, (str, dt.date)):
+        raise ValueError("a date as text, YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_day_text), WithJsonSchema({"type": "string", "format": "date"})]
 Reason = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 
 
@@ -44,8 +55,8 @@ class AssignmentBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     assignments: list[AssignmentRow] = Field(max_length=100_000)
-    dry_run: bool = False
-    atomic: bool = True
+    dry_run: Flag = False
+    atomic: Flag = True
 
 
 class BatchSummary(BaseModel):
@@ -60,8 +71,8 @@ class BatchSummary(BaseModel):
 class PeriodWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    opens: dt.date
-    closes: dt.date = Field(description="the last day of entry, in INDICATORS_TIMEZONE")
+    opens: Day
+    closes: Day = Field(description="the last day of entry, in INDICATORS_TIMEZONE")
 
     @model_validator(mode="after")
     def _order(self) -> "PeriodWrite":
@@ -86,7 +97,7 @@ class PeriodRead(BaseModel):
 class ExceptionWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    until: dt.date
+    until: Day
     reason: Reason
 
 
@@ -94,7 +105,7 @@ class ActionWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason | None = None
-    allow_missing: bool = False
+    allow_missing: Flag = False
 
 
 class HistoryItem(BaseModel):

@@ -52,7 +52,7 @@ def test_department_includes_those_below_and_section_narrows(
     assert summary(department="urban-management")["expected"] == 3
     enforcement = summary(section="enforcement")
     assert 3 <= int(str(enforcement["expected"])) < 35
-    problem(session_client.get(URL, params={"year": 2021, "department": "nope"}, headers=auth["viewer"]), 404)
+    problem(session_client.get(URL, params={"year": 2021, "department": "nope"}, headers=auth["viewer"]), 422)
     problem(session_client.get(URL, headers=auth["viewer"]), 422)
 
 
