@@ -12,6 +12,7 @@ state is read by a statement after the lock). On SQLite writes are serialised by
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, select, text
 from sqlalchemy.orm import Session
@@ -96,13 +97,32 @@ def refusal(
     return None
 
 
+# PostgreSQL, one round trip: two statements in one query text, sent by the simple query protocol
+# (no parameters: the ids are the database's own integers). Under READ COMMITTED each statement reads
+# its own snapshot, so the second sees whatever an approve waited for by the first committed.
+_LOCK_AND_STATE = (
+    "SELECT pg_advisory_xact_lock_shared({d}, {y}); "
+    "SELECT (SELECT state FROM approval WHERE department_id = {d} AND year = {y}), "
+    "(SELECT approved_by FROM approval WHERE department_id = {d} AND year = {y}), "
+    "(SELECT opens FROM period WHERE year = {y}), (SELECT closes FROM period WHERE year = {y}), "
+    "(SELECT until FROM period_exception WHERE year = {y} AND department_id = {d})"
+)
+
+
+def _state(session: Session, department_id: int, year: int) -> Any:
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(_STATE, {"department_id": department_id, "year": year}).one()
+    driver: Any = connection.connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute(_LOCK_AND_STATE.format(d=int(department_id), y=int(year)))
+        cursor.nextset()
+        return cursor.fetchone()
+
+
 def check(session: Session, actor: Principal, *, department_id: int, department: str, year: int) -> None:
     """409 `locked` or `period-closed` when the actor may not write figures of this department-year."""
-    connection = session.connection()
-    params = {"department_id": department_id, "year": year}
-    if connection.dialect.name == "postgresql":
-        connection.execute(_SHARED, params)
-    state, approved_by, opens, closes, until = connection.execute(_STATE, params).one()
+    state, approved_by, opens, closes, until = _state(session, department_id, year)
     found = refusal(actor, state, approved_by, opens, closes, until, get_settings().today())
     if found is not None:
         kind, why, extra = found
