@@ -72,7 +72,7 @@ class Batch:
     def feed(self, rows: Iterable[Row]) -> None:
         """Check rows, then write the valid ones (or only classify them in a dry run)."""
         with paused_gc():
-            valid = self._check(rows)
+            valid = self._admit(self._check(rows))
             if valid:
                 self._store(valid, write=self.writing)
 
@@ -91,6 +91,7 @@ class Batch:
                     if stored is not None:
                         stored.result()  # raises what the store raised
                         stored = None
+                    valid = self._admit(valid)  # the session is this thread's again
                     if valid:
                         stored = pool.submit(self._store, valid, write=self.writing)
                 if stored is not None:
@@ -101,11 +102,22 @@ class Batch:
 
     def _check(self, rows: Iterable[Row]) -> builtins.list[Valid] | None:
         """The valid rows in key order, or None when there is nothing the database need see."""
-        valid = self._unlocked(self.checker.check(rows))
+        valid = self.checker.check(rows)
         if self.forbidden or (self.atomic and self.summary.rejected) or not valid:
             return None  # the batch will fail: spare the database
         valid.sort()  # key order is index order: inserts append instead of splitting pages
         return valid
+
+    def _admit(self, valid: builtins.list[Valid] | None) -> builtins.list[Valid] | None:
+        """The checked rows the actor may write now (app.reporting.locks), or None when there is
+        nothing to store: a locked row fails an atomic batch as any rejected row does. It queries the
+        session: never while another thread stores a chunk."""
+        if not valid:
+            return None
+        kept = self._unlocked(valid)
+        if self.atomic and self.summary.rejected:
+            return None
+        return kept or None
 
     def _unlocked(self, valid: builtins.list[Valid]) -> builtins.list[Valid]:
         """The rows whose department-year the actor may write now; each other one is a rejected

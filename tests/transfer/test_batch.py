@@ -604,3 +604,21 @@ def test_a_bad_row_in_a_later_chunk(
     assert body["errors"][0]["type"] == "duplicate" and "row 2" in body["errors"][0]["msg"]
     written = 6 if status == 200 else 0
     assert (total(session), total(session, ObservationRevision)) == (before[0] + written, before[1] + written)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize(("options", "status"), [({}, 422), ({"atomic": False}, 200)])
+def test_a_locked_row_in_a_later_chunk(
+    session_client: TestClient, auth: Tokens, session: Session, options: dict[str, Any], status: int
+) -> None:
+    """The seed approves 2021: a 2021 row two chunks in is refused as `locked`, as any row error."""
+    before = total(session), total(session, ObservationRevision)
+    rows = [*SEVEN[:5], obs("free-seals", "zone", 2021, value=1), SEVEN[5]]
+    r = post(session_client, auth["commission"], rows, **options)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["rejected"] == 1 and [(e["row"], e["type"]) for e in body["errors"]] == [(6, "locked")]
+    written = 6 if status == 200 else 0
+    assert (total(session), total(session, ObservationRevision)) == (before[0] + written, before[1] + written)
+    row = stored(session, "free-seals", "zone", 2021)
+    assert row is not None and row.value == 1584
