@@ -11,8 +11,9 @@ The file is gzipped JSON lines, the same bytes whichever database wrote it:
 
 Every table of app.models is written, in the order their foreign keys need: departments,
 indicators, tokens (their hashes; a secret was never stored), observations and targets with every
-revision. Decimals are strings with their own digits ("123456789012.345678"), times are UTC
-("2026-11-28T09:00:00.000000Z"), ids are kept, so a restored database is the same database.
+revision, assignments, periods and their exceptions, approvals and their history. Decimals are
+strings with their own digits ("123456789012.345678"), times are UTC ("2026-11-28T09:00:00.000000Z"),
+days are ISO dates, ids are kept, so a restored database is the same database.
 """
 
 import datetime as dt
@@ -27,8 +28,8 @@ from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, Engine, Table, bindparam, func, insert, select, update
-from sqlalchemy.types import Enum
+from sqlalchemy import Column, Connection, Engine, Table, bindparam, func, insert, inspect, select, update
+from sqlalchemy.types import Date, Enum
 
 from app.core.db import migrate
 from app.core.db.types import ExactDecimal, UTCDateTime
@@ -70,6 +71,8 @@ def _encode(column: Column[Any], value: Any) -> Any:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC).strftime(_TIME)
+    if isinstance(value, dt.date):  # a period's day (a datetime was handled above)
+        return value.isoformat()
     if isinstance(value, enum.Enum):
         return value.value
     return value
@@ -81,6 +84,8 @@ def _decoder(column: Column[Any]) -> Any:
         return Decimal
     if isinstance(kind, UTCDateTime):
         return lambda text: dt.datetime.strptime(text, _TIME).replace(tzinfo=dt.UTC)
+    if isinstance(kind, Date):
+        return dt.date.fromisoformat
     if isinstance(kind, Enum) and kind.enum_class is not None:
         return kind.enum_class
     return None
@@ -159,7 +164,14 @@ def read_header(path: Path) -> dict[str, Any]:
 
 
 def non_empty_tables(connection: Connection) -> list[str]:
-    return [t.name for t in tables() if connection.scalar(select(func.count()).select_from(t))]
+    """The tables holding rows, among those the database's schema has: an older schema (a dump's,
+    restored before migrating) lacks the newer tables."""
+    present = set(inspect(connection).get_table_names())
+    return [
+        t.name
+        for t in tables()
+        if t.name in present and connection.scalar(select(func.count()).select_from(t))
+    ]
 
 
 def _prepare_schema(engine: Engine, revision: str) -> None:
@@ -295,8 +307,9 @@ def _reset_sequences(connection: Connection) -> None:
     """PostgreSQL hands out ids from sequences, which the restored ids passed by: move them on."""
     if connection.dialect.name != "postgresql":
         return
+    present = set(inspect(connection).get_table_names())  # a dump's older schema lacks newer tables
     for table in tables():
-        if "id" in table.columns and table.c.id.autoincrement:
+        if table.name in present and "id" in table.columns and table.c.id.autoincrement:
             connection.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                 f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"

@@ -20,6 +20,7 @@ from app.indicators import router as indicators
 from app.observations import service as observations
 from app.observations.router import router as observations_router
 from app.openapi import install_docs
+from app.reporting.router import router as reporting_router
 from app.targets.compliance.router import router as compliance_router
 from app.targets.router import router as targets_router
 from app.transfer.router import router as transfer_router
@@ -44,6 +45,7 @@ TAGS = (
     "targets",
     "compliance",
     "analytics",
+    "reporting",
     "tokens",
 )
 
@@ -76,6 +78,7 @@ def create_app() -> FastAPI:
         targets_batch_router,
         compliance_router,
         analytics_router,
+        reporting_router,
         tokens_router,
         whoami_router,
     ):

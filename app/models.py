@@ -5,16 +5,22 @@ from app.core.db.types import Base
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
+from app.reporting.models import Approval, ApprovalAction, Assignment, Period, PeriodException
 from app.targets.models import Target, TargetRevision
 
 metadata = Base.metadata
 
 __all__ = [
     "ApiToken",
+    "Approval",
+    "ApprovalAction",
+    "Assignment",
     "Department",
     "Indicator",
     "Observation",
     "ObservationRevision",
+    "Period",
+    "PeriodException",
     "Target",
     "TargetRevision",
     "metadata",

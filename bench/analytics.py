@@ -1,11 +1,12 @@
-"""Series, comparison and compliance at scale: 1,000 departments x 100 indicators x 10 years.
+"""Series, comparison, compliance and completeness at scale: 1,000 departments x 100 indicators x 10 years.
 
     .venv/bin/python -m bench.analytics [--backend sqlite|postgresql|both] [--runs N] [--no-http]
 
 Into a throwaway SQLite file and a throwaway PostgreSQL database (migrated, nothing else): a four-level
 department tree (1 root, 9, 90, 900), 100 indicators cycling through the aggregations, 1,000,000
 observations (2012-2021, some `at_least`, `more_than` and `approximately`) and a target for every
-indicator and department in 2021 (100,000, every operator). PostgreSQL takes them by COPY, SQLite by
+indicator and department in 2021 (100,000, every operator), and every indicator assigned to every
+department from 2012 (100,000 assignments). PostgreSQL takes them by COPY, SQLite by
 Core executemany. Then it times the service functions directly and, unless --no-http, the same
 requests over HTTP in-process (auth, JSON serialization, ETag included), and prints p50/p99 and the
 ratio of each p50 to its goal. It never fails on a timing.
@@ -27,12 +28,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.orm import Session
 
+from app.analytics import completeness
 from app.analytics import service as analytics
 from app.core.db import migrate
 from app.core.json import paused_gc
 from app.departments.models import Department
 from app.indicators.models import Aggregation, Direction, Indicator, ValueType
 from app.observations.models import Observation, Qualifier
+from app.reporting.models import Assignment
 from app.targets.compliance import report as compliance
 from app.targets.models import Operator, Target
 from bench.harness import Skip, engine_for, settle, throwaway
@@ -44,7 +47,12 @@ FANOUT = (9, 10, 10)  # root -> 9 -> 90 -> 900: 1,000 departments
 CHUNK = 20_000
 AGGREGATIONS = (Aggregation.sum, Aggregation.mean, Aggregation.min, Aggregation.max)
 DIRECTIONS = (Direction.higher, Direction.lower, Direction.none)
-GOALS_MS = {"compliance": 300.0, "series-rollup-root": 50.0, "series-one-department": 10.0}
+GOALS_MS = {
+    "compliance": 300.0,
+    "completeness": 300.0,
+    "series-rollup-root": 50.0,
+    "series-one-department": 10.0,
+}
 
 
 def _tree() -> list[tuple[int, str, int | None]]:
@@ -141,6 +149,13 @@ def populate(engine: Engine) -> None:
             _copy(conn, len(tree), now)
         else:
             _executemany(conn, len(tree), now)
+        assignments = [
+            {"indicator_id": i, "department_id": d, "from_year": YEARS[0], "to_year": None}
+            for i in range(1, INDICATORS + 1)
+            for d in range(1, len(tree) + 1)
+        ]
+        for start in range(0, len(assignments), CHUNK):
+            conn.execute(insert(Assignment), assignments[start : start + CHUNK])
     settle(engine)
 
 
@@ -253,6 +268,11 @@ def _work(session: Session) -> list[tuple[str, Callable[[], Any], str]]:
             f"/api/v1/compliance?year={TARGET_YEAR}&limit=1000",
         ),
         (
+            "completeness",
+            lambda: completeness.report(session, year=TARGET_YEAR),
+            f"/api/v1/completeness?year={TARGET_YEAR}",
+        ),
+        (
             "series-rollup-root",
             lambda: analytics.series(session, indicators=[sum_ind], departments=["root"], rollup=True),
             f"/api/v1/series?indicator={sum_ind}&department=root&rollup=true",
@@ -348,7 +368,7 @@ def run(backend: str, runs: int, http: bool) -> list[Result]:
         )
         with Session(engine) as session:
             for name, call, _ in _work(session):
-                heavy = name.startswith("compliance") and "bureau" not in name
+                heavy = name.startswith(("compliance", "completeness")) and "bureau" not in name
                 p50, p99, cpu = _time(_as_routers_call(call), max(10, runs // 2) if heavy else runs)
                 results.append((backend, "service", name, p50, p99, cpu))
                 print(f"[{backend}] service {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
@@ -360,7 +380,7 @@ def run(backend: str, runs: int, http: bool) -> list[Result]:
                         response = client.get(path, headers=headers)
                         assert response.status_code == 200, response.text[:300]
 
-                    heavy = name.startswith("compliance") and "bureau" not in name
+                    heavy = name.startswith(("compliance", "completeness")) and "bureau" not in name
                     p50, p99, cpu = _time(get, max(10, runs // 2) if heavy else runs)
                     results.append((backend, "http", name, p50, p99, cpu))
                     print(f"[{backend}] http {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)

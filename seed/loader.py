@@ -1,4 +1,5 @@
-"""Load the report's departments, indicators, figures and targets; a second run changes nothing.
+"""Load the report's departments, indicators, figures, targets, assignments and approvals; a second
+run changes nothing.
 
 Rows already present are left as they are: a figure a clerk has since corrected is not put back.
 """
@@ -15,6 +16,7 @@ from app.auth.models import Role
 from app.auth.principal import Principal
 from app.cells.key import Cell
 from app.cells.store import Outcome
+from app.core.problems import NotFound
 from app.departments import service as departments
 from app.departments.schemas import DepartmentCreate
 from app.indicators import service as indicators
@@ -22,6 +24,9 @@ from app.indicators.schemas import IndicatorCreate
 from app.observations import service as observations
 from app.observations.models import Qualifier
 from app.observations.schemas import ObservationWrite
+from app.reporting import approvals, assignments
+from app.reporting.models import Step
+from app.reporting.schemas import ActionWrite, AssignmentWrite
 from app.targets import service as targets
 from app.targets.models import Operator
 from app.targets.schemas import TargetWrite
@@ -41,7 +46,7 @@ class Counts:
         bucket[kind] = bucket.get(kind, 0) + 1
 
     def __str__(self) -> str:
-        kinds = ("departments", "indicators", "observations", "targets")
+        kinds = ("departments", "indicators", "observations", "targets", "assignments", "approvals")
         made = ", ".join(f"{self.created.get(k, 0)} {k}" for k in kinds)
         return f"created {made}; {sum(self.kept.values())} already present and left as they were"
 
@@ -99,7 +104,51 @@ def load(session: Session) -> Counts:
             counts.add("targets", outcome is Outcome.created)
         else:
             counts.add("targets", False)
+    _assign(session, counts)
+    _approve(session, counts)
     return counts
+
+
+# The report publishes no figure for these yet; urban-management reports them from 2021.
+WORK_SHARES = ("enforcement-work-share", "management-work-share", "service-work-share")
+APPROVED_YEAR, APPROVED_REASON = 2021, "published in report-2021"
+
+
+def _assign(session: Session, counts: Counts) -> None:
+    """Each figure's indicator to its department from the figure's year, and the work shares."""
+    first: dict[tuple[str, str], int] = {}
+    for row in rows("observations.csv"):
+        pair = (row["indicator"], row["department"])
+        first[pair] = min(first.get(pair, int(row["year"])), int(row["year"]))
+    for code in WORK_SHARES:
+        first[(code, "urban-management")] = APPROVED_YEAR
+    for (indicator, department), year in sorted(first.items()):
+        try:
+            assignments.get(session, indicator=indicator, department=department)
+            counts.add("assignments", False)
+        except NotFound:
+            data = AssignmentWrite(from_year=year)
+            assignments.put(session, indicator=indicator, department=department, data=data)
+            counts.add("assignments", True)
+
+
+def _approve(session: Session, counts: Counts) -> None:
+    """2021 approved for every department, those below first, missing figures allowed."""
+    codes = [row["code"] for row in rows("departments.csv")]
+    parents = {row["code"]: row["parent"] for row in rows("departments.csv")}
+
+    def depth(code: str) -> int:
+        return 0 if not parents[code] else 1 + depth(parents[code])
+
+    for code in sorted(codes, key=lambda c: (-depth(c), c)):
+        if approvals.get(session, department=code, year=APPROVED_YEAR).history:
+            counts.add("approvals", False)
+            continue
+        data = ActionWrite(reason=APPROVED_REASON, allow_missing=True)
+        approvals.act(
+            session, department=code, year=APPROVED_YEAR, action=Step.approve, data=data, actor=SEED
+        )
+        counts.add("approvals", True)
 
 
 def _cell(session: Session, row: dict[str, str]) -> Cell:

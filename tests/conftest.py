@@ -141,3 +141,17 @@ def fresh(backend: str, tmp_path: Path) -> Iterator[Engine]:
     """An empty, unmigrated database of the current backend."""
     with fresh_database(backend, tmp_path) as engine:
         yield engine
+
+
+@pytest.fixture
+def reopened_2021(session_client: TestClient, auth: Tokens) -> None:
+    """The seed's 2021 reopened (the zone first, then the departments below it), for tests that
+    write 2021 figures: the seed approves 2021, and approved figures are locked."""
+    for department in ("zone", "emergency-management", "urban-management"):
+        r = session_client.post(
+            f"/api/v1/approvals/{department}/2021/reopen",
+            json={"reason": "test writes 2021 figures"},
+            headers=auth["admin"],
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "draft"

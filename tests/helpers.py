@@ -96,3 +96,15 @@ def bom_stripped(response: httpx.Response) -> str:
     """A CSV answer's text after checking that it starts with the BOM Excel and WPS need."""
     assert response.content.startswith(b"\xef\xbb\xbf"), response.content[:20]
     return response.content[3:].decode("utf-8")
+
+
+def reopen_2021(session: Session) -> None:
+    """Reopen the seed's approved 2021 (the zone first), as the commission would, to write its figures."""
+    from app.auth.principal import SYSTEM
+    from app.reporting import approvals
+    from app.reporting.models import Step
+    from app.reporting.schemas import ActionWrite
+
+    for department in ("zone", "emergency-management", "urban-management"):
+        data = ActionWrite(reason="tests write 2021 figures")
+        approvals.act(session, department=department, year=2021, action=Step.reopen, data=data, actor=SYSTEM)

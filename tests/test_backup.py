@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import backup
@@ -101,11 +101,22 @@ def populate(client: TestClient, headers: dict[str, dict[str, str]]) -> None:
             cell, json={"value": 7, "qualifier": "approximately", "reason": REASON}, headers=commission
         )
     )
+    for department in ("zone", "emergency-management", "urban-management"):  # 2021 is approved
+        reopen = {"reason": "更正 disputes-mediated"}
+        ok(client.post(f"/api/v1/approvals/{department}/2021/reopen", json=reopen, headers=commission))
     ok(
         client.put(
             "/api/v1/observations/disputes-mediated/zone/2021", json={"value": 247}, headers=commission
         )
     )
+    ok(
+        client.put(
+            "/api/v1/periods/2022", json={"opens": "2023-01-01", "closes": "2023-01-31"}, headers=commission
+        )
+    )
+    exception = {"until": "2023-02-15", "reason": "系统故障"}
+    ok(client.put("/api/v1/periods/2022/exceptions/district-b", json=exception, headers=commission))
+    ok(client.put("/api/v1/assignments/budget/district-b", json={"from_year": 2021}, headers=commission))
     target = "/api/v1/targets/budget/district-b/2022"
     ok(client.put(target, json={"operator": "between", "value": 1, "upper": 10}, headers=commission))
     ok(client.put(target, json={"operator": "between", "value": 2, "upper": 10.5}, headers=commission))
@@ -123,6 +134,10 @@ def history(client: TestClient, headers: dict[str, str]) -> list[Any]:
         client.get("/api/v1/departments", headers=headers).json(),
         client.get("/api/v1/tokens?include_revoked=true", headers=headers).json(),
         client.get("/api/v1/observations?limit=1000", headers=headers).json(),
+        client.get("/api/v1/assignments?limit=1000", headers=headers).json(),
+        client.get("/api/v1/approvals?limit=1000", headers=headers).json(),
+        client.get("/api/v1/periods/2022", headers=headers).json(),
+        client.get("/api/v1/completeness?year=2021", headers=headers).json(),
     ]
 
 
@@ -138,6 +153,8 @@ def _round_trip(first: str, second: str, tmp_path: Path, app_factory: Any) -> No
         assert counts.tables["target_revision"] == 5 + 10
         assert REASON in [item["reason"] for item in before[0]["items"]]
         assert REASON in [item["reason"] for item in before[1]["items"]]
+        assert counts.tables["assignment"] == 35 + 1 and counts.tables["approval_action"] == 3 + 3
+        assert counts.tables["period"] == 1 and counts.tables["period_exception"] == 1
     with fresh_database(second, tmp_path) as middle:
         assert backup.restore(middle, one).tables == counts.tables
         backup.dump(middle, two)
@@ -294,34 +311,59 @@ def test_tokens_expiry_and_last_use_are_carried_and_an_older_dump_restores(
             )
 
 
-def _without_reasons(dump: Path, out: Path) -> None:
-    """The dump as a version before reasons (schema 0006) made it: no `reason` column anywhere."""
+NEW_IN_0009 = {"assignment", "period", "period_exception", "approval", "approval_action"}
+# The columns migrations 0007 (reasons) and 0008 (token expiry and last use) added.
+NEW_COLUMNS = {
+    "observation_revision": {"reason"},
+    "target_revision": {"reason"},
+    "api_token": {"expires_at", "last_used_at"},
+}
+
+
+def _as_0006(dump: Path, out: Path) -> None:
+    """The dump as a version of schema 0006 made it: none of the reporting tables, none of the
+    columns added since. The seed gives no reasons and its tokens never expire: nothing is lost."""
     lines = [json.loads(line) for line in gzip.decompress(dump.read_bytes()).splitlines()]
-    header, drop = lines[0], None
-    header["schema"] = "0006"  # the last schema without reasons
-    kept: list[Any] = [header]
-    for item in lines[1:]:
+    header, body = lines[0], lines[1:-1]
+    assert set(header["tables"]) >= NEW_IN_0009
+    kept: list[Any] = [
+        {**header, "schema": "0006", "tables": [t for t in header["tables"] if t not in NEW_IN_0009]}
+    ]
+    keep, drop = True, []
+    for item in body:
         if isinstance(item, dict) and "table" in item:
-            drop = item["columns"].index("reason") if "reason" in item["columns"] else None
-            if drop is not None:
-                item = {**item, "columns": [c for c in item["columns"] if c != "reason"]}
-        elif isinstance(item, list) and drop is not None:
-            assert item[drop] is None  # the seed gives no reasons: nothing is lost here
-            item = item[:drop] + item[drop + 1 :]
-        kept.append(item)
+            keep = item["table"] not in NEW_IN_0009
+            gone = NEW_COLUMNS.get(item["table"], set())
+            drop = [n for n, c in enumerate(item["columns"]) if c in gone]
+            item = {**item, "columns": [c for c in item["columns"] if c not in gone]}
+        elif isinstance(item, list) and drop:
+            assert all(item[n] is None for n in drop)
+            item = [v for n, v in enumerate(item) if n not in drop]
+        if keep:
+            kept.append(item)
+    kept.append({"end": True, "rows": sum(1 for item in kept[1:] if isinstance(item, list))})
     out.write_bytes(gzip.compress(b"".join(json.dumps(i, ensure_ascii=False).encode() + b"\n" for i in kept)))
 
 
-def test_a_dump_made_before_reasons_still_restores(engine: Engine, fresh: Engine, tmp_path: Path) -> None:
+def test_a_dump_made_before_reasons_and_the_reporting_tables_still_restores(
+    engine: Engine, fresh: Engine, tmp_path: Path
+) -> None:
+    """A dump of schema 0006 restores into its own schema, then migrates to the latest: every figure
+    and revision kept, no reason, nothing assigned or approved."""
     now, old = tmp_path / "now.jsonl.gz", tmp_path / "0006.jsonl.gz"
     counts = backup.dump(engine, now)
     assert counts.tables["observation_revision"] > 0
-    _without_reasons(now, old)
-    assert b"reason" not in gzip.decompress(old.read_bytes())
-    assert backup.restore(fresh, old).tables == counts.tables
-    assert _counts(fresh) == _counts(engine)
+    _as_0006(now, old)
+    assert b'"reason"' not in gzip.decompress(old.read_bytes())
+    restored = backup.restore(fresh, old).tables
+    assert restored == {t: n for t, n in counts.tables.items() if t not in NEW_IN_0009}
+    after, before = _counts(fresh), _counts(engine)
+    assert {t: n for t, n in after.items() if t not in NEW_IN_0009} == {
+        t: n for t, n in before.items() if t not in NEW_IN_0009
+    }
+    assert all(after[name] == 0 for name in NEW_IN_0009)
     with fresh.connect() as connection:
         assert backup.schema_revision(connection) == backup.read_header(now)["schema"]  # migrated after
-    again = tmp_path / "again.jsonl.gz"
-    backup.dump(fresh, again)
-    assert again.read_bytes() == now.read_bytes()
+        assert (
+            connection.scalar(text("SELECT count(*) FROM observation_revision WHERE reason IS NOT NULL")) == 0
+        )

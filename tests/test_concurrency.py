@@ -16,9 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app.reporting.models import Approval
 from tests.databases import fresh_database, url_of
 from tests.helpers import revisions, stored
 from tests.servers import Server, prepare, serving
@@ -175,3 +176,76 @@ def test_overlapping_batches_and_single_writes_keep_every_version(live: Live) ->
                 history[-1].version,
                 history[-1].value_after,
             )
+
+
+def test_a_write_racing_an_approval_lands_before_it_or_is_refused(live: Live) -> None:
+    """Writers keep writing one department-year while the commission approves it: each accepted write
+    is in the approved figures (its version is in the history, stamped before the approval), every
+    write after it is 409 `locked`, and nothing is written once it is approved."""
+    for round_ in range(min(ROUNDS, 6)):
+        _race_an_approval(live, "emergency-management", 2000 + round_)
+
+
+def _race_an_approval(live: Live, department: str, year: int) -> None:
+    accepted: dict[str, list[tuple[int, Decimal]]] = {}
+    refused: Counter[str] = Counter()
+    lock = threading.Lock()
+    started = threading.Barrier(RACERS + 1)
+
+    def writer(n: int) -> None:
+        cell = f"{BASE}/{department}/{year}"
+        if n % 2:  # odd writers write in batches of one row, even ones PUT
+            cell = "batch"
+        with live.server.client(headers=live.headers["commission"]) as client:
+            started.wait()
+            for i in range(200):
+                value = Decimal(f"{n * 1000 + i}.5")
+                if cell == "batch":
+                    row = f'"indicator": "{INDICATOR}", "department": "{department}", "year": {year}'
+                    body = f'{{"observations": [{{{row}, "value": {value}}}]}}'
+                    r = client.post(
+                        "/api/v1/observations", content=body, headers={"content-type": "application/json"}
+                    )
+                    status = r.status_code
+                    locked = status == 422 and r.json()["errors"][0]["type"] == "locked"
+                else:
+                    r = put(client, cell, value)
+                    status = r.status_code
+                    locked = status == 409 and r.json()["type"].endswith("/locked")
+                with lock:
+                    if locked:
+                        refused[cell] += 1
+                        return
+                    assert status in (200, 201), r.text
+                    if cell != "batch":
+                        accepted.setdefault(cell, []).append((r.json()["version"], value))
+                    else:
+                        accepted.setdefault("batch", []).append((0, value))
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        futures = [pool.submit(writer, n) for n in range(RACERS)]
+        started.wait()
+        with live.server.client(headers=live.headers["commission"]) as client:
+            body = {"allow_missing": True, "reason": "并发测试"}
+            r = client.post(f"/api/v1/approvals/{department}/{year}/approve", json=body)
+            assert r.status_code == 200, r.text
+            approved_at = r.json()["approved_at"]
+        for future in futures:
+            future.result()
+    assert sum(refused.values()) == RACERS, "a writer was never refused after the approval"
+    with Session(live.engine, expire_on_commit=False) as session:
+        history = revisions(session, INDICATOR, department, year)
+        current = stored(session, INDICATOR, department, year)
+        # Every accepted write is in the history, and the history holds nothing else.
+        written = [(h.version, h.value_after) for h in history]
+        puts = sorted(accepted.get(f"{BASE}/{department}/{year}", []))
+        assert set(puts) <= set(written)
+        assert len(written) == len(puts) + len(accepted.get("batch", []))
+        # All of it stamped before the approval; the current figure is the last of it.
+        approved = session.scalar(  # as stored: the answer gives whole seconds
+            select(Approval.approved_at).where(Approval.year == year, Approval.approved_at.is_not(None))
+        )
+        assert approved is not None and approved_at.startswith(approved.strftime("%Y-%m-%dT%H:%M:%S"))
+        assert all(h.changed_at <= approved for h in history), (written, approved_at)
+        if history:
+            assert current is not None and current.version == history[-1].version

@@ -246,3 +246,64 @@ def test_0007_adds_the_revisions_reason_and_takes_it_away_again(fresh: Engine) -
             assert [tuple(r) for r in got] == [(1, "注"), (2, "注")]
     migrate.upgrade(fresh)
     assert all("reason" in _columns(fresh, table) for table in _REVISIONS)
+
+
+def test_0009_reporting_tables_up_and_down_with_data(fresh: Engine) -> None:
+    """Migration 0009 adds the reporting tables beside figures already there, keeps the figures
+    when taken back down, and comes up again; its constraints refuse what the service refuses."""
+    migrate.upgrade(fresh, "0006")
+    indicator, department = _referenced(fresh)
+    with fresh.begin() as connection:
+        connection.execute(
+            text(_INSERT.format(rows=_ROW.format(indicator=indicator, department=department, year=2021)))
+        )
+    migrate.upgrade(fresh, "0009")
+    with fresh.begin() as connection:
+        connection.execute(
+            text("INSERT INTO assignment (indicator_id, department_id, from_year) VALUES (:i, :d, 2021)"),
+            {"i": indicator, "d": department},
+        )
+        connection.execute(
+            text("INSERT INTO period (year, opens, closes) VALUES (2021, '2022-01-01', '2022-01-31')")
+        )
+        connection.execute(
+            text("INSERT INTO period_exception VALUES (2021, :d, '2022-02-15', '迟报')"), {"d": department}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO approval (department_id, year, state, approved_at, approved_by) "
+                "VALUES (:d, 2021, 'approved', '2026-12-05 00:00:00', 'seed')"
+            ),
+            {"d": department},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO approval_action (department_id, year, action, by, at, reason) "
+                "VALUES (:d, 2021, 'approve', 'seed', '2026-12-05 00:00:00', 'published')"
+            ),
+            {"d": department},
+        )
+        assert connection.execute(text("SELECT count(*) FROM observation")).scalar_one() == 1
+    for bad, check in (
+        (
+            "INSERT INTO assignment (indicator_id, department_id, from_year, to_year) "
+            "VALUES (:i, :d, 2022, 2021)",
+            "year_order",
+        ),
+        ("INSERT INTO period (year, opens, closes) VALUES (2022, '2023-02-01', '2023-01-01')", "day_order"),
+        ("INSERT INTO approval (department_id, year, state) VALUES (:d, 2022, 'done')", "state"),
+        (
+            "INSERT INTO assignment (indicator_id, department_id, from_year) VALUES (:i, :d, 2023)",
+            "uq_assignment",
+        ),
+    ):
+        with pytest.raises(IntegrityError, match=rf"{check}|UNIQUE|CHECK"), fresh.begin() as connection:
+            connection.execute(text(bad), {"i": indicator, "d": department})
+    migrate.downgrade(fresh, "0006")
+    tables = set(inspect(fresh).get_table_names())
+    assert not tables & {"assignment", "period", "period_exception", "approval", "approval_action"}
+    with fresh.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM observation")).scalar_one() == 1
+    migrate.upgrade(fresh)
+    with fresh.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM assignment")).scalar_one() == 0

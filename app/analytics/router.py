@@ -3,15 +3,15 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from app.analytics import service
-from app.analytics.schemas import ComparisonRead, SeriesRead
+from app.analytics import completeness, service
+from app.analytics.schemas import ComparisonRead, CompletenessRead, SeriesRead
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
 from app.core.http import conditional
 from app.core.json import dumps
 from app.core.routing import api_router
-from app.core.tables import FILES_OR_304, FormatQuery, requested_format, table
+from app.core.tables import FILE_RESPONSES, FILES_OR_304, Format, FormatQuery, requested_format, table
 
 router = api_router("", "analytics")
 
@@ -88,4 +88,24 @@ def get_comparison(
     if wanted != "json":
         rows = service.comparison_rows(content)
         return table(request, service.COMPARISON_COLUMNS, rows, format=wanted, name="comparison")
+    return _json(request, content)
+
+
+@router.get("/completeness", response_model=CompletenessRead, responses=FILE_RESPONSES)
+def get_completeness(
+    request: Request,
+    session: SessionDep,
+    _: Viewer,
+    year: YearRequired,
+    department: Code | None = None,
+    section: Annotated[str | None, Query(max_length=64)] = None,
+    format: Annotated[Format | None, Query(description="json (default), csv or xlsx")] = None,
+) -> Response:
+    """What each department was assigned for the year, what it reported, what is missing (codes, in
+    code order), the rate to 6 places, its approval state and whether it was late; `department`
+    includes the departments below it."""
+    content = completeness.report(session, year=year, department=department, section=section)
+    if (kind := requested_format(request, format)) != "json":
+        rows = completeness.item_rows(content)
+        return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")
     return _json(request, content)

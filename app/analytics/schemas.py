@@ -1,3 +1,5 @@
+import datetime as dt
+
 from pydantic import Field
 
 from app.core.fields import Number, Schema
@@ -47,3 +49,33 @@ class ComparisonRead(Schema):
     year: int
     base_year: int
     rows: list[ComparisonRow]
+
+
+class CompletenessSummary(Schema):
+    departments: int
+    expected: int
+    reported: int
+    missing: int
+    rate: Number = Field(description="reported / expected, to 6 places")
+    draft: int
+    submitted: int
+    approved: int
+    late: int
+
+
+class CompletenessItem(Schema):
+    department: str
+    expected: int = Field(description="the assignments in force that year")
+    reported: int = Field(description="those with a figure")
+    missing: list[str] = Field(description="the indicators without a figure, in code order")
+    rate: Number
+    state: str = Field(description="draft, submitted or approved")
+    submitted_at: dt.datetime | None
+    approved_at: dt.datetime | None
+    late: bool = Field(description="not submitted by the period's closes, or submitted after it")
+
+
+class CompletenessRead(Schema):
+    year: int
+    summary: CompletenessSummary
+    items: list[CompletenessItem]

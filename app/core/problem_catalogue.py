@@ -213,6 +213,30 @@ PAGES: dict[str, ProblemPage] = {
             "Ask the administrator to add the page's origin to INDICATORS_CORS_ORIGINS; send only the documented headers.",
         ),
     ),
+    "locked": _page(
+        409,
+        ("数据已锁定", "Figures locked"),
+        (
+            "该部门该年度的数据已上报（submitted）或已审核通过（approved）：上报后填报员不能修改，审核通过后任何人都不能修改。detail 给出状态和审核人。",
+            "The department's figures for that year are submitted or approved: once submitted clerks cannot change them, once approved nobody can. `detail` names the state and the approver.",
+        ),
+        (
+            "已上报的请委员会办公室退回（return）；已审核通过的请其重新打开（reopen，需写明理由），再修改。",
+            "Ask the commission office to return a submitted year, or to reopen an approved one (with a reason), then write again.",
+        ),
+    ),
+    "period-closed": _page(
+        409,
+        ("填报期已截止", "Entry period closed"),
+        (
+            "该年度的填报期不在今天（INDICATORS_TIMEZONE 的日期）：填报员在开放日之前或截止日之后不能写入。detail 给出截止日期。",
+            "The year's entry period does not include today (a date in INDICATORS_TIMEZONE): clerks cannot write before it opens or after it closes. `detail` gives the closing date.",
+        ),
+        (
+            "请委员会办公室为本部门设置例外（periods/{year}/exceptions/{department}），或由委员会、管理员录入。",
+            "Ask the commission office for an exception for your department (`periods/{year}/exceptions/{department}`), or have the commission or an administrator enter the figure.",
+        ),
+    ),
     "http-error": _page(
         None,
         ("HTTP 错误", "HTTP error"),

@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Body, Depends, Request
 from starlette.responses import Response
@@ -33,12 +33,16 @@ from app.observations.schemas import ObservationPatch, ObservationRead, Observat
 router = api_router("/observations", "observations")
 SettingsDep = Annotated[Settings, Depends(current_settings)]
 _FUTURE = {"description": "A year after the current one (INDICATORS_OPEN_FUTURE_YEARS), or a bad value"}
+# app.reporting.locks: the department-year submitted or approved, or its entry period closed
+LOCKED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Locked (type `locked`: submitted or approved) or period closed (`period-closed`)"}
+}
 
 
 @router.put(
     CELL,
     response_model=ObservationRead,
-    responses={201: {"model": ObservationRead, "description": "Created"}, 422: _FUTURE},
+    responses={201: {"model": ObservationRead, "description": "Created"}, 422: _FUTURE, **LOCKED},
 )
 async def put_observation(
     indicator: Code,
@@ -92,7 +96,7 @@ async def get_observation(
     return json_etag(request, observation, etag=etag(observation))
 
 
-@router.delete(CELL, status_code=204)
+@router.delete(CELL, status_code=204, responses=LOCKED)
 async def delete_observation(
     indicator: Code,
     department: Code,
@@ -155,6 +159,7 @@ def observation_history(
         404: {"description": "No figure for the cell"},
         412: {"description": "If-Match failed"},
         422: _FUTURE,
+        **LOCKED,
     },
 )
 async def patch_observation(

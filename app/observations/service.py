@@ -20,6 +20,7 @@ from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision, Qualifier
 from app.observations.rules import future_year_message, violation
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
+from app.reporting import locks
 
 
 def read(cell: Cell, observation: Observation) -> ObservationRead:
@@ -152,6 +153,9 @@ def put(
     """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure."""
     check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])
+    locks.check(
+        session, actor, department_id=cell.department.id, department=cell.department.code, year=cell.year
+    )
     fields = data.model_dump()
     reason = fields.pop("reason")  # kept with the version, not part of the figure
     return STORE.put(
@@ -177,6 +181,9 @@ def delete(
 ) -> None:
     """Remove a cell's figure; the deletion is kept as a version of its own."""
     check_scope(session, actor, cell, checked=scope_checked)
+    locks.check(
+        session, actor, department_id=cell.department.id, department=cell.department.code, year=cell.year
+    )
     deleted = STORE.delete(
         session, key=cell.key, actor=actor.name, precondition=precondition, current=current, reason=reason
     )

@@ -24,6 +24,7 @@ from app.auth.principal import Principal
 from app.core.db.types import utcnow
 from app.core.json import paused_gc
 from app.core.problems import Forbidden, InvalidValue
+from app.reporting import locks
 from app.transfer import bulk
 from app.transfer.checks import Checker, Summary, Valid
 from app.transfer.formats import Row
@@ -36,10 +37,13 @@ class Cells:
 
     checker: type[Checker]
     table: bulk.CellTable
+    # Figures are locked by their department-year's approval and entry period (app.reporting);
+    # targets are the commission's and are not.
+    locked: bool
 
 
-FIGURES = Cells(Checker, bulk.OBSERVATIONS)
-TARGETS = Cells(TargetChecker, bulk.TARGETS)
+FIGURES = Cells(Checker, bulk.OBSERVATIONS, locked=True)
+TARGETS = Cells(TargetChecker, bulk.TARGETS, locked=False)
 
 # Rows per chunk of a batch held in memory: a 100,000-row batch is checked and stored in four.
 OVERLAP_CHUNK = 25_000
@@ -71,6 +75,7 @@ class Batch:
         self.summary = Summary(dry_run=dry_run)
         self.atomic = atomic
         self.table = cells.table
+        self.locked = cells.locked
         self.checker = cells.checker(
             session,
             actor=actor,
@@ -96,7 +101,7 @@ class Batch:
     def feed(self, rows: Iterable[Row]) -> None:
         """Check rows, then write the valid ones (or only classify them in a dry run)."""
         with paused_gc():
-            valid = self._check(rows)
+            valid = self._admit(self._check(rows))
             if valid:
                 self._store(valid, write=self.writing)
 
@@ -115,6 +120,7 @@ class Batch:
                     if stored is not None:
                         stored.result()  # raises what the store raised
                         stored = None
+                    valid = self._admit(valid)  # the session is this thread's again
                     if valid:
                         stored = pool.submit(self._store, valid, write=self.writing)
                 if stored is not None:
@@ -130,6 +136,36 @@ class Batch:
             return None  # the batch will fail: spare the database
         valid.sort()  # key order is index order: inserts append instead of splitting pages
         return valid
+
+    def _admit(self, valid: builtins.list[Valid] | None) -> builtins.list[Valid] | None:
+        """The checked rows the actor may write now (app.reporting.locks), or None when there is
+        nothing to store: a locked row fails an atomic batch as any rejected row does. It queries the
+        session: never while another thread stores a chunk."""
+        if not valid:
+            return None
+        kept = self._unlocked(valid)
+        if self.atomic and self.summary.rejected:
+            return None
+        return kept or None
+
+    def _unlocked(self, valid: builtins.list[Valid]) -> builtins.list[Valid]:
+        """The rows whose department-year the actor may write now; each other one is a rejected
+        row (`locked` or `period-closed`), as any row error (app.reporting.locks)."""
+        if self.forbidden or not valid or not self.locked:
+            return valid
+        refused = locks.refusals(self.session, self.actor, {(v[3], v[4]) for v in valid})
+        if not refused:
+            return valid
+        kept: builtins.list[Valid] = []
+        summary = self.summary
+        for row in valid:
+            why = refused.get((row[3], row[4]))
+            if why is None:
+                kept.append(row)
+                continue
+            summary.rejected += 1
+            self.checker.error(row[1], ("department",), f"department-year {why[1]}", why[0])
+        return kept
 
     def _store(self, valid: builtins.list[Valid], *, write: bool) -> None:
         if not write:

@@ -173,6 +173,10 @@ class Checker:
         """The last year rows may be for: as asked, else what the settings open."""
         return get_settings().last_open_year() if last_year is None else last_year
 
+    def error(self, row: int, loc: tuple[str, ...], msg: str, type: str) -> None:
+        """Record one error of a row (rejecting the row is the caller's count)."""
+        self._error(row, loc, msg, type)
+
     def _error(self, row: int, loc: tuple[str, ...], msg: str, type: str) -> None:
         summary = self.summary
         summary.error_count += 1

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, select, true, union
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from app.core.json import decimal_text
@@ -20,6 +20,8 @@ from app.core.tables import sheet_number, sheet_text
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation
+from app.reporting.assignments import in_force
+from app.reporting.models import Assignment
 from app.targets.models import Operator, Target
 from app.transfer import words
 from app.transfer.formats import FIELDS, HEADER_ZH, TARGET_FIELDS, TARGET_HEADER_ZH
@@ -40,36 +42,26 @@ def _not_derived() -> ColumnElement[bool]:
 
 
 def template_indicators(session: Session, department: Department, year: int) -> list[Indicator]:
-    """The indicators a department's template for `year` lists: those it has figures or targets for
-    (in any year), derived ones excluded. The reporting cycle replaces this by the assignments."""
-    reported = union(
-        select(Observation.indicator_id).where(Observation.department_id == department.id),
-        select(Target.indicator_id).where(Target.department_id == department.id),
-    ).subquery()
+    """The indicators a department's template for `year` lists: those assigned to it that year
+    (app.reporting), derived ones excluded."""
     return list(
         session.scalars(
             select(Indicator)
-            .where(Indicator.id.in_(select(reported.c[0])), _not_derived())
+            .join(Assignment, Assignment.indicator_id == Indicator.id)
+            .where(Assignment.department_id == department.id, in_force(year), _not_derived())
             .order_by(Indicator.code)
         )
     )
 
 
 def target_pairs(session: Session, year: int) -> list[tuple[Indicator, Department]]:
-    """The (indicator, department) pairs the targets template for `year` lists: those with a figure
-    or a target in the year before or in that year, derived indicators excluded. The reporting
-    cycle replaces this by the year's assignments."""
-    pairs = union(
-        select(Observation.indicator_id, Observation.department_id).where(
-            Observation.year.in_((year - 1, year))
-        ),
-        select(Target.indicator_id, Target.department_id).where(Target.year.in_((year - 1, year))),
-    ).subquery()
+    """The (indicator, department) pairs the targets template for `year` lists: the year's
+    assignments, derived indicators excluded."""
     rows = session.execute(
         select(Indicator, Department)
-        .join(pairs, pairs.c[0] == Indicator.id)
-        .join(Department, Department.id == pairs.c[1])
-        .where(_not_derived())
+        .join(Assignment, Assignment.indicator_id == Indicator.id)
+        .join(Department, Department.id == Assignment.department_id)
+        .where(in_force(year), _not_derived())
         .order_by(Department.code, Indicator.code)
     ).all()
     return [(i, d) for i, d in rows]

@@ -67,6 +67,30 @@ def _make_token(session_client: TestClient, auth: Tokens) -> None:
     session_client.post("/api/v1/tokens", json={"name": "spare", "role": "viewer"}, headers=auth["admin"])
 
 
+def _reopen_2021(session_client: TestClient, auth: Tokens) -> None:
+    """The seed approves 2021, which locks its figures: reopen it (the zone first) to write them."""
+    for department in ("zone", "emergency-management", "urban-management"):
+        body = {"reason": "matrix"}
+        session_client.post(f"/api/v1/approvals/{department}/2021/reopen", json=body, headers=auth["admin"])
+
+
+def _make_period(session_client: TestClient, auth: Tokens) -> None:
+    body = {"opens": "2023-01-01", "closes": "2023-01-31"}
+    session_client.put("/api/v1/periods/2022", json=body, headers=auth["admin"])
+
+
+def _make_exception(session_client: TestClient, auth: Tokens) -> None:
+    _make_period(session_client, auth)
+    body = {"until": "2023-02-15", "reason": "迟报"}
+    session_client.put("/api/v1/periods/2022/exceptions/zone", json=body, headers=auth["admin"])
+
+
+def _submit_2022(session_client: TestClient, auth: Tokens) -> None:
+    body = {"allow_missing": True, "reason": "测试"}
+    session_client.post("/api/v1/approvals/zone/2022/submit", json=body, headers=auth["admin"])
+
+
+ANYWAY = {"allow_missing": True, "reason": "尚未填报"}
 OBS = "/api/v1/observations"
 TGT = "/api/v1/targets"
 CASES = [
@@ -83,13 +107,21 @@ CASES = [
     Case("GET", OBS, "viewer"),
     Case("GET", f"{OBS}/free-seals/zone/2021", "viewer"),
     Case("GET", f"{OBS}/free-seals/zone/2021/history", "viewer"),
-    Case("PUT", f"{OBS}/free-seals/zone/2021", "clerk", body={"value": 1600}, department="zone"),
+    Case(
+        "PUT",
+        f"{OBS}/free-seals/zone/2021",
+        "clerk",
+        body={"value": 1600},
+        department="zone",
+        setup=_reopen_2021,
+    ),
     Case(
         "PUT",
         f"{OBS}/expert-inspections/emergency-management/2021",
         "clerk",
         body={"value": 30},
         department="emergency-management",
+        setup=_reopen_2021,
     ),
     Case(
         "PUT",
@@ -98,14 +130,16 @@ CASES = [
         201,
         {"value": 70},
         department="urban-management",
+        setup=_reopen_2021,
     ),
-    Case("DELETE", f"{OBS}/free-seals/zone/2021", "clerk", 204, department="zone"),
+    Case("DELETE", f"{OBS}/free-seals/zone/2021", "clerk", 204, department="zone", setup=_reopen_2021),
     Case(
         "DELETE",
         f"{OBS}/expert-inspections/emergency-management/2021",
         "clerk",
         204,
         department="emergency-management",
+        setup=_reopen_2021,
     ),
     Case("GET", TGT, "viewer"),
     Case("GET", f"{TGT}/deadline-compression/zone/2021", "viewer"),
@@ -123,6 +157,50 @@ CASES = [
     Case("GET", "/api/v1/series?indicator=free-seals&rollup=true", "viewer"),
     Case("GET", "/api/v1/comparison?indicator=free-seals&year=2021&base_year=2020", "viewer"),
     Case("GET", "/api/v1/compliance?year=2021", "viewer"),
+    Case("GET", "/api/v1/completeness?year=2021", "viewer"),
+    Case("GET", "/api/v1/assignments", "viewer"),
+    Case(
+        "POST",
+        "/api/v1/assignments",
+        "commission",
+        body={
+            "assignments": [{"indicator": "free-seals", "department": "urban-management", "from_year": 2022}]
+        },
+    ),
+    Case("GET", "/api/v1/assignments/free-seals/zone", "viewer"),
+    Case("PUT", "/api/v1/assignments/free-seals/urban-management", "commission", 201, {"from_year": 2022}),
+    Case("DELETE", "/api/v1/assignments/free-seals/zone", "commission", 204),
+    Case("GET", "/api/v1/periods/2022", "viewer", setup=_make_period),
+    Case("PUT", "/api/v1/periods/2023", "commission", 201, {"opens": "2024-01-01", "closes": "2024-01-31"}),
+    Case("DELETE", "/api/v1/periods/2022", "commission", 204, setup=_make_period),
+    Case(
+        "PUT",
+        "/api/v1/periods/2022/exceptions/zone",
+        "commission",
+        201,
+        {"until": "2023-02-15", "reason": "迟报"},
+        setup=_make_period,
+    ),
+    Case("DELETE", "/api/v1/periods/2022/exceptions/zone", "commission", 204, setup=_make_exception),
+    Case("GET", "/api/v1/approvals", "viewer"),
+    Case("GET", "/api/v1/approvals/zone/2021", "viewer"),
+    Case(
+        "POST",
+        "/api/v1/approvals/emergency-management/2022/submit",
+        "clerk",
+        body=ANYWAY,
+        department="emergency-management",
+    ),
+    Case("POST", "/api/v1/approvals/zone/2022/submit", "clerk", body=ANYWAY, department="zone"),
+    Case("POST", "/api/v1/approvals/urban-management/2022/approve", "commission", body=ANYWAY),
+    Case(
+        "POST",
+        "/api/v1/approvals/zone/2022/return",
+        "commission",
+        body={"reason": "退回"},
+        setup=_submit_2022,
+    ),
+    Case("POST", "/api/v1/approvals/zone/2021/reopen", "commission", body={"reason": "更正"}),
 ]
 
 

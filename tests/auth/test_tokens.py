@@ -31,11 +31,11 @@ def test_token_lifecycle_over_http(session_client: TestClient, auth: Tokens, ses
     mine = {"Authorization": f"Bearer {secret}"}
 
     r = session_client.put(
-        "/api/v1/observations/service-work-share/urban-management/2021", json={"value": 70}, headers=mine
+        "/api/v1/observations/service-work-share/urban-management/2022", json={"value": 70}, headers=mine
     )
     assert r.status_code == 201
     assert r.json()["updated_by"] == "clerk-2"
-    history = revisions(session, "service-work-share", "urban-management", 2021)
+    history = revisions(session, "service-work-share", "urban-management", 2022)
     assert [h.changed_by for h in history] == ["clerk-2"]
 
     listed = session_client.get(URL, headers=auth["admin"]).json()["items"]

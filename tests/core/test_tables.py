@@ -66,7 +66,7 @@ ROUTES: dict[str, tuple[str, Rows, bool]] = {
 
 
 @pytest.fixture
-def history(session_client: TestClient, auth: Tokens) -> None:
+def history(session_client: TestClient, auth: Tokens, reopened_2021: None) -> None:
     """Versions in the histories of one figure and one target (the seed has one of each)."""
     for value, note in ((250, "第一次更正"), (251, None)):
         body = {"value": value, "note": note}

@@ -1,3 +1,4 @@
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -124,6 +125,7 @@ def test_delete(session_client: TestClient, auth: Tokens, session: Session) -> N
     assert _row(session, "hotline-calls") is None
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_delete_refused_while_only_history_refers_to_it(
     session_client: TestClient, auth: Tokens, session: Session
 ) -> None:

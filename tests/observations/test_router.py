@@ -56,6 +56,7 @@ def test_same_value_again_changes_nothing(session_client: TestClient, auth: Toke
     assert len(revisions(session, "legal-lectures", "zone", 2022)) == 1
 
 
+@pytest.mark.usefixtures("reopened_2021")
 @pytest.mark.parametrize("value", ["0.1", "1234567.891", "123456789012.345678", "-42.5", "0"])
 def test_amounts_round_trip_digit_for_digit(
     session_client: TestClient, auth: Tokens, session: Session, value: str
@@ -137,6 +138,7 @@ def test_unknown_codes_and_years(session_client: TestClient, auth: Tokens) -> No
     assert body["errors"][0]["loc"] == ["path", "indicator"]
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_etag_if_none_match_and_stale_if_match(
     session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
@@ -163,6 +165,7 @@ def test_etag_if_none_match_and_stale_if_match(
     problem(create_only, 412)
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_delete_is_a_version_and_recreate_continues(
     session_client: TestClient, auth: Tokens, session: Session
 ) -> None:

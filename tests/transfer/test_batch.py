@@ -149,6 +149,7 @@ def test_batch_writes_history_exactly_like_one_cell_writes(
     assert (batch_row.version, batch_row.value, batch_row.source) == (put_row.version, put_row.value, "s")
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_an_update_records_the_value_before(
     session_client: TestClient, auth: Tokens, session: Session
 ) -> None:
@@ -164,6 +165,7 @@ def test_an_update_records_the_value_before(
     assert (last.qualifier_before, last.qualifier_after) == ("at_least", "exact")
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_values_are_kept_digit_for_digit(session_client: TestClient, auth: Tokens, session: Session) -> None:
     session_client.post(
         "/api/v1/indicators",
@@ -234,6 +236,7 @@ def test_non_atomic_batch_writes_the_valid_rows(
     assert stored(session, "legal-lectures", "zone", 2011) is not None
 
 
+@pytest.mark.usefixtures("reopened_2021")
 @pytest.mark.parametrize("where", ["body", "query"])
 def test_dry_run_counts_and_writes_nothing(
     session_client: TestClient, auth: Tokens, session: Session, where: str
@@ -450,6 +453,7 @@ def test_rows_are_stored_in_the_same_form_as_one_cell_writes(
             assert raw(table, column, 2019) == raw(table, column, 2018), (table, column)
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_a_cell_created_between_lookup_and_write_is_retried_not_duplicated(
     session_client: TestClient, auth: Tokens, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -598,6 +602,7 @@ SEVEN = [
 ]
 
 
+@pytest.mark.usefixtures("reopened_2021")
 @pytest.mark.usefixtures("small_chunks")
 def test_a_batch_in_many_chunks_writes_like_one(
     session_client: TestClient, auth: Tokens, session: Session
@@ -613,6 +618,7 @@ def test_a_batch_in_many_chunks_writes_like_one(
     assert row is not None and (row.value, row.version) == (Decimal(106), 2)
 
 
+@pytest.mark.usefixtures("reopened_2021")
 @pytest.mark.usefixtures("small_chunks")
 @pytest.mark.parametrize(
     ("options", "status"), [({}, 422), ({"atomic": False}, 200), ({"dry_run": True}, 422)]
@@ -630,3 +636,21 @@ def test_a_bad_row_in_a_later_chunk(
     assert body["errors"][0]["type"] == "duplicate" and "row 2" in body["errors"][0]["msg"]
     written = 6 if status == 200 else 0
     assert (total(session), total(session, ObservationRevision)) == (before[0] + written, before[1] + written)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize(("options", "status"), [({}, 422), ({"atomic": False}, 200)])
+def test_a_locked_row_in_a_later_chunk(
+    session_client: TestClient, auth: Tokens, session: Session, options: dict[str, Any], status: int
+) -> None:
+    """The seed approves 2021: a 2021 row two chunks in is refused as `locked`, as any row error."""
+    before = total(session), total(session, ObservationRevision)
+    rows = [*SEVEN[:5], obs("free-seals", "zone", 2021, value=1), SEVEN[5]]
+    r = post(session_client, auth["commission"], rows, **options)
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["rejected"] == 1 and [(e["row"], e["type"]) for e in body["errors"]] == [(6, "locked")]
+    written = 6 if status == 200 else 0
+    assert (total(session), total(session, ObservationRevision)) == (before[0] + written, before[1] + written)
+    row = stored(session, "free-seals", "zone", 2021)
+    assert row is not None and row.value == 1584

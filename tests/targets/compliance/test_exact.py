@@ -125,6 +125,7 @@ def _near(rng: random.Random) -> tuple[str, str]:
     return format(base, "f"), format(other, "f")
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_the_database_judges_as_judge_does(
     session_client: TestClient, auth: Tokens, amount: str, settings: Settings
 ) -> None:

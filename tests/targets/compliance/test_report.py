@@ -170,6 +170,7 @@ def _set(session_client: TestClient, auth: Tokens, kind: str, cell: str, body: d
     assert r.status_code in (200, 201), r.text
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_rate_and_summary_over_mixed_statuses(session_client: TestClient, auth: Tokens) -> None:
     # 2021 on the seed: 7 met, 3 without data. Make one not met and one indeterminate.
     _set(session_client, auth, "observations", "service-work-share/urban-management/2021", {"value": 60})
@@ -197,6 +198,7 @@ def test_rate_and_summary_over_mixed_statuses(session_client: TestClient, auth: 
     assert body.json()["summary"]["reported_rate"] == 1
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_reported_rate_keeps_6_places(session_client: TestClient, auth: Tokens) -> None:
     query = f"{URL}?year=2021&department=urban-management"
     summary = session_client.get(query, headers=auth["viewer"]).json()["summary"]
@@ -363,6 +365,7 @@ def test_csv_gives_the_items(session_client: TestClient, auth: Tokens) -> None:
     assert Decimal(by_cell["deadline-compression", "zone"]["gap"]) == 0
 
 
+@pytest.mark.usefixtures("reopened_2021")
 def test_etag_and_304_until_a_figure_changes(session_client: TestClient, auth: Tokens) -> None:
     r = session_client.get(f"{URL}?year=2021", headers=auth["viewer"])
     etag = r.headers["etag"]

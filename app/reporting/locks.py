@@ -1,0 +1,181 @@
+"""What a write of figures asks first: is that department-year locked, is its period closed?
+
+- `approved`: nobody writes (409 `locked`); `submitted`: only the commission and admin do.
+- Outside the year's period (before `opens`, after `closes` or the department's exception `until`),
+  a clerk's write is 409 `period-closed`; no period: always open.
+
+On PostgreSQL a write holds a transaction-scoped advisory lock on its department-year, shared, taken
+before it reads the state: an approve takes the same lock exclusively, so a write either commits
+before the approval reads the figures or reads the approval after it committed (READ COMMITTED: the
+state is read by a statement after the lock). On SQLite writes are serialised by BEGIN IMMEDIATE.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import BindParameter, bindparam, select, text
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role
+from app.auth.principal import Principal
+from app.core.config import get_settings
+from app.core.problems import Conflict
+from app.reporting.models import Approval, Period, PeriodException, State
+
+
+class Locked(Conflict):
+    slug, title = "locked", "Figures locked"
+
+
+class PeriodClosed(Conflict):
+    slug, title = "period-closed", "Entry period closed"
+
+
+_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:department_id, :year)")
+# A batch's department-years in one statement (in one order, as every batch takes them).
+_SHARED_MANY = text(
+    "SELECT count(pg_advisory_xact_lock_shared(d, y)) FROM (SELECT d, y FROM "
+    "unnest(CAST(:departments AS integer[]), CAST(:years AS integer[])) AS t(d, y) ORDER BY d, y) AS s"
+)
+
+_D: BindParameter[int] = bindparam("department_id")
+_Y: BindParameter[int] = bindparam("year")
+_STATE = select(
+    select(Approval.state).where(Approval.department_id == _D, Approval.year == _Y).scalar_subquery(),
+    select(Approval.approved_by).where(Approval.department_id == _D, Approval.year == _Y).scalar_subquery(),
+    select(Period.opens).where(Period.year == _Y).scalar_subquery(),
+    select(Period.closes).where(Period.year == _Y).scalar_subquery(),
+    select(PeriodException.until)
+    .where(PeriodException.year == _Y, PeriodException.department_id == _D)
+    .scalar_subquery(),
+)
+
+
+def lock_for_approval(session: Session, department_id: int, year: int) -> None:
+    """PostgreSQL: wait for the writes of this department-year under way, and keep new ones out
+    until this transaction ends."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_EXCLUSIVE, {"department_id": department_id, "year": year})
+
+
+def refusal(
+    actor: Principal,
+    state: str | None,
+    approved_by: str | None,
+    opens: dt.date | None,
+    closes: dt.date | None,
+    until: dt.date | None,
+    today: dt.date,
+) -> tuple[type[Conflict], str, dict[str, object]] | None:
+    """Why the actor may not write a department-year in this state and period; None: they may."""
+    if state == State.approved:
+        return (
+            Locked,
+            f"approved by {approved_by}; reopen it first",
+            {"state": state, "approved_by": approved_by},
+        )
+    commission = actor.has(Role.commission)
+    if state == State.submitted and not commission:
+        return (
+            Locked,
+            "submitted; only the commission may write it now",
+            {"state": state, "approved_by": None},
+        )
+    if commission or opens is None or closes is None:
+        return None
+    if today < opens:
+        return (
+            PeriodClosed,
+            f"the entry period opens on {opens.isoformat()}",
+            {"opens": opens, "closes": closes},
+        )
+    last = max(closes, until) if until is not None else closes
+    if today > last:
+        return (
+            PeriodClosed,
+            f"the entry period closed on {last.isoformat()}",
+            {"opens": opens, "closes": last},
+        )
+    return None
+
+
+# PostgreSQL, one round trip: two statements in one query text, sent by the simple query protocol
+# (no parameters: the ids are the database's own integers). Under READ COMMITTED each statement reads
+# its own snapshot, so the second sees whatever an approve waited for by the first committed.
+_LOCK_AND_STATE = (
+    "SELECT pg_advisory_xact_lock_shared({d}, {y}); "
+    "SELECT (SELECT state FROM approval WHERE department_id = {d} AND year = {y}), "
+    "(SELECT approved_by FROM approval WHERE department_id = {d} AND year = {y}), "
+    "(SELECT opens FROM period WHERE year = {y}), (SELECT closes FROM period WHERE year = {y}), "
+    "(SELECT until FROM period_exception WHERE year = {y} AND department_id = {d})"
+)
+
+
+def _state(session: Session, department_id: int, year: int) -> Any:
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(_STATE, {"department_id": department_id, "year": year}).one()
+    driver: Any = connection.connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.execute(_LOCK_AND_STATE.format(d=int(department_id), y=int(year)))
+        cursor.nextset()
+        return cursor.fetchone()
+
+
+def check(session: Session, actor: Principal, *, department_id: int, department: str, year: int) -> None:
+    """409 `locked` or `period-closed` when the actor may not write figures of this department-year."""
+    state, approved_by, opens, closes, until = _state(session, department_id, year)
+    found = refusal(actor, state, approved_by, opens, closes, until, get_settings().today())
+    if found is not None:
+        kind, why, extra = found
+        raise kind(
+            f"The figures of {department!r} for {year} cannot be written: {why}",
+            extra={"department": department, "year": year, **extra},
+        )
+
+
+def refusals(
+    session: Session, actor: Principal, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[str, str]]:
+    """For a batch: each (department_id, year) the actor may not write, with the problem's type and why."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        departments, years_ = [d for d, _ in wanted], [y for _, y in wanted]
+        connection.execute(_SHARED_MANY, {"departments": departments, "years": years_})
+    years = sorted({y for _, y in wanted})
+    states = {
+        (d, y): (s, by)
+        for d, y, s, by in connection.execute(
+            select(Approval.department_id, Approval.year, Approval.state, Approval.approved_by).where(
+                Approval.year.in_(years), Approval.state != State.draft
+            )
+        )
+    }
+    periods = {
+        y: (o, c)
+        for y, o, c in connection.execute(
+            select(Period.year, Period.opens, Period.closes).where(Period.year.in_(years))
+        )
+    }
+    exceptions = {
+        (d, y): u
+        for y, d, u in connection.execute(
+            select(PeriodException.year, PeriodException.department_id, PeriodException.until).where(
+                PeriodException.year.in_(years)
+            )
+        )
+    }
+    today = get_settings().today()
+    out: dict[tuple[int, int], tuple[str, str]] = {}
+    for pair in wanted:
+        state, by = states.get(pair, (None, None))
+        opens, closes = periods.get(pair[1], (None, None))
+        found = refusal(actor, state, by, opens, closes, exceptions.get(pair), today)
+        if found is not None:
+            out[pair] = (found[0].slug, found[1])
+    return out
