@@ -1,10 +1,11 @@
 import datetime as dt
 import enum
+from decimal import Decimal
 
 from sqlalchemy import Enum, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db.types import Base, UTCDateTime, utcnow
+from app.core.db.types import Base, ExactDecimal, UTCDateTime, utcnow
 
 
 class ValueType(enum.StrEnum):
@@ -47,6 +48,11 @@ class Indicator(Base):
     direction: Mapped[Direction] = mapped_column(_enum(Direction))
     aggregation: Mapped[Aggregation] = mapped_column(_enum(Aggregation))
     description: Mapped[str | None] = mapped_column(Text)
+    # (v2) A derived indicator's formula over other indicators (app.core.formula): computed, never stored.
+    formula: Mapped[str | None] = mapped_column(String(1000))
+    # (v2) The bounds of the min_max outlier check.
+    expected_min: Mapped[Decimal | None] = mapped_column(ExactDecimal())
+    expected_max: Mapped[Decimal | None] = mapped_column(ExactDecimal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100))

@@ -1,6 +1,6 @@
 from pydantic import Field
 
-from app.core.fields import Code, Schema, Text, not_null
+from app.core.fields import Code, Number, Schema, Text, Value, not_null
 from app.indicators.models import Aggregation, Direction, ValueType
 
 
@@ -13,6 +13,19 @@ class IndicatorFields(Schema):
     direction: Direction = Direction.higher
     aggregation: Aggregation = Aggregation.sum
     description: Text | None = Field(default=None, max_length=4000)
+    formula: Text | None = Field(
+        default=None,
+        max_length=1000,
+        description="(v2) makes the indicator derived: numbers, #{code} of stored indicators, + - * / "
+        "and ( ); its figures are computed when read and cannot be written",
+        examples=["#{free-seals} / #{new-firms-sealed}"],
+    )
+    expected_min: Value | None = Field(
+        default=None, description="(v2) lower bound of the min_max outlier check"
+    )
+    expected_max: Value | None = Field(
+        default=None, description="(v2) upper bound of the min_max outlier check"
+    )
 
 
 class IndicatorCreate(IndicatorFields):
@@ -29,6 +42,9 @@ class IndicatorUpdate(Schema):
     direction: Direction | None = Field(default=None, json_schema_extra=not_null)
     aggregation: Aggregation | None = Field(default=None, json_schema_extra=not_null)
     description: Text | None = Field(default=None, max_length=4000)
+    formula: Text | None = Field(default=None, max_length=1000)
+    expected_min: Value | None = None
+    expected_max: Value | None = None
 
 
 class IndicatorRead(IndicatorFields):
@@ -38,3 +54,6 @@ class IndicatorRead(IndicatorFields):
     name_en: str | None = None
     unit: str | None = None
     description: str | None = None
+    formula: str | None = None
+    expected_min: Number | None = None
+    expected_max: Number | None = None

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db.types import utcnow
+from app.core.formula import Formula, FormulaError, parse
 from app.core.problems import Conflict, FieldError, InvalidValue, NotFound
 from app.indicators.models import Indicator
 from app.indicators.schemas import IndicatorCreate, IndicatorRead, IndicatorUpdate
@@ -72,6 +73,8 @@ def list(
 def create(session: Session, *, data: IndicatorCreate, actor: str) -> Indicator:
     if find_by_code(session, data.code) is not None:
         raise Conflict(f"An indicator with code {data.code!r} already exists")
+    check_formula(session, code=data.code, formula=data.formula)
+    _check_bounds(data.expected_min, data.expected_max)
     indicator = Indicator(**data.model_dump(), updated_by=actor)
     session.add(indicator)
     session.flush()
@@ -95,6 +98,12 @@ def update(
             f"Indicator {indicator.code!r} has observations; its value_type cannot change "
             f"from {indicator.value_type} to {new_type}"
         )
+    if "formula" in changes:
+        check_formula(session, code=indicator.code, formula=changes["formula"])
+    _check_bounds(
+        changes.get("expected_min", indicator.expected_min),
+        changes.get("expected_max", indicator.expected_max),
+    )
     for field, value in changes.items():
         setattr(indicator, field, value)
     indicator.updated_at = utcnow()
@@ -114,7 +123,11 @@ class _StillReferenced(Exception):
 
 
 def delete(session: Session, *, indicator: Indicator, referenced: Referenced) -> None:
-    """Delete an indicator nothing refers to: no figures, targets or history."""
+    """Delete an indicator nothing refers to: no figures, targets or history, no formula."""
+    users = [d.code for d in derived_using(session, indicator.code)]
+    if users:
+        names = ", ".join(users)
+        raise Conflict(f"Indicator {indicator.code!r} is an operand of derived indicator(s) {names}")
     try:
         with session.begin_nested():
             session.execute(sql_delete(Indicator).where(Indicator.id == indicator.id))
@@ -124,3 +137,63 @@ def delete(session: Session, *, indicator: Indicator, referenced: Referenced) ->
                 raise _StillReferenced
     except (IntegrityError, _StillReferenced):
         raise Conflict(f"Indicator {indicator.code!r} has observations, targets or history") from None
+
+
+def _formula_error(message: str) -> InvalidValue:
+    return InvalidValue(f"formula: {message}", errors=[FieldError(["body", "formula"], message)])
+
+
+def check_formula(session: Session, *, code: str, formula: str | None) -> Formula | None:
+    """A derived indicator's formula, parsed and checked against the catalogue: every operand a stored
+    (not derived) indicator other than itself, and the indicator itself no operand of another formula
+    (which would make that one's operand derived). 422 naming `formula` otherwise."""
+    if formula is None:
+        return None
+    try:
+        parsed = parse(formula)
+    except FormulaError as error:
+        raise _formula_error(str(error)) from None
+    if code in parsed.operands:
+        raise _formula_error(f"#{{{code}}} refers to the indicator itself (a cycle)")
+    found = {
+        i.code: i.formula
+        for i in session.scalars(select(Indicator).where(Indicator.code.in_(parsed.operands)))
+    }
+    unknown_codes = [c for c in parsed.operands if c not in found]
+    if unknown_codes:
+        raise _formula_error("no indicator with code " + ", ".join(f"{c!r}" for c in unknown_codes))
+    derived = [c for c in parsed.operands if found[c] is not None]
+    if derived:
+        raise _formula_error(
+            "operands must be stored indicators; derived: " + ", ".join(f"{c!r}" for c in derived)
+        )
+    users = [d.code for d in derived_using(session, code)]
+    if users:
+        raise _formula_error(
+            f"{code!r} is an operand of derived indicator(s) {', '.join(users)}: it cannot be derived itself"
+        )
+    return parsed
+
+
+def derived(session: Session) -> builtins.list[Indicator]:
+    """Every derived indicator (an indicator with a formula), in code order."""
+    return builtins.list(
+        session.scalars(select(Indicator).where(Indicator.formula.is_not(None)).order_by(Indicator.code))
+    )
+
+
+def derived_using(session: Session, code: str) -> builtins.list[Indicator]:
+    """The derived indicators whose formula reads `code`."""
+    return [d for d in derived(session) if d.formula is not None and code in parse(d.formula).operands]
+
+
+def _check_bounds(low: object, high: object) -> None:
+    if low is not None and high is not None and low > high:  # type: ignore[operator]
+        message = "expected_min may not be above expected_max"
+        raise InvalidValue(
+            message,
+            errors=[
+                FieldError(["body", "expected_min"], message),
+                FieldError(["body", "expected_max"], message),
+            ],
+        )

@@ -17,6 +17,9 @@ NEW = {
     "direction": "none",
     "aggregation": "sum",
     "description": None,
+    "formula": None,
+    "expected_min": None,
+    "expected_max": None,
 }
 
 
@@ -37,6 +40,9 @@ def test_seeded_indicator_matches_the_contract(session_client: TestClient, auth:
         "direction": "higher",
         "aggregation": "mean",
         "description": None,
+        "formula": None,
+        "expected_min": None,
+        "expected_max": None,
     }
 
 
