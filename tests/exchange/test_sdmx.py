@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from pysdmx.io import get_datasets, read_sdmx
+from pysdmx.model.dataflow import Schema
 
 from tests.helpers import Tokens, problem, put
 
@@ -34,11 +35,12 @@ def test_seed_export_reads_back_with_pysdmx(session_client: TestClient, auth: To
 
     # The structure message is valid SDMX-ML 3.0 (validated against the schemas pysdmx ships).
     message = read_sdmx(io.BytesIO(structure.content), validate=True)
-    kinds = sorted(type(s).__name__ for s in message.structures)
+    kinds = sorted(type(s).__name__ for s in message.structures or ())
     assert kinds == ["Codelist"] * 4 + ["ConceptScheme", "DataStructureDefinition", "Dataflow"]
 
     (dataset,) = get_datasets(io.BytesIO(data.content), io.BytesIO(structure.content))
     schema = dataset.structure
+    assert isinstance(schema, Schema)
     assert schema.short_urn == "Dataflow=INDICATORS:DF_INDICATORS(1.0)"
     components = schema.components
     codes = {
