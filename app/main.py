@@ -46,6 +46,7 @@ TAGS = (
     "targets",
     "compliance",
     "analytics",
+    "exchange",
     "reporting",
     "tokens",
 )

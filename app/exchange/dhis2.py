@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
@@ -125,12 +126,10 @@ def read_json(body: bytes) -> list[Raw]:
             'A data value set is an object: {"dataValues": [{"dataElement", "period", "orgUnit", "value"}]}',
             errors=[FieldError(["body", "dataValues"], "required: a list of data values", "missing")],
         )
+    _check_types(document)
     period, unit = document.get("period"), document.get("orgUnit")
     raws: list[Raw] = []
     for item in document["dataValues"]:
-        if not isinstance(item, dict):
-            raws.append((None, None, None, None, None))
-            continue
         raws.append(
             (
                 item.get("dataElement"),
@@ -141,6 +140,53 @@ def read_json(body: bytes) -> list[Raw]:
             )
         )
     return raws
+
+
+_TEXT = (str, type(None))
+_NUMBER = (str, int, Decimal, type(None))
+_Kinds = tuple[type, ...]
+_SET: Final[dict[str, _Kinds]] = {"dataSet": _TEXT, "period": _TEXT, "orgUnit": _TEXT, "dataValues": (list,)}
+_VALUE: Final[dict[str, _Kinds]] = {
+    "dataElement": (str,),
+    "period": _TEXT,
+    "orgUnit": _TEXT,
+    "categoryOptionCombo": _TEXT,
+    "attributeOptionCombo": _TEXT,
+    "value": _NUMBER,
+    "comment": _TEXT,
+    "storedBy": _TEXT,
+    "lastUpdated": _TEXT,
+    "created": _TEXT,
+    "followup": (bool, type(None)),
+    "deleted": (bool, type(None)),
+}
+
+
+def _check_types(document: dict[str, Any]) -> None:
+    """422 naming the field for a document that is not a data value set (wrong types, unknown fields):
+    a value that is wrong only for its indicator is a conflict of its own, not this."""
+    errors: list[FieldError] = []
+    for name, raw in document.items():
+        wanted = _SET.get(name)
+        if wanted is None or not isinstance(raw, wanted) or isinstance(raw, bool):
+            errors.append(FieldError(["body", name], "unknown field or wrong type", "type"))
+    for index, item in enumerate(document["dataValues"]):
+        if not isinstance(item, dict):
+            errors.append(FieldError(["body", "dataValues", index], "must be an object", "dict_type"))
+            continue
+        for name, raw in item.items():
+            kinds = _VALUE.get(name)
+            wrong = kinds is None or not isinstance(raw, kinds)
+            if wrong or (isinstance(raw, bool) and bool not in (kinds or ())):
+                errors.append(
+                    FieldError(["body", "dataValues", index, name], "unknown field or wrong type", "type")
+                )
+        if "dataElement" not in item:
+            errors.append(FieldError(["body", "dataValues", index, "dataElement"], "required", "missing"))
+        if len(errors) >= 100:
+            break
+    if errors:
+        raise InvalidValue("The body is not a DHIS2 data value set", errors=errors)
 
 
 def read_csv(body: bytes) -> list[Raw]:
@@ -158,6 +204,12 @@ def read_csv(body: bytes) -> list[Raw]:
         raise InvalidValue(
             f"The CSV cannot be read: {exc}", errors=[FieldError(["body"], str(exc), "csv")]
         ) from None
+    if not lines or len(lines[0]) < 6:
+        wanted = ",".join(CSV_HEADER[:6])
+        raise InvalidValue(
+            f"A DHIS2 CSV starts with its header line: {wanted}[,storedby,lastupdated,comment,...]",
+            errors=[FieldError(["body", "header"], f"expected at least {wanted}", "header")],
+        )
     raws: list[Raw] = []
     for line in lines[1:]:  # the first line is the header, whatever it says (as DHIS2 reads it)
         if not any(cell.strip() for cell in line):

@@ -19,7 +19,7 @@ from app.exchange.schemas import ImportStrategy
 from app.observations.models import Qualifier
 from app.transfer import batch, bulk
 from app.transfer.checks import Valid
-from app.transfer.formats import MISSING
+from app.transfer.formats import MISSING, sniff
 from app.transfer.strategies import Strategy
 
 PROPERTIES = {
@@ -133,6 +133,7 @@ def run(
 ) -> dict[str, Any]:
     """Import the body (`kind` json or csv); the summary, or a problem (422 atomic with conflicts, 403 a
     department out of scope) whose extension members are the summary."""
+    sniff("json" if kind == "json" else "csv", body[:16])  # JSON sent as CSV, a workbook: 415
     raws = dhis2.read_json(body) if kind == "json" else dhis2.read_csv(body)
     options: dict[str, object] = {
         "dryRun": dry_run,

@@ -47,6 +47,12 @@ class DataValueIn(Schema):
     attributeOptionCombo: str | None = None  # noqa: N815
     value: str | float | None = None
     comment: str | None = None
+    # What an export carries beside them: accepted and not read.
+    storedBy: str | None = None  # noqa: N815
+    lastUpdated: str | None = None  # noqa: N815
+    created: str | None = None
+    followup: bool | None = None
+    deleted: bool | None = None
 
 
 class DataValueSetIn(Schema):
@@ -77,4 +83,5 @@ class ImportSummary(Schema):
     description: str
     importOptions: dict[str, object]  # noqa: N815
     importCount: ImportCount  # noqa: N815
-    conflicts: list[ImportConflict]
+    conflicts: list[ImportConflict] = Field(description="at most 1000 row errors, merged")
+    conflictCount: int = Field(description="every row error, counted")  # noqa: N815
