@@ -16,6 +16,7 @@ from app.core.health import router as ops_router
 from app.core.limits import BodyLimit
 from app.dashboard import router as dashboard
 from app.departments import router as departments
+from app.exchange.router import router as exchange_router
 from app.indicators import router as indicators
 from app.observations import service as observations
 from app.observations.router import router as observations_router
@@ -45,6 +46,7 @@ TAGS = (
     "targets",
     "compliance",
     "analytics",
+    "exchange",
     "reporting",
     "tokens",
 )
@@ -78,6 +80,7 @@ def create_app() -> FastAPI:
         targets_batch_router,
         compliance_router,
         analytics_router,
+        exchange_router,
         reporting_router,
         tokens_router,
         whoami_router,
