@@ -78,8 +78,9 @@ CASES = [
     Case("lower-between-aims-at-upper", "lower", ("between", "50", "64", Y + 2), grown("90"), None,
          ("limited_progress", "lower", "64", "-0.1", "-0.2", "0.5", Y, Y + 1)),
     # a base of 0 is taken as 0.001: (0.002/0.001) − 1 = 1; (0.004/0.001)^(1/2) − 1 = 1
-    Case("zero-base", "higher", ("at_least", "0.004", None, Y + 2), [(Y, "0", "exact"), (Y + 1, "0.002", "exact")],
-         None, ("substantial_progress", "higher", "0.004", "1", "1", "1", Y, Y + 1)),
+    Case("zero-base", "higher", ("at_least", "0.004", None, Y + 2),
+         [(Y, "0", "exact"), (Y + 1, "0.002", "exact")], None,
+         ("substantial_progress", "higher", "0.004", "1", "1", "1", Y, Y + 1)),
     # an aim of 0 too: (0.001/0.004)^(1/2) − 1 = −0.5; ratio = −(−0.5)/0.5 = 1
     Case("zero-aim-lower", "lower", ("at_most", "0", None, Y + 2),
          [(Y, "0.004", "exact"), (Y + 1, "0.002", "exact")], None,
@@ -169,7 +170,8 @@ def test_hand_worked(session_client: TestClient, auth: Tokens, case: Case) -> No
     assert item["direction"] == direction
     assert (item["indicator"], item["department"], item["year"]) == (code, "zone", year)
     assert item["target"] == {"operator": operator, "value": float(value), "upper": upper and float(upper)}
-    numbers = [number(None if item[k] is None else str(item[k])) for k in ("aim", "cagr_observed", "cagr_required", "ratio")]  # fmt: skip
+    keys = ("aim", "cagr_observed", "cagr_required", "ratio")
+    numbers = [number(None if item[k] is None else str(item[k])) for k in keys]
     assert numbers == [number(aim), number(observed), number(required), number(ratio)]
     for key in ("cagr_observed", "cagr_required", "ratio"):
         if item[key] is not None:  # 6 places at most, as the JSON text has them
