@@ -44,7 +44,7 @@ def _selected(query: Select[Any], scope: Scope) -> Select[Any]:
 def counts(session: Session, scope: Scope) -> dict[int, int]:
     """Selected targets per indicator id."""
     query = _selected(select(_T.indicator_id, func.count()).select_from(Target.__table__), scope)
-    return dict(session.execute(query.group_by(_T.indicator_id)).all())  # type: ignore[arg-type]
+    return dict(session.execute(query.group_by(_T.indicator_id)).all())
 
 
 def _by_code(column: ColumnElement[str], session: Session) -> ColumnElement[str]:
