@@ -28,9 +28,12 @@ What the contract leaves open, decided here:
   `substantial_progress`, zero `limited_progress`, negative `deterioration`.
 - Qualifiers: growth is measured on the figures as written; only `target_achieved` reads them.
 
-Numbers: the inputs are exact decimals; the fractional powers are computed with Decimal in a
-40-digit context (`Decimal.__pow__` rounds correctly to that precision), the statuses decided on
-those unrounded values, and the three numbers given rounded half away from zero to 6 places.
+Numbers: the inputs are exact decimals; the reference computes the fractional powers with Decimal
+in a 40-digit context (`Decimal.__pow__` rounds correctly to that precision), decides the status on
+those unrounded values, and gives the three numbers rounded half away from zero to 6 places. Decimal
+powers cost about 85 µs each (17 s for a year of 100,000 targets), so floats compute each answer
+first and are kept only where their proven error bound cannot change it (`_fast`); Decimal decides
+the rest. tests/targets/progress/test_fast.py checks the two agree.
 """
 
 import enum
@@ -153,26 +156,95 @@ def measure(
     v0 = base.value or ZERO_AS
     if _opposite(v0, latest.value):
         return found
-    observed = growth(latest.value, v0, latest.year - base.year)
-    found = Measure(fallback, base, latest, towards, aim, rounded(observed))
     aim = aim or ZERO_AS
-    if towards is None or _opposite(v0, aim):
-        return found
-    required = growth(aim, v0, target.year - base.year)
-    signed = observed if (v0 < 0) == (towards is Direction.lower) else -observed
+    measurable = towards is not None and not _opposite(v0, aim)
+    factor = 1 if (v0 < 0) == (towards is Direction.lower) else -1  # sign × direction
+    args = (latest.value, v0, aim if measurable else None, latest.year - base.year, target.year - base.year)
+    observed, required, ratio, status = _fast(*args, factor) or _exact(*args, factor)
+    if status is None or achieved is Status.met:
+        status = fallback
+    return Measure(status, base, latest, towards, found.aim, observed, required, ratio)
+
+
+Numbers = tuple[Decimal, Decimal | None, Decimal | None, ProgressStatus | None]
+
+
+def _exact(
+    v1: Decimal, v0: Decimal, aim: Decimal | None, observed_years: int, required_years: int, factor: int
+) -> Numbers:
+    """cagr_observed, cagr_required, ratio (6 places) and the status by ratio; without an aim, only
+    the first. Decimal, 40 digits: the reference."""
+    observed = growth(v1, v0, observed_years)
+    if aim is None:
+        return rounded(observed), None, None, None
+    required = growth(aim, v0, required_years)
+    signed = observed * factor
     if required == 0:
-        ratio = None
-        status = (
-            ProgressStatus.substantial_progress
-            if signed > 0
-            else ProgressStatus.limited_progress
-            if signed == 0
-            else ProgressStatus.deterioration
-        )
+        if signed > 0:
+            return rounded(observed), rounded(required), None, ProgressStatus.substantial_progress
+        if signed == 0:
+            return rounded(observed), rounded(required), None, ProgressStatus.limited_progress
+        return rounded(observed), rounded(required), None, ProgressStatus.deterioration
+    with localcontext(PRECISION):
+        ratio = signed / abs(required)
+    return rounded(observed), rounded(required), rounded(ratio), status_of(ratio)
+
+
+# The fast path: binary floating point, used only where its error cannot change an answer.
+# root = float(v1/v0) ** (1/n) errs by at most (|ln root| + 3) units of 1.2e-16 relative (pow within
+# 1 ulp, the quotient and 1/n rounded once each): below 1e6, |ln root| ≤ 14, under 2.1e-15 relative.
+# `_error` allows five times that, plus the subtraction of 1. An answer is kept only when every value
+# within the error rounds to the same 6 places and lies on the same side of every threshold;
+# otherwise (a few targets in a thousand, and every tie the tests build) Decimal decides.
+FAST_MAX_ROOT = 1e6
+THRESHOLDS = (0.95, 0.6, 0.0)
+
+
+def _float_growth(v1: Decimal, v0: Decimal, years: int) -> tuple[float, float] | None:
+    """The growth rate as a float, and a bound of its error."""
+    root: float = float(v1 / v0) ** (1.0 / years)
+    if root >= FAST_MAX_ROOT:
+        return None
+    return root - 1.0, 1e-14 * max(1.0, root) + 1e-15
+
+
+def _sure(x: float, err: float) -> Decimal | None:
+    """x rounded to 6 places, when every value within err of it rounds alike."""
+    low, high = rounded(Decimal(x - err)), rounded(Decimal(x + err))
+    return low if low == high else None
+
+
+def _fast(
+    v1: Decimal, v0: Decimal, aim: Decimal | None, observed_years: int, required_years: int, factor: int
+) -> Numbers | None:
+    """The same as `_exact`, or None where floats cannot be sure of it."""
+    found = _float_growth(v1, v0, observed_years)
+    if found is None:
+        return None
+    observed, observed_err = found
+    observed6 = _sure(observed, observed_err)
+    if observed6 is None:
+        return None
+    if aim is None:
+        return observed6, None, None, None
+    if aim == v0:
+        return None  # nothing required: rare, left to Decimal
+    found = _float_growth(aim, v0, required_years)
+    if found is None or abs(found[0]) < 1e-6:
+        return None
+    required, required_err = found
+    required6 = _sure(required, required_err)
+    ratio = factor * observed / abs(required)
+    err = (observed_err + abs(ratio) * required_err) / abs(required) + abs(ratio) * 1e-15
+    ratio6 = _sure(ratio, err)
+    if required6 is None or ratio6 is None or any(abs(ratio - t) <= err for t in THRESHOLDS):
+        return None
+    if ratio >= 0.95:
+        status = ProgressStatus.substantial_progress
+    elif ratio >= 0.6:
+        status = ProgressStatus.moderate_progress
+    elif ratio >= 0:
+        status = ProgressStatus.limited_progress
     else:
-        with localcontext(PRECISION):
-            exact_ratio = signed / abs(required)
-        ratio, status = rounded(exact_ratio), status_of(exact_ratio)
-    if achieved is Status.met:
-        status = ProgressStatus.target_achieved
-    return Measure(status, base, latest, towards, found.aim, found.cagr_observed, rounded(required), ratio)
+        status = ProgressStatus.deterioration
+    return observed6, required6, ratio6, status
