@@ -37,6 +37,7 @@ the rest. tests/targets/progress/test_fast.py checks the two agree.
 """
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
@@ -205,13 +206,19 @@ def _float_growth(v1: Decimal, v0: Decimal, years: int) -> tuple[float, float] |
     root: float = float(v1 / v0) ** (1.0 / years)
     if root >= FAST_MAX_ROOT:
         return None
-    return root - 1.0, 1e-14 * max(1.0, root) + 1e-15
+    return root - 1.0, 1e-14 * (root if root > 1.0 else 1.0) + 1e-15
 
 
 def _sure(x: float, err: float) -> Decimal | None:
-    """x rounded to 6 places, when every value within err of it rounds alike."""
-    low, high = rounded(Decimal(x - err)), rounded(Decimal(x + err))
-    return low if low == high else None
+    """x rounded half away from zero to 6 places, when every value within err of it rounds alike:
+    when no tie (k + 0.5 millionths) lies within err, the scaling by 10^6 (its own error included)."""
+    scaled = abs(x) * 1e6
+    whole = math.floor(scaled)
+    fraction = scaled - whole  # exact
+    if abs(fraction - 0.5) <= err * 1e6 + scaled * 2.3e-16:
+        return None
+    units = whole + 1 if fraction > 0.5 else whole
+    return Decimal(-units if x < 0 else units).scaleb(-6)
 
 
 def _fast(

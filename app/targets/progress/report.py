@@ -4,7 +4,6 @@ A page is built from its targets only: the targets counted per indicator pick th
 whose rows fill the page (as compliance pages), then one query reads the figures of those cells.
 """
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -116,9 +115,9 @@ def _figures(
     *,
     every: bool,
 ) -> dict[Cell, list[Figure]]:
-    """The figures of the targets' cells, by year; values as Decimals whatever the driver gives.
-
-    A page asks for its own cells' indicators and departments; every item, for the scope's."""
+    """The first and last figure of the targets' cells (one figure when they are the same); values
+    as Decimals whatever the driver gives. A page asks for its own cells' indicators and
+    departments; every item, for the scope's."""
     if not rows:
         return {}
     cells = {(row[2], row[3]) for row in rows}
@@ -126,18 +125,20 @@ def _figures(
         indicator_ids, department_ids = scope.indicator_ids, scope.department_ids
     else:
         indicator_ids, department_ids = {i for i, _ in cells}, {d for _, d in cells}
-    found: dict[Cell, list[Figure]] = defaultdict(list)
-    chunks = queries.figures(
+    found: dict[Cell, list[Figure]] = {}
+    for indicator, department, *ends in queries.ends(
         session,
         indicator_ids=indicator_ids,
         department_ids=department_ids,
         year_from=base_year,
         year_to=scope.year,
-    )
-    for chunk in chunks:
-        for indicator, department, year, value, qualifier in chunk:
-            if (indicator, department) in cells:
-                found[indicator, department].append(Figure(year, Decimal(value), QUALIFIERS[qualifier]))
+    ):
+        if (indicator, department) in cells:
+            first = Figure(ends[0], Decimal(ends[1]), QUALIFIERS[ends[2]])
+            if ends[3] == ends[0]:
+                found[indicator, department] = [first]
+            else:
+                found[indicator, department] = [first, Figure(ends[3], Decimal(ends[4]), QUALIFIERS[ends[5]])]
     return found
 
 
