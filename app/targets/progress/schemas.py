@@ -20,7 +20,8 @@ class ProgressItem(Schema):
     target: TargetBounds
     direction: Direction | None = Field(
         description="the direction progress is measured in: the indicator's, or for `none` the one "
-        "the target implies; null when the base figure lies inside an `exactly` or `between` target"
+        "the target implies; null without figures, or when the base figure lies inside the `exactly` or "
+        "`between` target of an indicator of direction `none`"
     )
     base: ProgressFigure | None = Field(
         description="the first figure from base_year on (by default the earliest); null without figures"
@@ -30,7 +31,7 @@ class ProgressItem(Schema):
     )
     aim: Number | None = Field(
         description="the value cagr_required aims at: the target's value (for `between`, upper when "
-        "the direction is lower); 0 is taken as 0.001 in the arithmetic"
+        "the direction is lower); 0 is taken as 0.001 in the arithmetic; null without figures"
     )
     cagr_observed: Number | None = Field(
         description="(latest/base)^(1/(latest year − base year)) − 1, 6 places; a base of 0 taken as "
@@ -47,7 +48,8 @@ class ProgressItem(Schema):
     status: ProgressStatus = Field(
         description="target_achieved (the latest figure meets the target, as compliance judges it), "
         "else by ratio: substantial_progress ≥ 0.95, moderate_progress ≥ 0.6, limited_progress ≥ 0, "
-        "deterioration < 0; not_available without a ratio"
+        "deterioration < 0 (with cagr_required 0: by the sign of the growth); not_available when growth "
+        "cannot be measured (fewer than two figures, values of opposite signs, no direction)"
     )
 
 
