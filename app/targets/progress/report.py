@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cells.http import unknown_codes
-from app.core.tables import columns, flat_rows
+from app.core.tables import columns
 from app.departments import service as departments
 from app.indicators.models import Direction, Indicator
 from app.observations.models import Qualifier
@@ -205,5 +205,31 @@ def report(
     return {"year": year, "base_year": base_year, "items": items, "next_cursor": next_cursor}
 
 
+_NO_FIGURE = (None, None, None)
+
+
 def item_rows(content: dict[str, Any]) -> list[list[Any]]:
-    return flat_rows(ProgressItem, content["items"])
+    """The items as rows under ITEM_COLUMNS, built directly: walking the schema for each of 100,000
+    items (core.tables.flat_rows) cost a second."""
+    rows = []
+    for i in content["items"]:
+        target, base, latest = i["target"], i["base"], i["latest"]
+        rows.append(
+            [
+                i["indicator"],
+                i["department"],
+                i["year"],
+                target["operator"],
+                target["value"],
+                target["upper"],
+                i["direction"],
+                *((base["year"], base["value"], base["qualifier"]) if base else _NO_FIGURE),
+                *((latest["year"], latest["value"], latest["qualifier"]) if latest else _NO_FIGURE),
+                i["aim"],
+                i["cagr_observed"],
+                i["cagr_required"],
+                i["ratio"],
+                i["status"],
+            ]
+        )
+    return rows

@@ -136,3 +136,26 @@ def test_etag_and_304(session_client: TestClient, auth: Tokens) -> None:
         URL, params={"year": 2021}, headers={**auth["viewer"], "If-None-Match": etag}
     )
     assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+
+def test_file_rows_match_the_json(session_client: TestClient, auth: Tokens) -> None:
+    """Every column of the CSV is the JSON item's field (nested ones flattened), for measured items
+    and for those without figures."""
+    put(session_client, auth, "deadline-compression", "zone", 2020, "70")
+    every = items(session_client, auth, year=2021)
+    r = session_client.get(URL, params={"year": 2021, "format": "csv"}, headers=auth["viewer"])
+    rows = list(csv.reader(io.StringIO(bom_stripped(r))))
+    for item, row in zip(every, rows[1:], strict=True):
+        flat: dict[str, Any] = {}
+        for key, value in item.items():
+            if key in ("target", "base", "latest"):
+                for sub in (
+                    ("operator", "value", "upper") if key == "target" else ("year", "value", "qualifier")
+                ):
+                    flat[f"{key}_{sub}"] = None if value is None else value[sub]
+            else:
+                flat[key] = value
+        assert list(flat) == rows[0]
+        as_text = ["" if v is None else str(int(v) if isinstance(v, float) and v.is_integer() else v)
+                   for v in flat.values()]  # fmt: skip
+        assert row == as_text
