@@ -23,6 +23,7 @@ from app.observations.router import router as observations_router
 from app.openapi import install_docs
 from app.reporting.router import router as reporting_router
 from app.targets.compliance.router import router as compliance_router
+from app.targets.progress.router import router as progress_router
 from app.targets.router import router as targets_router
 from app.transfer.router import router as transfer_router
 from app.transfer.targets_router import router as targets_batch_router
@@ -45,6 +46,7 @@ TAGS = (
     "observations",
     "targets",
     "compliance",
+    "progress",
     "analytics",
     "exchange",
     "reporting",
@@ -79,6 +81,7 @@ def create_app() -> FastAPI:
         targets_router,
         targets_batch_router,
         compliance_router,
+        progress_router,
         analytics_router,
         exchange_router,
         reporting_router,

@@ -157,6 +157,7 @@ CASES = [
     Case("GET", "/api/v1/series?indicator=free-seals&rollup=true", "viewer"),
     Case("GET", "/api/v1/comparison?indicator=free-seals&year=2021&base_year=2020", "viewer"),
     Case("GET", "/api/v1/compliance?year=2021", "viewer"),
+    Case("GET", "/api/v1/progress?year=2021", "viewer"),
     Case("GET", "/api/v1/completeness?year=2021", "viewer"),
     Case("GET", "/api/v1/assignments", "viewer"),
     Case(
