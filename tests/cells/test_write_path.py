@@ -171,9 +171,9 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     served: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One query checks the token, resolves the path, checks the clerk's scope and reads the current
-    row, locked; one reads the department-year's approval state and period (on PostgreSQL after its
-    shared advisory lock, in the same round trip: app.reporting.locks); on PostgreSQL the revision
-    and the update go as one statement."""
+    row, locked; one reads the department-year's approval state and period, by the driver itself (on
+    PostgreSQL after its shared advisory lock, in the same round trip: app.reporting.locks); on
+    PostgreSQL the revision and the update go as one statement."""
     engine, _ = served
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
@@ -195,8 +195,8 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     steps = [
         # the token, the path, whether it lies within the clerk's department, the current row
         "WITH RECURSIVE chain",
-        # PostgreSQL: the lock and the state in one query text sent by the driver itself (unseen here)
-        *(["SELECT (SELECT approval.state"] if engine.dialect.name == "sqlite" else []),
+        # the department-year's state (PostgreSQL: with its lock, in one query text) is asked by the
+        # driver itself, unseen here (app.reporting.locks; the lock tests show it is asked)
         *(
             ["INSERT INTO observation_revision", "UPDATE observation"]
             if engine.dialect.name == "sqlite"
