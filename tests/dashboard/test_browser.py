@@ -594,3 +594,35 @@ def test_an_unknown_parent_shows_the_top_of_the_tree(public: Site, opener: Opene
     assert page.inner_text("#parent-scope") == ZH["parent_unknown"].format(code="nowhere")
     assert page.input_value("#parent-select") == "zone"
     watch.assert_clean()
+
+
+def test_a_parent_of_more_than_a_hundred_is_asked_without_naming_them(public: Site, opener: Opener) -> None:
+    """Past 100 departments below the parent the page asks for every department's series and targets
+    (not a URL naming them all) and shows only the parent and those directly below it."""
+    code, parent = "disputes-mediated", "urban-management"
+    with public.server.client() as client:
+        for n in range(101):
+            department = f"unit-{n:03d}"
+            r = client.post(
+                "/api/v1/departments",
+                json={"code": department, "name": f"中队 {n}", "parent": parent},
+                headers=public.headers["admin"],
+            )
+            assert r.status_code == 201, r.text
+            r = client.put(
+                f"/api/v1/observations/{code}/{department}/2021",
+                json={"value": n},
+                headers=public.headers["commission"],
+            )
+            assert r.status_code in (200, 201), r.text
+    page, watch = opener(public)
+    visit(page, f"{public.url}/dashboard/indicators/{code}?parent={parent}")
+    asked = [url for url, _ in watch.requests if "/api/v1/series" in url and "rollup" not in url]
+    assert asked and all("department=" not in url for url in asked)
+    shown = {parent, *(f"unit-{n:03d}" for n in range(101))}
+    series = [s for s in public.api("/series", indicator=code)["series"] if s["department"] in shown]
+    rolled = public.api("/series", indicator=code, department=parent, rollup="true")["series"]
+    assert len(cells(page, "#figures")) == len([s for s in series + rolled if s["points"]]) >= 102
+    names = [row[0] for row in cells(page, "#figures")]
+    assert not any(name.startswith("办公室") for name in names)  # the offices lie under another bureau
+    watch.assert_clean()

@@ -8,6 +8,7 @@
   const TOKEN_KEY = "indicators-token";
   const API = "/api/v1";
   const MAX_TRACES = 40;
+  const MAX_NAMED = 100; // departments named in one URL (?department=a&department=b...)
   const EN = page.lang === "en";
 
   function t(key, values) {
@@ -250,15 +251,22 @@
     if (page.parent && !known.has(page.parent)) scope.textContent = t("parent_unknown", { code: page.parent });
     else if (parent) scope.textContent = t("parent_scope", { name: names.get(parent) || parent });
     const rolls = ind.aggregation !== "none" && parent !== null && childrenOf.has(parent);
-    const [series, rolled, targets] = await Promise.all([
-      shown.length ? api("/series", { indicator: code, department: shown }) : { series: [] },
+    // Named in the URL while they fit in one (a flat tree of hundreds would not): else every
+    // department's, and those shown picked here.
+    const named = shown.length <= MAX_NAMED ? shown : undefined;
+    const showing = new Set(shown);
+    const [series, rolled, allTargets] = await Promise.all([
+      shown.length ? api("/series", { indicator: code, department: named }) : { series: [] },
       rolls ? api("/series", { indicator: code, department: parent, rollup: true }) : { series: [] },
-      shown.length ? all("/targets", { indicator: code, department: shown }) : [],
+      shown.length ? all("/targets", { indicator: code, department: named }) : [],
     ]);
+    const targets = allTargets.filter((tg) => showing.has(tg.department));
     // Departments named get a series even without points: only those with figures are drawn.
     const lines = [
       ...rolled.series.filter((s) => s.points.length).map((s) => ({ s, label: t("rollup_name", { name: names.get(s.department) || s.department }), rolled: true })),
-      ...series.series.filter((s) => s.points.length).map((s) => ({ s, label: names.get(s.department) || s.department, rolled: false })),
+      ...series.series
+        .filter((s) => s.points.length && showing.has(s.department))
+        .map((s) => ({ s, label: names.get(s.department) || s.department, rolled: false })),
     ];
     const years = [...new Set(lines.flatMap((l) => l.s.points.map((p) => p.year)))].sort((a, b) => a - b);
     await fill("figures", async () => {
