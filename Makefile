@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test check bench fuzz clean
+.PHONY: install run test check bench fuzz clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: $(STAMP)
 		>/dev/null 2>&1; } || echo "wrk not installed: the Python load generator is used"
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+# The README's pictures (docs/screenshots), taken by the browser tests; `make test` leaves them alone
+# and writes its own to .artifacts/screenshots.
+screenshots: $(STAMP)
+	INDICATORS_SCREENSHOTS=docs $(BIN)/pytest tests/dashboard/test_browser.py -q -k sqlite
 
 # The long run: 500 schemathesis examples per operation, and the concurrency and fault tests with
 # 32 writers x 100 writes, 100 If-Match rounds.

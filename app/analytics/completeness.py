@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Select, String, and_, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
@@ -45,32 +45,45 @@ def _late(submitted: dt.datetime | None, closes: dt.date | None, today: dt.date,
     return submitted.astimezone(zone).date() > closes
 
 
-def report(
-    session: Session, *, year: int, department: str | None = None, section: str | None = None
-) -> dict[str, Any]:
-    """The year's completeness; `department` includes those below it, `section` narrows the indicators."""
-    # Counted by the database, per department: 100,000 assignments are 1,000 rows here. Only the
-    # missing pairs come back one by one (reading every pair cost 370 ms of 100,000 on SQLite).
+def _counted(session: Session, year: int, within: set[int] | None, section: str | None) -> Select[Any]:
+    """(department id, assignments in force, those with a figure, ids of those without as text joined
+    by commas or null) per department."""
     figure = and_(
         Observation.indicator_id == Assignment.indicator_id,
         Observation.department_id == Assignment.department_id,
         Observation.year == year,
     )
-    counted = (
+    absent_id = case((Observation.year.is_(None), Assignment.indicator_id))
+    if session.get_bind().dialect.name == "postgresql":
+        absent = func.string_agg(cast(absent_id, String), literal_column("','"))
+    else:
+        absent = func.group_concat(absent_id)
+    query = (
         # count(year), not count(id): the year's cells then come from ix_observation_year_cells alone
         # (an index-only scan on PostgreSQL), never from the table's pages.
-        select(Assignment.department_id, func.count(), func.count(Observation.year))
+        select(Assignment.department_id, func.count(), func.count(Observation.year), absent)
         .select_from(Assignment)
         .outerjoin(Observation, figure)
         .where(in_force(year))
         .group_by(Assignment.department_id)
     )
-    absent = (
-        select(Assignment.department_id, Indicator.code)
-        .join(Indicator, Indicator.id == Assignment.indicator_id)
-        .where(in_force(year), ~exists().where(figure))
-        .order_by(Indicator.code)
-    )
+    if within is not None:
+        query = query.where(Assignment.department_id.in_(within))
+    if section is not None:
+        query = query.where(
+            Assignment.indicator_id.in_(select(Indicator.id).where(Indicator.section == section))
+        )
+    return query
+
+
+def report(
+    session: Session, *, year: int, department: str | None = None, section: str | None = None
+) -> dict[str, Any]:
+    """The year's completeness; `department` includes those below it, `section` narrows the indicators."""
+    # Counted by the database in one pass, per department, with the ids of the indicators missing:
+    # 100,000 assignments are 1,000 rows here (reading every pair cost 370 ms of 100,000 on SQLite,
+    # and a second pass for the missing pairs alone as much as the counting).
+    within: set[int] | None = None
     if department is not None:
         root = departments.find_by_code(session, department)
         if root is None:
@@ -78,19 +91,22 @@ def report(
                 f"No department with code {department!r}",
                 errors=[FieldError(["query", "department"], f"unknown department {department!r}")],
             )
-        within = Assignment.department_id.in_(departments.subtree_ids(session, root.id))
-        counted, absent = counted.where(within), absent.where(within)
-    if section is not None:
-        in_section = Assignment.indicator_id.in_(select(Indicator.id).where(Indicator.section == section))
-        counted, absent = counted.where(in_section), absent.where(in_section)
+        within = departments.subtree_ids(session, root.id)
     connection = session.connection()
     codes = {id_: code for code, id_ in departments.code_map(session).items()}
-    per: dict[int, dict[str, Any]] = {
-        id_: {"department": codes[id_], "expected": expected, "reported": reported, "missing": []}
-        for id_, expected, reported in connection.execute(counted)
-    }
-    for department_id, indicator in connection.execute(absent):
-        per[department_id]["missing"].append(indicator)
+    # Missing indicators in code order as the database sorts codes, as they were listed before.
+    indicator_codes = connection.execute(select(Indicator.id, Indicator.code).order_by(Indicator.code)).all()
+    code_of = dict(indicator_codes)
+    rank = {id_: n for n, (id_, _) in enumerate(indicator_codes)}
+    per: dict[int, dict[str, Any]] = {}
+    for id_, expected, reported, absent in connection.execute(_counted(session, year, within, section)):
+        missing = [int(i) for i in absent.split(",")] if absent else []
+        per[id_] = {
+            "department": codes[id_],
+            "expected": expected,
+            "reported": reported,
+            "missing": [code_of[i] for i in sorted(missing, key=rank.__getitem__)],
+        }
     approvals = {
         a.department_id: a
         for a in connection.execute(

@@ -59,12 +59,15 @@ class CellFilters:
     year: int | None = None
     year_from: int | None = None
     year_to: int | None = None
+    department_ids: frozenset[int] | None = None  # any of these (with department_id: and that one)
 
     def apply(self, query: S, model: Any) -> S:
         if self.indicator_id is not None:
             query = query.where(model.indicator_id == self.indicator_id)
         if self.department_id is not None:
             query = query.where(model.department_id == self.department_id)
+        if self.department_ids is not None:
+            query = query.where(model.department_id.in_(self.department_ids))
         if self.year is not None:
             query = query.where(model.year == self.year)
         if self.year_from is not None:

@@ -110,9 +110,15 @@ def overview(request: Request, settings: SettingsDep, year: Year, lang: LangQuer
 
 
 @router.get("/dashboard/indicators/{code}")
-def indicator(request: Request, settings: SettingsDep, code: Code, lang: LangQuery = Lang.zh) -> Response:
-    """The indicator's series as a chart and a table."""
-    return _page(request, "indicator", lang=lang, settings=settings, code=code)
+def indicator(
+    request: Request,
+    settings: SettingsDep,
+    code: Code,
+    parent: Annotated[Code | None, Query(description="the department charted with those below it")] = None,
+    lang: LangQuery = Lang.zh,
+) -> Response:
+    """The indicator's series as a chart and a table: one department and those directly below it."""
+    return _page(request, "indicator", lang=lang, settings=settings, code=code, parent=parent)
 
 
 @router.get("/dashboard/departments/{code}")

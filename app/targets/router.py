@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import Body, Request
+from fastapi import Body, Query, Request
 from starlette.responses import Response
 
 from app.auth.dependencies import CommissionToken, SessionDep, Viewer
@@ -41,7 +41,9 @@ def list_targets(
     session: SessionDep,
     _: Viewer,
     indicator: Code | None = None,
-    department: Code | None = None,
+    department: Annotated[
+        list[Code], Query(description="repeat for the targets of any of several departments")
+    ] = [],  # noqa: B006
     year: YearQuery = None,
     year_from: YearQuery = None,
     year_to: YearQuery = None,
@@ -49,12 +51,13 @@ def list_targets(
     cursor: str | None = None,
     format: FormatQuery = None,
 ) -> Response:
-    """A page of targets, filtered by indicator, department and years; `?format=csv|xlsx`: every
-    matching one as a file."""
+    """A page of targets, filtered by indicator, department (repeatable: any of them) and years;
+    `?format=csv|xlsx`: every matching one as a file."""
     year_range(year_from, year_to)
+    department_ids = [filter_id(session, "department", code) for code in department]
     filters = CellFilters(
         indicator_id=filter_id(session, "indicator", indicator),
-        department_id=filter_id(session, "department", department),
+        department_ids=frozenset(i for i in department_ids if i is not None) if department else None,
         year=year,
         year_from=year_from,
         year_to=year_to,

@@ -88,3 +88,48 @@ def test_csv_and_xlsx(session_client: TestClient, auth: Tokens) -> None:
     r = session_client.get(URL, params={"year": 2021, "format": "xlsx"}, headers=auth["viewer"])
     sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
     assert [c.value for c in sheet[1]][:3] == ["department", "expected", "reported"] and sheet.max_row == 4
+
+
+def test_missing_lists_every_indicator_in_code_order_whatever_the_ids(
+    session_client: TestClient, auth: Tokens
+) -> None:
+    """Indicators made in reverse code order, assigned, some reported: `missing` lists the others by
+    code, for each department, and the counts match what is stored."""
+    codes = [f"order-{n:02d}" for n in range(12, 0, -1)]  # ids rise as codes fall
+    for code in codes:
+        body = {
+            "code": code,
+            "name": code,
+            "section": "order-test",
+            "value_type": "count",
+            "aggregation": "sum",
+            "direction": "higher",
+        }
+        r = session_client.post("/api/v1/indicators", json=body, headers=auth["admin"])
+        assert r.status_code == 201, r.text
+    departments = ("emergency-management", "urban-management")
+    rows = [
+        {"indicator": code, "department": department, "from_year": 2025, "to_year": None}
+        for code in codes
+        for department in departments
+    ]
+    r = session_client.post("/api/v1/assignments", json={"assignments": rows}, headers=auth["admin"])
+    assert r.status_code == 200, r.text
+    reported = {"emergency-management": codes[::3], "urban-management": codes[1::2]}
+    for department, done in reported.items():
+        for code in done:
+            cell = f"/api/v1/observations/{code}/{department}/2025"
+            r = session_client.put(cell, json={"value": 1}, headers=auth["commission"])
+            assert r.status_code == 201, r.text
+    r = session_client.get(URL, params={"year": 2025, "section": "order-test"}, headers=auth["viewer"])
+    assert r.status_code == 200, r.text
+    items = {item["department"]: item for item in r.json()["items"]}
+    assert set(items) == set(departments)
+    for department, done in reported.items():
+        item = items[department]
+        assert item["missing"] == sorted(set(codes) - set(done))
+        assert (item["expected"], item["reported"]) == (len(codes), len(done))
+    listed = session_client.get(
+        "/api/v1/observations", params={"year": 2025, "limit": 1000}, headers=auth["viewer"]
+    ).json()["items"]
+    assert len(listed) == sum(len(done) for done in reported.values())

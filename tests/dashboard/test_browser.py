@@ -4,6 +4,7 @@ Every page is checked for console errors and for requests leaving the service's 
 per backend reads publicly, another needs a token (typed into the page, kept in sessionStorage).
 """
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,12 @@ from tests.conftest import BACKENDS
 from tests.databases import empty_database, require_postgres
 from tests.servers import ROOT, Server, prepare, serving
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+COMMITTED = ROOT / "docs" / "screenshots"
+# The README's pictures are refreshed only on request (`make screenshots`), so that a test run leaves
+# the tree clean; otherwise they go to .artifacts/ (ignored by git) for CI to keep.
+SCREENSHOTS = (
+    COMMITTED if os.environ.get("INDICATORS_SCREENSHOTS") == "docs" else ROOT / ".artifacts" / "screenshots"
+)
 ZH, EN = catalogue(Lang.zh), catalogue(Lang.en)
 # An approximate figure, so that every qualifier the seed lacks is on a page too; and a year before the
 # seed's, so that the chart has lines to draw.
@@ -142,15 +148,22 @@ Opener = Callable[..., tuple[Page, Watch]]
 
 @pytest.fixture
 def opener(browser: Browser) -> Iterator[Opener]:
-    """open(site, viewport=..., context=...) → a fresh page (a new browser session unless a context
-    is given) and its Watch."""
+    """open(site, width=..., height=..., scale=..., context=...) → a fresh page (a new browser session
+    unless a context is given) and its Watch."""
     contexts: list[BrowserContext] = []
 
     def open_page(
-        site: Site, *, width: int = 1200, height: int = 900, context: BrowserContext | None = None
+        site: Site,
+        *,
+        width: int = 1200,
+        height: int = 900,
+        scale: float = 1,
+        context: BrowserContext | None = None,
     ) -> tuple[Page, Watch]:
         if context is None:
-            context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, device_scale_factor=scale, locale="zh-CN"
+            )
             contexts.append(context)
         page = context.new_page()
         watch = Watch(site.url)
@@ -170,7 +183,7 @@ def visit(page: Page, url: str) -> None:
 
 
 def screenshot(site: Site, page: Page, name: str) -> None:
-    """The README's pictures, from the SQLite run."""
+    """The README's pictures, from the SQLite run: into docs/ with INDICATORS_SCREENSHOTS=docs."""
     if site.backend == "sqlite":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -408,29 +421,114 @@ def test_a_wrong_token_is_refused_and_forgotten(private: Site, opener: Opener) -
     assert watch.foreign() == []
 
 
-def test_keyboard_reaches_controls_and_links_with_visible_focus(public: Site, opener: Opener) -> None:
-    page, watch = opener(public)
-    visit(page, f"{public.url}/dashboard/")
+FOCUSED = """() => { const e = document.activeElement, s = getComputedStyle(e);
+    return {tag: e.tagName, id: e.id, href: e.getAttribute('href') || '', type: e.type || '',
+            role: e.getAttribute('role') || '', outline: s.outlineStyle,
+            width: parseFloat(s.outlineWidth),
+            visible: e.checkVisibility({opacityProperty: true, visibilityProperty: true})}; }"""
+
+
+def tab_through(page: Page, presses: int = 60) -> list[dict[str, Any]]:
+    """What Tab reaches from the top of the page, in order, until the focus leaves the document."""
     reached = []
-    for _ in range(30):
+    for _ in range(presses):
         page.keyboard.press("Tab")
-        reached.append(
-            page.evaluate(
-                """() => { const e = document.activeElement, s = getComputedStyle(e);
-                return {tag: e.tagName, id: e.id, href: e.getAttribute('href') || '', type: e.type || '',
-                        outline: s.outlineStyle, width: parseFloat(s.outlineWidth)}; }"""
-            )
-        )
-    # After the last element the focus leaves the document (the browser's own interface).
-    reached = reached[: next((i for i, e in enumerate(reached) if e["tag"] == "BODY"), len(reached))]
+        element: dict[str, Any] = page.evaluate(FOCUSED)
+        if element["tag"] == "BODY":  # past the last element: the browser's own interface
+            break
+        reached.append(element)
+    return reached
+
+
+def assert_visible_focus(reached: list[dict[str, Any]]) -> None:
     assert len(reached) > 5
     for element in reached:
         assert element["outline"] != "none" and element["width"] >= 2, element
-    assert any(e["href"] == "#main" for e in reached)  # the skip link comes first
+        assert element["visible"], element
+    assert reached[0]["href"] == "#main"  # the skip link comes first
     assert any(e["id"] == "lang-switch" for e in reached)
+
+
+def test_keyboard_on_the_overview(public: Site, opener: Opener) -> None:
+    """Tab reaches the skip link, language switch, year field and button, department links, with a
+    visible focus; a year typed and Enter show that year."""
+    page, watch = opener(public)
+    visit(page, f"{public.url}/dashboard/")
+    reached = tab_through(page)
+    assert_visible_focus(reached)
     assert any(e["id"] == "year-input" for e in reached)
     assert any(e["tag"] == "BUTTON" and e["type"] == "submit" for e in reached)
     assert any(e["href"].startswith("/dashboard/departments/") for e in reached)
+    page.focus("body")
+    while page.evaluate("document.activeElement.id") != "year-input":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2020")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**year=2020**")
+    page.wait_for_selector("body[data-ready]", state="attached")
+    assert page.inner_text("#content h1") == ZH["overview_heading"].format(year=2020)
+    watch.assert_clean()
+
+
+def test_keyboard_on_the_indicator_page_picks_a_parent(public: Site, opener: Opener) -> None:
+    """Tab reaches the parent picker and its button and the tables; a parent picked by keyboard is
+    charted with those directly below it."""
+    page, watch = opener(public)
+    visit(page, f"{public.url}/dashboard/indicators/free-seals")
+    reached = tab_through(page)
+    assert_visible_focus(reached)
+    assert any(e["id"] == "parent-select" for e in reached)
+    assert any(e["role"] == "region" for e in reached)  # the table scrolls by keyboard too
+    options = page.eval_on_selector_all("#parent-select option", "os => os.map(o => o.value)")
+    assert options == ["zone"]  # only departments with departments below them can be parents
+    page.focus("body")
+    while page.evaluate("document.activeElement.id") != "parent-select":
+        page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["type"] == "submit"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**parent=zone**")
+    page.wait_for_selector("body[data-ready]", state="attached")
+    assert page.input_value("#parent-select") == "zone"
+    watch.assert_clean()
+
+
+def test_keyboard_on_the_department_page(public: Site, opener: Opener) -> None:
+    page, watch = opener(public)
+    visit(page, f"{public.url}/dashboard/departments/zone")
+    reached = tab_through(page)
+    assert_visible_focus(reached)
+    assert any(e["id"] == "year-input" for e in reached)
+    assert any(e["href"].startswith("/dashboard/indicators/") for e in reached)
+    # A link followed by keyboard.
+    page.focus("body")
+    while not page.evaluate("document.activeElement.getAttribute('href') || ''").startswith(
+        "/dashboard/indicators/"
+    ):
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dashboard/indicators/**")
+    page.wait_for_selector("body[data-ready]", state="attached")
+    watch.assert_clean()
+
+
+def test_keyboard_reaches_the_token_field(private: Site, opener: Opener) -> None:
+    """Without public read: the token field has the focus, Tab reaches its button, and a token typed
+    and sent by keyboard alone opens the page."""
+    page, watch = opener(private)
+    page.goto(f"{private.url}/dashboard/departments/zone")
+    page.wait_for_selector("#token-panel:not([hidden])")
+    assert page.evaluate(FOCUSED)["id"] == "token-input"
+    page.keyboard.type(private.headers["viewer"]["Authorization"].removeprefix("Bearer "))
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED)["type"] == "submit"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-ready]", state="attached")
+    assert page.is_hidden("#token-panel")
+    page.reload()  # the token is kept: the page opens, and its "forget" button is reached too
+    page.wait_for_selector("body[data-ready]", state="attached")
+    assert any(e["id"] == "forget-token" for e in tab_through(page))
     watch.assert_clean()
 
 
@@ -438,8 +536,9 @@ def test_keyboard_reaches_controls_and_links_with_visible_focus(public: Site, op
     "path", ["/dashboard/", "/dashboard/indicators/deadline-compression", "/dashboard/departments/zone"]
 )
 def test_readable_at_200_percent_zoom(public: Site, opener: Opener, path: str) -> None:
-    # 200% zoom of a 1280 px wide window lays the page out in 640 CSS pixels.
-    page, watch = opener(public, width=640, height=450)
+    # 200% zoom of a 1280 x 900 window: 640 x 450 CSS pixels at two device pixels each.
+    page, watch = opener(public, width=640, height=450, scale=2)
+    assert page.evaluate("window.devicePixelRatio") == 2
     visit(page, f"{public.url}{path}")
     overflow = page.evaluate(
         """() => { const d = document.documentElement, m = document.querySelector('main');
@@ -451,21 +550,23 @@ def test_readable_at_200_percent_zoom(public: Site, opener: Opener, path: str) -
 
 def test_screenshots_are_committed() -> None:
     for name in ("overview", "indicator", "department"):
-        picture = SCREENSHOTS / f"{name}.png"
+        picture = COMMITTED / f"{name}.png"
         assert picture.is_file() and picture.read_bytes().startswith(b"\x89PNG"), picture
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert all(f"docs/screenshots/{name}.png" in readme for name in ("overview", "indicator", "department"))
 
 
 def test_many_departments_are_drawn_as_one_trace(public: Site, opener: Opener) -> None:
-    """Past 40 departments the lines share one trace (one legend entry): every point still drawn."""
-    code, count = "disputes-mediated", 41
+    """Past 40 departments the lines share one trace (one legend entry): every point still drawn. The
+    page charts one parent and those directly below it: the top of the tree by default, another when
+    picked."""
+    code, count, parent = "disputes-mediated", 41, "emergency-management"
     with public.server.client() as client:
         for n in range(count):
             department = f"office-{n:02d}"
             r = client.post(
                 "/api/v1/departments",
-                json={"code": department, "name": f"办公室 {n}", "parent": "emergency-management"},
+                json={"code": department, "name": f"办公室 {n}", "parent": parent},
                 headers=public.headers["admin"],
             )
             assert r.status_code == 201, r.text
@@ -476,16 +577,72 @@ def test_many_departments_are_drawn_as_one_trace(public: Site, opener: Opener) -
             )
             assert r.status_code in (200, 201), r.text
     page, watch = opener(public)
+    # By default the top of the tree: the zone and the two bureaus, not the offices below them.
     visit(page, f"{public.url}/dashboard/indicators/{code}")
-    series = public.api("/series", indicator=code)["series"]
-    assert len(series) > count
+    options = page.eval_on_selector_all("#parent-select option", "os => os.map(o => o.value)")
+    assert options == ["zone", parent]
+    assert page.input_value("#parent-select") == "zone"
+    top = [
+        s
+        for s in public.api("/series", indicator=code)["series"]
+        if not s["department"].startswith("office-")
+    ]
+    assert len(cells(page, "#figures")) == len(top) + 1  # and the zone's rolled-up line
+    page.select_option("#parent-select", parent)
+    page.click("form.parent button")
+    page.wait_for_url(f"**parent={parent}**")
+    page.wait_for_selector("body[data-ready]", state="attached")
+    shown = [parent, *(f"office-{n:02d}" for n in range(count))]
+    series = [s for s in public.api("/series", indicator=code, department=shown)["series"] if s["points"]]
+    assert len(series) >= count > 40  # more lines than the chart draws one by one
     legend = page.text_content("#chart .legend") or ""
     assert ZH["departments_trace"].format(count=len(series)) in legend
     traces = page.eval_on_selector_all("#chart .scatterlayer .trace", "ts => ts.length")
-    rolled = public.api("/series", indicator=code, department="zone", rollup="true")["series"]
-    targets = public.api("/targets", indicator=code, limit=1000)["items"]
+    rolled = public.api("/series", indicator=code, department=parent, rollup="true")["series"]
+    targets = public.api("/targets", indicator=code, department=shown, limit=1000)["items"]
     assert traces == len(rolled) + 1 + (1 if targets else 0)
     points = sum(len(s["points"]) for s in series + rolled) + len(targets)
     assert page.eval_on_selector_all("#chart .scatterlayer path.point", "ps => ps.length") == points
     assert len(cells(page, "#figures")) == len(series) + len(rolled)
+    assert ZH["rollup_name"].format(name="区应急管理局") in legend
+    watch.assert_clean()
+
+
+def test_an_unknown_parent_shows_the_top_of_the_tree(public: Site, opener: Opener) -> None:
+    page, watch = opener(public)
+    visit(page, f"{public.url}/dashboard/indicators/free-seals?parent=nowhere")
+    assert page.inner_text("#parent-scope") == ZH["parent_unknown"].format(code="nowhere")
+    assert page.input_value("#parent-select") == "zone"
+    watch.assert_clean()
+
+
+def test_a_parent_of_more_than_a_hundred_is_asked_without_naming_them(public: Site, opener: Opener) -> None:
+    """Past 100 departments below the parent the page asks for every department's series and targets
+    (not a URL naming them all) and shows only the parent and those directly below it."""
+    code, parent = "disputes-mediated", "urban-management"
+    with public.server.client() as client:
+        for n in range(101):
+            department = f"unit-{n:03d}"
+            r = client.post(
+                "/api/v1/departments",
+                json={"code": department, "name": f"中队 {n}", "parent": parent},
+                headers=public.headers["admin"],
+            )
+            assert r.status_code == 201, r.text
+            r = client.put(
+                f"/api/v1/observations/{code}/{department}/2021",
+                json={"value": n},
+                headers=public.headers["commission"],
+            )
+            assert r.status_code in (200, 201), r.text
+    page, watch = opener(public)
+    visit(page, f"{public.url}/dashboard/indicators/{code}?parent={parent}")
+    asked = [url for url, _ in watch.requests if "/api/v1/series" in url and "rollup" not in url]
+    assert asked and all("department=" not in url for url in asked)
+    shown = {parent, *(f"unit-{n:03d}" for n in range(101))}
+    series = [s for s in public.api("/series", indicator=code)["series"] if s["department"] in shown]
+    rolled = public.api("/series", indicator=code, department=parent, rollup="true")["series"]
+    assert len(cells(page, "#figures")) == len([s for s in series + rolled if s["points"]]) >= 102
+    names = [row[0] for row in cells(page, "#figures")]
+    assert not any(name.startswith("办公室") for name in names)  # the offices lie under another bureau
     watch.assert_clean()

@@ -86,6 +86,14 @@ def test_bad_parameters_are_problems(session_client: TestClient) -> None:
     assert body["errors"][0]["loc"] == ["query", "year"]
     problem(session_client.get("/dashboard/departments/Not_A_Code"), 422)
     problem(session_client.get("/dashboard/indicators/x%0Ay"), 422)
+    body = problem(session_client.get("/dashboard/indicators/free-seals?parent=Not_A_Code"), 422)
+    assert body["errors"][0]["loc"] == ["query", "parent"]
+
+
+def test_the_indicator_page_names_the_parent_asked_for(session_client: TestClient) -> None:
+    assert page_data(session_client.get("/dashboard/indicators/free-seals").text)["parent"] is None
+    asked = page_data(session_client.get("/dashboard/indicators/free-seals?parent=zone").text)
+    assert (asked["code"], asked["parent"]) == ("free-seals", "zone")
 
 
 def test_assets_come_from_the_service(session_client: TestClient) -> None:

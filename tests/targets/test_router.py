@@ -211,3 +211,25 @@ def test_list_filters_and_pages(session_client: TestClient, auth: Tokens) -> Non
 
     body = problem(session_client.get(f"{URL}?department=nowhere", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == ["query", "department"]
+
+
+def test_list_of_several_departments(session_client: TestClient, auth: Tokens) -> None:
+    """`department` repeated: the targets of any of them, no other; one unknown code is a 422."""
+
+    def cells(query: str) -> list[tuple[str, str]]:
+        r = session_client.get(f"{URL}?{query}&limit=1000", headers=auth["viewer"])
+        assert r.status_code == 200, r.text
+        return sorted((t["indicator"], t["department"]) for t in r.json()["items"])
+
+    every = cells("year=2021")
+    zone, urban = (cells(f"department={code}") for code in ("zone", "urban-management"))
+    assert zone and urban and {d for _, d in zone} == {"zone"}
+    assert cells("department=zone&department=urban-management") == sorted(zone + urban)
+    assert cells("department=zone&department=emergency-management") == zone
+    assert cells("department=zone&department=urban-management&year=2021") == every
+    assert cells("department=zone&department=urban-management&indicator=service-work-share") == [
+        ("service-work-share", "urban-management")
+    ]
+    r = session_client.get(f"{URL}?department=zone&department=nowhere", headers=auth["viewer"])
+    body = problem(r, 422)
+    assert body["errors"][0]["loc"] == ["query", "department"] and "nowhere" in body["detail"]

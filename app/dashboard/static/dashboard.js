@@ -8,6 +8,7 @@
   const TOKEN_KEY = "indicators-token";
   const API = "/api/v1";
   const MAX_TRACES = 40;
+  const MAX_NAMED = 100; // departments named in one URL (?department=a&department=b...)
   const EN = page.lang === "en";
 
   function t(key, values) {
@@ -193,9 +194,30 @@
     ]);
   }
 
+  // The parent picker: every department with departments below it, in tree order, indented.
+  function choices(childrenOf, names, parent) {
+    const select = document.getElementById("parent-select");
+    const options = [];
+    const walk = (code, depth) => {
+      const below = childrenOf.get(code) || [];
+      if (!below.length) return;
+      const label = "\u3000".repeat(depth) + (names.get(code) || code);
+      options.push(el("option", { value: code, selected: code === parent }, label));
+      for (const child of below) walk(child, depth + 1);
+    };
+    const roots = childrenOf.get(null) || [];
+    for (const root of roots) walk(root, 0);
+    // Several departments at the top: "the top level" charts them side by side, without a parent.
+    if (roots.length > 1) options.unshift(el("option", { value: "", selected: parent === null }, t("parent_top")));
+    select.replaceChildren(...options);
+    select.disabled = options.length === 0;
+  }
+
   async function indicator() {
     const code = page.code;
     const heading = document.getElementById("indicator-heading");
+    const deptsP = departments(); // asked at once, alongside the indicator
+    deptsP.catch(() => {}); // its failure, if any, is met where it is awaited
     let ind;
     try {
       ind = await api("/indicators/" + encodeURIComponent(code));
@@ -211,20 +233,40 @@
     heading.textContent = t("indicator_heading", { name });
     document.title = heading.textContent + " · " + t("app_title");
     if (ind.unit) document.getElementById("indicator-unit").textContent = t("indicator_unit", { unit: ind.unit });
-    const seriesP = api("/series", { indicator: code });
-    const targetsP = all("/targets", { indicator: code });
-    const { items, names } = await departments();
-    const parents = new Set(items.map((d) => d.parent).filter(Boolean));
-    const roots = items.filter((d) => !d.parent && parents.has(d.code)).map((d) => d.code);
-    const rolls = ind.aggregation !== "none" && roots.length > 0;
-    const [series, rolled, targets] = await Promise.all([
-      seriesP,
-      rolls ? api("/series", { indicator: code, department: roots, rollup: true }) : { series: [] },
-      targetsP,
+    // One department and those directly below it (the top of the tree unless ?parent= names
+    // another): with 1,000 departments, a line each would be 1,000 lines and 10 requests.
+    const { items, names } = await deptsP;
+    const childrenOf = new Map();
+    for (const d of items) {
+      if (!childrenOf.has(d.parent || null)) childrenOf.set(d.parent || null, []);
+      childrenOf.get(d.parent || null).push(d.code);
+    }
+    const roots = childrenOf.get(null) || [];
+    const known = new Set(items.map((d) => d.code));
+    let parent = page.parent && known.has(page.parent) ? page.parent : null;
+    if (!parent && roots.length === 1) parent = roots[0];
+    const shown = parent ? [parent, ...(childrenOf.get(parent) || [])] : roots;
+    choices(childrenOf, names, parent);
+    const scope = document.getElementById("parent-scope");
+    if (page.parent && !known.has(page.parent)) scope.textContent = t("parent_unknown", { code: page.parent });
+    else if (parent) scope.textContent = t("parent_scope", { name: names.get(parent) || parent });
+    const rolls = ind.aggregation !== "none" && parent !== null && childrenOf.has(parent);
+    // Named in the URL while they fit in one (a flat tree of hundreds would not): else every
+    // department's, and those shown picked here.
+    const named = shown.length <= MAX_NAMED ? shown : undefined;
+    const showing = new Set(shown);
+    const [series, rolled, allTargets] = await Promise.all([
+      shown.length ? api("/series", { indicator: code, department: named }) : { series: [] },
+      rolls ? api("/series", { indicator: code, department: parent, rollup: true }) : { series: [] },
+      shown.length ? all("/targets", { indicator: code, department: named }) : [],
     ]);
+    const targets = allTargets.filter((tg) => showing.has(tg.department));
+    // Departments named get a series even without points: only those with figures are drawn.
     const lines = [
-      ...rolled.series.map((s) => ({ s, label: t("rollup_name", { name: names.get(s.department) || s.department }), rolled: true })),
-      ...series.series.map((s) => ({ s, label: names.get(s.department) || s.department, rolled: false })),
+      ...rolled.series.filter((s) => s.points.length).map((s) => ({ s, label: t("rollup_name", { name: names.get(s.department) || s.department }), rolled: true })),
+      ...series.series
+        .filter((s) => s.points.length && showing.has(s.department))
+        .map((s) => ({ s, label: names.get(s.department) || s.department, rolled: false })),
     ];
     const years = [...new Set(lines.flatMap((l) => l.s.points.map((p) => p.year)))].sort((a, b) => a - b);
     await fill("figures", async () => {
@@ -313,7 +355,7 @@
         locale: "dashboard",
         locales: { dashboard: { dictionary } },
       });
-      return rolls ? el("span", {}) : note(t("rollup_none"));
+      return ind.aggregation === "none" ? note(t("rollup_none")) : el("span", {});
     });
   }
 
@@ -325,7 +367,8 @@
     const deptP = api("/departments/" + encodeURIComponent(code));
     const indicatorsP = all("/indicators");
     const figuresP = all("/observations", { department: code, year });
-    const complianceP = all("/compliance", { year, department: code });
+    // Its own targets only (below=false): those of the departments below it are theirs to show.
+    const complianceP = all("/compliance", { year, department: code, below: false });
     const assignedP = optional("assignments", () => all("/assignments", { department: code, year }));
     const progressP = optional("progress", () => all("/progress", { year, department: code }));
     const approvalP = optional("approvals", () => api("/approvals/" + encodeURIComponent(code) + "/" + year));
@@ -434,6 +477,13 @@
     input.value = "";
     run(true);
   });
+  const parentForm = document.querySelector("form.parent");
+  if (parentForm) {
+    parentForm.addEventListener("submit", () => {
+      const select = document.getElementById("parent-select");
+      if (!select.value) select.removeAttribute("name"); // the top level: no ?parent= at all
+    });
+  }
   forget.addEventListener("click", () => {
     sessionStorage.removeItem(TOKEN_KEY);
     location.reload();

@@ -42,6 +42,7 @@ class Filters:
     indicators: Sequence[str] = ()
     sections: Sequence[str] = ()
     statuses: Sequence[Status] = ()
+    below: bool = True  # False: the departments named only, not those below them
 
 
 def _codes(session: Session, model: type[Department] | type[Indicator]) -> dict[int, str]:
@@ -69,7 +70,7 @@ def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]
         department_ids = set()
         for root in roots:
             assert root is not None
-            department_ids |= departments.subtree_ids(session, root.id)
+            department_ids |= departments.subtree_ids(session, root.id) if filters.below else {root.id}
     return queries.Scope(department_ids, indicator_ids)
 
 

@@ -65,6 +65,9 @@ def get_compliance(
     year_from: YearQuery = None,
     year_to: YearQuery = None,
     department: Annotated[list[Code], Query(description="with every department below it")] = [],  # noqa: B006
+    below: Annotated[
+        bool, Query(description="false: only the departments named, not those below them")
+    ] = True,
     indicator: Annotated[list[Code], Query()] = [],  # noqa: B006
     section: Annotated[list[Code], Query()] = [],  # noqa: B006
     status: Annotated[list[Status], Query(description="narrows the items, not the summary")] = [],  # noqa: B006
@@ -78,16 +81,16 @@ def get_compliance(
     With `year`: the selected targets of that year, a page of `limit` items at a time (follow
     `next_cursor`), and the summary of all of them. With `year_from` and `year_to` instead: one
     summary per year (`status` does not apply). Filters repeat (`indicator=a&indicator=b`);
-    `department` includes every department below it. Each item's `reason` says why in one sentence,
-    in Chinese (`lang=zh`, the default) or English (`lang=en`). `rate` is met / (met + not_met),
-    `reported_rate` targets with a figure / targets. `?format=csv` (or `Accept: text/csv`) and
-    `?format=xlsx` give every item (or the yearly summaries) as a file, unpaged, the target's fields
-    as `target_operator`, `target_value`, `target_upper`.
+    `department` includes every department below it, unless `below=false`. Each item's `reason` says
+    why in one sentence, in Chinese (`lang=zh`, the default) or English (`lang=en`). `rate` is
+    met / (met + not_met), `reported_rate` targets with a figure / targets. `?format=csv` (or
+    `Accept: text/csv`) and `?format=xlsx` give every item (or the yearly summaries) as a file,
+    unpaged, the target's fields as `target_operator`, `target_value`, `target_upper`.
     """
     wanted = requested_format(request, format)
     _years(year, year_from, year_to)
     filters = compliance.Filters(
-        departments=department, indicators=indicator, sections=section, statuses=status
+        departments=department, indicators=indicator, sections=section, statuses=status, below=below
     )
     # The collector stays paused until the answer is bytes and its 100,000 items are freed again:
     # resumed while they were alive, its first pass would walk them all for nothing (70 ms).

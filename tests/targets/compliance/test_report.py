@@ -248,6 +248,29 @@ def test_filters(session_client: TestClient, auth: Tokens) -> None:
     assert len(cells) == 10
 
 
+def test_below_false_keeps_the_departments_named_only(session_client: TestClient, auth: Tokens) -> None:
+    """`below=false`: the targets of the departments named, none of those below them; the summary
+    counts the same targets; `below=true` is the default."""
+    every = session_client.get(f"{URL}?year=2021&limit=1000", headers=auth["viewer"]).json()["items"]
+    by_department: dict[str, list[tuple[str, str]]] = {}
+    for item in every:
+        by_department.setdefault(item["department"], []).append((item["indicator"], item["department"]))
+    assert set(by_department) >= {"zone", "urban-management"}
+    summary, cells = _cells(session_client, auth, "year=2021&department=zone&below=false")
+    assert cells == by_department["zone"] and summary["targets"] == len(cells) < len(every)
+    summary, cells = _cells(
+        session_client, auth, "year=2021&department=zone&department=urban-management&below=false"
+    )
+    assert sorted(cells) == sorted(by_department["zone"] + by_department["urban-management"])
+    assert summary["targets"] == len(cells)
+    _, cells = _cells(session_client, auth, "year=2021&department=emergency-management&below=false")
+    assert cells == []
+    summary, cells = _cells(session_client, auth, "year=2021&department=zone&below=true")
+    assert (summary["targets"], len(cells)) == (len(every), len(every))
+    r = session_client.get(f"{URL}?year=2021&department=zone&below=maybe", headers=auth["viewer"])
+    assert problem(r, 422)["errors"][0]["loc"] == ["query", "below"]
+
+
 @pytest.mark.parametrize(
     ("query", "loc"),
     [
