@@ -20,6 +20,7 @@ from app.indicators import router as indicators
 from app.observations import service as observations
 from app.observations.router import router as observations_router
 from app.openapi import install_docs
+from app.quality.router import router as quality_router
 from app.reporting.router import router as reporting_router
 from app.targets.compliance.router import router as compliance_router
 from app.targets.router import router as targets_router
@@ -46,6 +47,7 @@ TAGS = (
     "compliance",
     "analytics",
     "reporting",
+    "quality",
     "tokens",
 )
 
@@ -79,6 +81,7 @@ def create_app() -> FastAPI:
         compliance_router,
         analytics_router,
         reporting_router,
+        quality_router,
         tokens_router,
         whoami_router,
     ):

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,9 +25,10 @@ from app.auth.principal import Principal
 from app.core.db.types import utcnow
 from app.core.json import paused_gc
 from app.core.problems import Forbidden, InvalidValue
+from app.quality import warnings
 from app.reporting import locks
 from app.transfer import bulk
-from app.transfer.checks import Checker, Summary, Valid
+from app.transfer.checks import MAX_ERRORS, Checker, Summary, Valid
 from app.transfer.formats import Row
 from app.transfer.target_checks import TargetChecker
 
@@ -40,9 +42,11 @@ class Cells:
     # Figures are locked by their department-year's approval and entry period (app.reporting);
     # targets are the commission's and are not.
     locked: bool
+    # Figures written are checked by the validation rules and for outliers (app.quality.warnings).
+    warned: bool = False
 
 
-FIGURES = Cells(Checker, bulk.OBSERVATIONS, locked=True)
+FIGURES = Cells(Checker, bulk.OBSERVATIONS, locked=True, warned=True)
 TARGETS = Cells(TargetChecker, bulk.TARGETS, locked=False)
 
 # Rows per chunk of a batch held in memory: a 100,000-row batch is checked and stored in four.
@@ -76,6 +80,9 @@ class Batch:
         self.atomic = atomic
         self.table = cells.table
         self.locked = cells.locked
+        self.warned = cells.warned
+        # (row, indicator id, department id, year, value) of every row written, for the warnings
+        self.written: builtins.list[tuple[int, int, int, int, Any]] = []
         self.checker = cells.checker(
             session,
             actor=actor,
@@ -175,6 +182,8 @@ class Batch:
             try:
                 with self.session.begin_nested():
                     self._apply(valid, write=True)
+                if self.warned:
+                    self.written += [row[1:6] for row in valid]
                 return
             except self.conflicts:
                 # A concurrent writer created or changed one of these cells after we read it: its
@@ -246,6 +255,9 @@ class Batch:
                 "was written (send atomic=false to write the valid rows)",
                 extra=summary.body(),
             )
+        if self.written:
+            room = MAX_ERRORS - len(summary.warnings)
+            summary.warnings += warnings.for_batch(self.session, self.written, limit=max(0, room))
         return summary
 
 
