@@ -156,7 +156,7 @@ def _holds(operator: Operator, left: Exact, right: Exact) -> bool:
 
 
 def _interval_status(rule: Parsed, figures: Mapping[str, Figure]) -> Status | None:
-    values = {c: of_figure(Fraction(v), q) for c, (v, q) in figures.items()}
+    values = {c: of_figure(Fraction(figures[c][0]), figures[c][1]) for c in rule.operands}
     left = evaluate(rule.left, values, INTERVALS)
     right = evaluate(rule.right, values, INTERVALS)
     if left is None or right is None:
