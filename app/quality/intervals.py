@@ -13,12 +13,14 @@ when the divisor is exactly 0 (as an exact division by zero), and any value at a
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from app.core.formula import Arithmetic
 
-End = Fraction | float  # a float only as ±inf
+End = Fraction | float | Decimal  # fractions with ±inf as floats, or decimals with their own infinity
 INF = math.inf
+DECIMAL_INF = Decimal("Infinity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,21 +36,25 @@ class Interval:
 
 
 EVERYTHING = Interval(-INF, INF, True, True)
+DECIMAL_EVERYTHING = Interval(-DECIMAL_INF, DECIMAL_INF, True, True)
 
 
-def of_figure(value: Fraction, qualifier: str) -> Interval:
+def of_figure(value: Fraction | Decimal, qualifier: str) -> Interval:
     """The values a figure allows, by its qualifier (exact, at_least, more_than, approximately)."""
+    inf = DECIMAL_INF if type(value) is Decimal else INF
     if qualifier == "exact":
         return Interval(value, value)
     if qualifier == "at_least":
-        return Interval(value, INF, False, True)
+        return Interval(value, inf, False, True)
     if qualifier == "more_than":
-        return Interval(value, INF, True, True)
-    return EVERYTHING
+        return Interval(value, inf, True, True)
+    return DECIMAL_EVERYTHING if inf is DECIMAL_INF else EVERYTHING
 
 
 def _add(a: Interval, b: Interval) -> Interval:
-    return Interval(a.lo + b.lo, a.hi + b.hi, a.lo_open or b.lo_open, a.hi_open or b.hi_open)
+    # Both intervals' ends are of one kind (decimals, or fractions with float infinities).
+    lo, hi = a.lo + b.lo, a.hi + b.hi  # type: ignore[operator]
+    return Interval(lo, hi, a.lo_open or b.lo_open, a.hi_open or b.hi_open)
 
 
 def _neg(a: Interval) -> Interval:
@@ -59,10 +65,14 @@ def _sub(a: Interval, b: Interval) -> Interval:
     return _add(a, _neg(b))
 
 
+def _zero(x: End) -> End:
+    return Decimal(0) if type(x) is Decimal else Fraction(0)
+
+
 def _times(x: End, y: End) -> End:
     if x == 0 or y == 0:
-        return Fraction(0)
-    return x * y
+        return _zero(x)
+    return x * y  # type: ignore[operator]
 
 
 def _mul(a: Interval, b: Interval) -> Interval:
@@ -87,14 +97,14 @@ def _holds_zero(a: Interval) -> bool:
 
 
 def _reciprocal_end(x: End) -> End:
-    return Fraction(0) if math.isinf(x) else 1 / x
+    return _zero(x) if math.isinf(x) else 1 / x
 
 
 def _div(a: Interval, b: Interval) -> Interval | None:
     if b.point and b.lo == 0:
         return None  # a division by zero: no value
     if _holds_zero(b):
-        return EVERYTHING
+        return DECIMAL_EVERYTHING if type(b.lo) is Decimal else EVERYTHING
     # 1/b: the ends swap; an infinite end gives 0, never reached.
     reciprocal = Interval(
         _reciprocal_end(b.hi),
@@ -105,8 +115,27 @@ def _div(a: Interval, b: Interval) -> Interval | None:
     return _mul(a, reciprocal)
 
 
+def _constant(f: Fraction) -> Interval:
+    return Interval(f, f)
+
+
+def _decimal_constant(f: Fraction) -> Interval:
+    value = Decimal(f.numerator) / Decimal(f.denominator)
+    return Interval(value, value)
+
+
+# Over fractions; DECIMAL_INTERVALS over decimals, to be evaluated in a decimal context that traps an
+# inexact result (app.quality.judge), and then again over fractions.
 INTERVALS: Arithmetic[Interval] = Arithmetic(
-    constant=lambda f: Interval(f, f),
+    constant=_constant,
+    add=_add,
+    sub=_sub,
+    mul=_mul,
+    div=_div,
+    neg=_neg,
+)
+DECIMAL_INTERVALS: Arithmetic[Interval] = Arithmetic(
+    constant=_decimal_constant,
     add=_add,
     sub=_sub,
     mul=_mul,

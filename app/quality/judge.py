@@ -15,9 +15,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Any
 
 from app.core.formula import EXACT, Arithmetic, Formula, evaluate, round_places
-from app.quality.intervals import INTERVALS, Interval, of_figure, surely_below, surely_not_above
+from app.quality.intervals import (
+    DECIMAL_INTERVALS,
+    INTERVALS,
+    Interval,
+    of_figure,
+    surely_below,
+    surely_not_above,
+)
 from app.quality.models import Importance, Missing, Operator
 
 Figure = tuple[Decimal, str]  # value, qualifier
@@ -156,15 +164,26 @@ def _holds(operator: Operator, left: Exact, right: Exact) -> bool:
 
 
 def _interval_status(rule: Parsed, figures: Mapping[str, Figure]) -> Status | None:
-    values = {c: of_figure(Fraction(figures[c][0]), figures[c][1]) for c in rule.operands}
-    left = evaluate(rule.left, values, INTERVALS)
-    right = evaluate(rule.right, values, INTERVALS)
-    if left is None or right is None:
+    try:
+        with decimal.localcontext(_CONTEXT):  # every digit kept, or Inexact: then in fractions
+            sides = _sides(rule, figures, DECIMAL_INTERVALS, lambda v: v)
+    except decimal.Inexact:
+        sides = _sides(rule, figures, INTERVALS, Fraction)
+    if sides is None:
         return None
-    holds, fails = verdict(rule.operator, left, right)
+    holds, fails = verdict(rule.operator, *sides)
     if holds:
         return None
     return Status.violated if fails else Status.indeterminate
+
+
+def _sides(
+    rule: Parsed, figures: Mapping[str, Figure], arithmetic: Arithmetic[Interval], number: Any
+) -> tuple[Interval, Interval] | None:
+    values = {c: of_figure(number(figures[c][0]), figures[c][1]) for c in rule.operands}
+    left = evaluate(rule.left, values, arithmetic)
+    right = evaluate(rule.right, values, arithmetic)
+    return None if left is None or right is None else (left, right)
 
 
 def verdict(operator: Operator, left: Interval, right: Interval) -> tuple[bool, bool]:

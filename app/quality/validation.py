@@ -17,7 +17,8 @@ from app.core.db.types import ExactDecimal
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.quality import service
-from app.quality.judge import Breach, Figure, Parsed, Status, judge
+from app.quality.columns import judge_all
+from app.quality.judge import Breach, Figure, Parsed, Status
 from app.quality.models import Importance, Missing
 
 # The figures, named as their table names them: quality lies below the observations whose writes
@@ -102,10 +103,9 @@ def evaluate(
     reporting = [d for d in order if d in found]
     empty: dict[str, Figure] = {}
     for rule in rules:
-        for department_id in order if rule.missing is Missing.never_skip else reporting:
-            breach = judge(rule, found.get(department_id, empty))
-            if breach is not None:
-                report.breaches.append((breach, codes[department_id]))
+        judged = order if rule.missing is Missing.never_skip else reporting
+        answers = judge_all(rule, [found.get(d, empty) for d in judged])
+        report.breaches += [(b, codes[d]) for b, d in zip(answers, judged, strict=True) if b is not None]
     return report
 
 
