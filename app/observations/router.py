@@ -65,7 +65,8 @@ def _written(
 
 def _answer(cell: Cell, written: tuple[Observation, Outcome, list[Any]]) -> Response:
     observation, outcome, found = written
-    body = ObservationWritten(**service.read(cell, observation).model_dump(), warnings=found)
+    # as a dict: each warning carries only the fields of its type (ObservationWritten documents them)
+    body = {**service.read(cell, observation).model_dump(), "warnings": found}
     location = f"/api/v1/observations/{cell.indicator.code}/{cell.department.code}/{cell.year}"
     return put_answer(body, observation, outcome, location)
 

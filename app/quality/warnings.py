@@ -31,6 +31,11 @@ _SYMBOL = {
 _ALGORITHM = {"modified_z_score": "修正 Z 分数", "z_score": "Z 分数", "min_max": "预期范围"}
 
 
+def _plain(value: Decimal | None) -> str:
+    """A value as people write it: 412, not 412.000000."""
+    return "—" if value is None else format(value.normalize(), "f")
+
+
 def rule_warning(breach: Breach) -> dict[str, Any]:
     rule = breach.rule
     if rule.operator is Operator.compulsory_pair:
@@ -38,7 +43,7 @@ def rule_warning(breach: Breach) -> dict[str, Any]:
     elif rule.operator is Operator.exclusive_pair:
         said = "两边不得同时有值"
     else:
-        said = f"{breach.left_value} {_SYMBOL[rule.operator]} {breach.right_value}"
+        said = f"{_plain(breach.left_value)} {_SYMBOL[rule.operator]} {_plain(breach.right_value)}"
     verdict = "不成立" if breach.status is Status.violated else "因限定词无法确定"
     return {
         "type": "rule",
