@@ -107,9 +107,9 @@ def for_figure(
 
 
 def for_batch(
-    session: Session, written: Iterable[tuple[int, int, int, int, Decimal]], limit: int
+    session: Session, written: Iterable[tuple[int, int, int, int]], limit: int
 ) -> builtins.list[dict[str, Any]]:
-    """The warnings of a batch's rows (row, indicator id, department id, year, value) once written,
+    """The warnings of a batch's rows (row, indicator id, department id, year) once written,
     at most `limit`, in row order; a rule's breach is told at the first row of its department-year
     among the rows that write one of its operands."""
     rows = builtins.list(written)
