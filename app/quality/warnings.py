@@ -133,21 +133,18 @@ def for_batch(
     for year in sorted({r[3] for r in rows}):
         cells = {(i, d) for i, d, y in by_cell if y == year}
         if rules:
-            # each department's rows of the year, first first: a breach is told at the first one
-            # writing an operand of its rule
-            firsts: dict[int, builtins.list[tuple[int, str]]] = {}
+            # each department's first row of the year writing each indicator: a breach is told at
+            # the first one writing an operand of its rule
+            firsts: dict[int, dict[str, int]] = {}
             for (i, d, y), row in by_cell.items():
                 if y == year:
-                    firsts.setdefault(d, []).append((row, codes[i]))
-            departments = set(firsts)
-            report = validation.evaluate(session, year=year, rules=rules, department_ids=departments)
+                    firsts.setdefault(d, {})[codes[i]] = row
+            report = validation.evaluate(session, year=year, rules=rules, department_ids=set(firsts))
             for breach, department in report.breaches:
-                operands = set(breach.rule.operands)
-                first = min(
-                    (row for row, code in firsts[dep_of[department]] if code in operands), default=None
-                )
-                if first is not None:
-                    found.append((first, rule_warning(breach)))
+                first_of = firsts[dep_of[department]]
+                rows_of = [first_of[c] for c in breach.rule.operands if c in first_of]
+                if rows_of:
+                    found.append((min(rows_of), rule_warning(breach)))
         for algorithm in CHECKED:
             items = outliers.find(
                 session,
