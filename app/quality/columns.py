@@ -16,7 +16,18 @@ from fractions import Fraction
 from typing import Any
 
 from app.core.formula import Arithmetic, evaluate
-from app.quality.judge import _CONTEXT, PAIRS, ZERO, Breach, Figure, Parsed, Status, _holds, _shown, judge
+from app.quality.judge import (
+    DECIMAL_CONTEXT,
+    PAIRS,
+    ZERO,
+    Breach,
+    Figure,
+    Parsed,
+    Status,
+    holds,
+    judge,
+    shown,
+)
 from app.quality.models import Missing
 
 Value = Decimal | Fraction | None
@@ -55,12 +66,12 @@ def _neg(a: Column) -> Column:
 
 
 COLUMNS: Arithmetic[Column] = Arithmetic(
-    constant=lambda f: _CONTEXT.divide(Decimal(f.numerator), Decimal(f.denominator)),
-    add=_lift(_CONTEXT.add, lambda x, y: x + y),
-    sub=_lift(_CONTEXT.subtract, lambda x, y: x - y),
-    mul=_lift(_CONTEXT.multiply, lambda x, y: x * y),
+    constant=lambda f: DECIMAL_CONTEXT.divide(Decimal(f.numerator), Decimal(f.denominator)),
+    add=_lift(DECIMAL_CONTEXT.add, lambda x, y: x + y),
+    sub=_lift(DECIMAL_CONTEXT.subtract, lambda x, y: x - y),
+    mul=_lift(DECIMAL_CONTEXT.multiply, lambda x, y: x * y),
     div=_lift(
-        lambda x, y: None if not y else _CONTEXT.divide(x, y),
+        lambda x, y: None if not y else DECIMAL_CONTEXT.divide(x, y),
         lambda x, y: None if y == 0 else x / y,
     ),
     neg=_neg,
@@ -103,8 +114,8 @@ def judge_all(rule: Parsed, departments: Sequence[Mapping[str, Figure]]) -> list
             continue
         if type(lv) is not type(rv):
             lv, rv = Fraction(lv), Fraction(rv)
-        if not _holds(operator, lv, rv):
-            answers[position] = Breach(rule, Status.violated, _shown(lv), _shown(rv))
+        if not holds(operator, lv, rv):
+            answers[position] = Breach(rule, Status.violated, shown(lv), shown(rv))
     return answers
 
 

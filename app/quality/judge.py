@@ -73,7 +73,7 @@ def _has_value(formula: Formula, figures: Mapping[str, Figure]) -> bool:
 # no digit is lost, which the context traps (Inexact), as it traps a quotient that does not end (1/3).
 # Then the same formula is computed again in fractions. Decimals cost a fraction of what fractions do,
 # and a year's report judges tens of thousands of department-years.
-_CONTEXT = decimal.Context(
+DECIMAL_CONTEXT = decimal.Context(
     prec=120,
     rounding=ROUND_HALF_UP,
     traps=[decimal.Inexact, decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
@@ -83,16 +83,16 @@ _ROUNDING = decimal.Context(prec=120, rounding=ROUND_HALF_UP)  # half away from 
 
 
 def _decimal_div(a: Decimal, b: Decimal) -> Decimal | None:
-    return None if not b else _CONTEXT.divide(a, b)
+    return None if not b else DECIMAL_CONTEXT.divide(a, b)
 
 
 DECIMALS: Arithmetic[Decimal] = Arithmetic(
-    constant=lambda f: _CONTEXT.divide(Decimal(f.numerator), Decimal(f.denominator)),
-    add=_CONTEXT.add,
-    sub=_CONTEXT.subtract,
-    mul=_CONTEXT.multiply,
+    constant=lambda f: DECIMAL_CONTEXT.divide(Decimal(f.numerator), Decimal(f.denominator)),
+    add=DECIMAL_CONTEXT.add,
+    sub=DECIMAL_CONTEXT.subtract,
+    mul=DECIMAL_CONTEXT.multiply,
     div=_decimal_div,
-    neg=_CONTEXT.minus,
+    neg=DECIMAL_CONTEXT.minus,
 )
 Exact = Decimal | Fraction
 
@@ -107,7 +107,7 @@ def _point(formula: Formula, figures: Mapping[str, Figure]) -> Exact | None:
         return evaluate(formula, values, EXACT)
 
 
-def _shown(value: Exact | None) -> Decimal | None:
+def shown(value: Exact | None) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, Fraction):
@@ -125,7 +125,7 @@ def judge(rule: Parsed, figures: Mapping[str, Figure]) -> Breach | None:
         if not broken:
             return None
         return Breach(
-            rule, Status.violated, _shown(_point(rule.left, figures)), _shown(_point(rule.right, figures))
+            rule, Status.violated, shown(_point(rule.left, figures)), shown(_point(rule.right, figures))
         )
     operands = rule.operands
     present = [c for c in operands if c in figures]
@@ -141,13 +141,13 @@ def judge(rule: Parsed, figures: Mapping[str, Figure]) -> Breach | None:
     if all(figures[c][1] == "exact" for c in operands):
         if type(left) is not type(right):
             left, right = Fraction(left), Fraction(right)
-        status = None if _holds(rule.operator, left, right) else Status.violated
+        status = None if holds(rule.operator, left, right) else Status.violated
     else:
         status = _interval_status(rule, figures)
-    return None if status is None else Breach(rule, status, _shown(left), _shown(right))
+    return None if status is None else Breach(rule, status, shown(left), shown(right))
 
 
-def _holds(operator: Operator, left: Exact, right: Exact) -> bool:
+def holds(operator: Operator, left: Exact, right: Exact) -> bool:
     match operator:
         case Operator.equal_to:
             return left == right
@@ -165,16 +165,16 @@ def _holds(operator: Operator, left: Exact, right: Exact) -> bool:
 
 def _interval_status(rule: Parsed, figures: Mapping[str, Figure]) -> Status | None:
     try:
-        with decimal.localcontext(_CONTEXT):  # every digit kept, or Inexact: then in fractions
+        with decimal.localcontext(DECIMAL_CONTEXT):  # every digit kept, or Inexact: then in fractions
             sides = _sides(rule, figures, DECIMAL_INTERVALS, lambda v: v)
     except decimal.Inexact:
         sides = _sides(rule, figures, INTERVALS, Fraction)
     if sides is None:
         return None
-    holds, fails = verdict(rule.operator, *sides)
-    if holds:
+    kept, broken = verdict(rule.operator, *sides)
+    if kept:
         return None
-    return Status.violated if fails else Status.indeterminate
+    return Status.violated if broken else Status.indeterminate
 
 
 def _sides(

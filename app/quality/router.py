@@ -58,7 +58,6 @@ def put_rule(code: Code, data: RuleWrite, session: SessionDep, actor: Commission
     rule, created = service.put(session, code=code, data=data)
     # Audit (app.audit, being built): record ("rule.create" if created else "rule.update", code) by
     # actor.name here, with the rule as detail.
-    del actor
     return json_response(service.read(rule), status_code=201 if created else 200)
 
 
@@ -67,7 +66,6 @@ def delete_rule(code: Code, session: SessionDep, actor: Commission) -> Response:
     """Remove a validation rule (commission, admin)."""
     service.delete(session, code=code)
     # Audit (app.audit, being built): record ("rule.delete", code) by actor.name here.
-    del actor
     return Response(status_code=204)
 
 

@@ -10,14 +10,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.quality import outliers, service, validation
 from app.quality.judge import Breach, Status
-from app.quality.models import Operator
+from app.quality.models import Operator, RuleOperand
 
 CHECKED = ("modified_z_score", "min_max")
 _SYMBOL = {
@@ -66,10 +66,17 @@ def outlier_warning(algorithm: str, found: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# One query: the cell's other years and its indicator's bounds (a row even without other years).
+# One query: the cell's other years, its indicator's bounds, and whether a rule reads the indicator
+# (a row even without other years): a write of a figure no rule reads asks nothing more.
 _o = validation.OBSERVATION.c
 _CELL = (
-    select(Indicator.expected_min, Indicator.expected_max, _o.year, _o.value)
+    select(
+        Indicator.expected_min,
+        Indicator.expected_max,
+        exists().where(RuleOperand.indicator_id == Indicator.id).label("ruled"),
+        _o.year,
+        _o.value,
+    )
     .select_from(Indicator)
     .outerjoin(
         validation.OBSERVATION,
@@ -95,15 +102,16 @@ def for_figure(
 ) -> builtins.list[dict[str, Any]]:
     """The warnings of one figure just written (a PUT or PATCH), in the write's transaction."""
     warnings: builtins.list[dict[str, Any]] = []
-    rules = service.rules(session, reading=[indicator_id])
-    if rules:
+    rows = session.execute(_CELL, {"indicator": indicator_id, "department": department_id}).all()
+    if not rows:
+        return warnings
+    low, high, ruled = rows[0][:3]
+    if ruled:
+        rules = service.rules(session, reading=[indicator_id])
         report = validation.evaluate(session, year=year, rules=rules, department_ids={department_id})
         warnings += [rule_warning(b) for b, _ in report.breaches]
-    rows = session.execute(_CELL, {"indicator": indicator_id, "department": department_id}).all()
-    if rows:
-        others = [v for _, _, y, v in rows if y is not None and y != year]
-        warnings += _cell_outliers(value, others, (rows[0][0], rows[0][1]))
-    return warnings
+    others = [v for *_, y, v in rows if y is not None and y != year]
+    return warnings + _cell_outliers(value, others, (low, high))
 
 
 def for_batch(
