@@ -317,6 +317,7 @@ NEW_COLUMNS = {
     "observation_revision": {"reason"},
     "target_revision": {"reason"},
     "api_token": {"expires_at", "last_used_at"},
+    "indicator": {"formula", "expected_min", "expected_max"},
 }
 
 
@@ -330,13 +331,17 @@ def _as_0006(dump: Path, out: Path) -> None:
         {**header, "schema": "0006", "tables": [t for t in header["tables"] if t not in NEW_IN_0009]}
     ]
     keep, drop = True, []
+    current, columns = "", []
     for item in body:
         if isinstance(item, dict) and "table" in item:
             keep = item["table"] not in NEW_IN_0009
+            current, columns = item["table"], item["columns"]
             gone = NEW_COLUMNS.get(item["table"], set())
             drop = [n for n, c in enumerate(item["columns"]) if c in gone]
             item = {**item, "columns": [c for c in item["columns"] if c not in gone]}
         elif isinstance(item, list) and drop:
+            if current == "indicator" and item[columns.index("formula")] is not None:
+                continue  # a derived indicator: none before 0010
             assert all(item[n] is None for n in drop)
             item = [v for n, v in enumerate(item) if n not in drop]
         if keep:
