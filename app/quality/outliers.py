@@ -136,7 +136,7 @@ CHUNK = 50_000
 _MARGIN = 1 - 1e-9  # floats only screen: anything near the threshold is judged again exactly
 
 
-def _may_be_outlier(value: float, others: builtins.list[float], algorithm: str, threshold: float) -> bool:
+def screen(value: float, others: builtins.list[float], algorithm: str, threshold: float) -> bool:
     """False when the figure is certainly not an outlier (in binary floats, with a margin); True
     sends it to the exact judgement."""
     n = len(others)
@@ -216,7 +216,7 @@ def find(
             return []
         query = query.where(r.indicator_id.in_(builtins.list(bounds)))
     found: builtins.list[tuple[tuple[int, int], dict[str, Any]]] = []
-    screen = float(threshold) if threshold is not None else 0.0
+    limit = float(threshold) if threshold is not None else 0.0
     for indicator_id, department_id, value, joined_text in _driver_rows(session, query):
         key = (indicator_id, department_id)
         if wanted is not None and key not in wanted:
@@ -224,8 +224,8 @@ def find(
         history = joined_text.split(",") if joined_text else []
         expected = bounds.get(key[0], (None, None))
         if algorithm != "min_max":
-            if len(history) < MIN_OTHER_YEARS or not _may_be_outlier(
-                float(value), [float(v) for v in history], algorithm, screen
+            if len(history) < MIN_OTHER_YEARS or not screen(
+                float(value), [float(v) for v in history], algorithm, limit
             ):
                 continue
         else:

@@ -173,9 +173,9 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     """One query checks the token, resolves the path, checks the clerk's scope and reads the current
     row, locked; one reads the department-year's approval state and period (on PostgreSQL after its
     shared advisory lock, in the same round trip: app.reporting.locks); on PostgreSQL the revision
-    and the update go as one statement. Then the warnings (app.quality.warnings): one query reads the
-    cell's other years, the indicator's bounds and whether a rule reads it; expert-hazards-found is
-    an operand of a seed rule, which four more judge (the rules, their operands, the figures, the
+    and the update go as one statement. Then the warnings (app.quality.warnings): one query, sent by the
+    driver itself, reads the cell's other years, the indicator's bounds and whether a rule reads it;
+    expert-hazards-found is an operand of a seed rule, which four more judge (the rules, their operands, the figures, the
     department's code)."""
     engine, _ = served
     with Session(engine) as session, session.begin():
@@ -205,7 +205,8 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
             if engine.dialect.name == "sqlite"
             else ["WITH revision AS (INSERT INTO observation_revision"]
         ),
-        "SELECT indicator.expected_min",
+        # the warnings: the cell's other years, bounds and rules asked by the driver itself (unseen),
+        # then the seed rule reading expert-hazards-found judged
         "SELECT validation_rule.",
         "SELECT indicator.id, indicator.code",
         "SELECT observation.department_id",
