@@ -175,8 +175,8 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     shared advisory lock, in the same round trip: app.reporting.locks); on PostgreSQL the revision
     and the update go as one statement. Then the warnings (app.quality.warnings): one query, sent by the
     driver itself, reads the cell's other years, the indicator's bounds and whether a rule reads it;
-    expert-hazards-found is an operand of a seed rule, which four more judge (the rules, their operands, the figures, the
-    department's code)."""
+    expert-hazards-found is an operand of a seed rule, which four more judge (the rules, their
+    operands, the figures, the department's code)."""
     engine, _ = served
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
