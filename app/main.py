@@ -21,6 +21,7 @@ from app.indicators import router as indicators
 from app.observations import service as observations
 from app.observations.router import router as observations_router
 from app.openapi import install_docs
+from app.quality.router import router as quality_router
 from app.reporting.router import router as reporting_router
 from app.targets.compliance.router import router as compliance_router
 from app.targets.progress.router import router as progress_router
@@ -50,6 +51,7 @@ TAGS = (
     "analytics",
     "exchange",
     "reporting",
+    "quality",
     "tokens",
 )
 
@@ -85,6 +87,7 @@ def create_app() -> FastAPI:
         analytics_router,
         exchange_router,
         reporting_router,
+        quality_router,
         tokens_router,
         whoami_router,
     ):

@@ -5,6 +5,7 @@ from app.core.db.types import Base
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
+from app.quality.models import Rule, RuleOperand
 from app.reporting.models import Approval, ApprovalAction, Assignment, Period, PeriodException
 from app.targets.models import Target, TargetRevision
 
@@ -21,6 +22,8 @@ __all__ = [
     "ObservationRevision",
     "Period",
     "PeriodException",
+    "Rule",
+    "RuleOperand",
     "Target",
     "TargetRevision",
     "metadata",

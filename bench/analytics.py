@@ -1,4 +1,5 @@
-"""Series, comparison, compliance, completeness and progress: 1,000 departments x 100 indicators x 10 years.
+"""Series, comparison, compliance, completeness, progress, validation and outliers at scale: 1,000
+departments x 100 indicators x 10 years.
 
     .venv/bin/python -m bench.analytics [--backend sqlite|postgresql|both] [--runs N] [--no-http]
                                         [--only NAME,...]
@@ -7,7 +8,7 @@ Into a throwaway SQLite file and a throwaway PostgreSQL database (migrated, noth
 department tree (1 root, 9, 90, 900), 100 indicators cycling through the aggregations, 1,000,000
 observations (2012-2021, some `at_least`, `more_than` and `approximately`) and a target for every
 indicator and department in 2021 (100,000, every operator), and every indicator assigned to every
-department from 2012 (100,000 assignments). PostgreSQL takes them by COPY, SQLite by
+department from 2012 (100,000 assignments), and 50 validation rules. PostgreSQL takes them by COPY, SQLite by
 Core executemany. Then it times the service functions directly and, unless --no-http, the same
 requests over HTTP in-process (auth, JSON serialization, ETag included), and prints p50/p99 and the
 ratio of each p50 to its goal. It never fails on a timing.
@@ -36,6 +37,11 @@ from app.core.json import paused_gc
 from app.departments.models import Department
 from app.indicators.models import Aggregation, Direction, Indicator, ValueType
 from app.observations.models import Observation, Qualifier
+from app.quality import outliers, validation
+from app.quality import service as rules
+from app.quality.models import Importance, Missing
+from app.quality.models import Operator as RuleOperator
+from app.quality.schemas import RuleWrite
 from app.reporting.models import Assignment
 from app.targets.compliance import report as compliance
 from app.targets.models import Operator, Target
@@ -50,6 +56,8 @@ CHUNK = 20_000
 AGGREGATIONS = (Aggregation.sum, Aggregation.mean, Aggregation.min, Aggregation.max)
 DIRECTIONS = (Direction.higher, Direction.lower, Direction.none)
 GOALS_MS = {
+    "validation (50 rules)": 300.0,
+    "outliers (modified_z_score)": 1000.0,
     "compliance": 300.0,
     "completeness": 300.0,
     "progress": 300.0,
@@ -159,7 +167,39 @@ def populate(engine: Engine) -> None:
         ]
         for start in range(0, len(assignments), CHUNK):
             conn.execute(insert(Assignment), assignments[start : start + CHUNK])
+    with Session(engine) as session, session.begin():
+        for code, data in _rules():
+            rules.put(session, code=code, data=data)
     settle(engine)
+
+
+RULES = 50
+
+
+def _rules() -> Iterator[tuple[str, RuleWrite]]:
+    """50 rules over pairs of indicators: comparisons, sums, ratios, pairs; every missing strategy."""
+    comparisons = [o for o in RuleOperator if "pair" not in o.value]
+    for k in range(RULES):
+        a, b, c = (k * 2) % INDICATORS + 1, (k * 2 + 1) % INDICATORS + 1, (k * 7 + 3) % INDICATORS + 1
+        if k % 10 == 9:
+            operator, left, right = RuleOperator.compulsory_pair, f"#{{ind-{a:03d}}}", f"#{{ind-{b:03d}}}"
+        elif k % 5 == 3:
+            operator = comparisons[k % len(comparisons)]
+            left, right = f"#{{ind-{a:03d}}} / #{{ind-{b:03d}}}", "2"
+        else:
+            operator = comparisons[k % len(comparisons)]
+            left, right = f"#{{ind-{a:03d}}} + #{{ind-{c:03d}}}", f"#{{ind-{b:03d}}} * 1.5 + 10000"
+        yield (
+            f"rule-{k:02d}",
+            RuleWrite(
+                name=f"规则 {k}",
+                left=left,
+                operator=operator,
+                right=right,
+                importance=list(Importance)[k % 3],
+                missing=list(Missing)[k % 3],
+            ),
+        )
 
 
 def _copy(conn: Connection, departments: int, now: dt.datetime) -> None:
@@ -258,6 +298,33 @@ ROLLUP_INDICATORS = {
 def _work(session: Session) -> list[tuple[str, Callable[[], Any], str]]:
     sum_ind = ROLLUP_INDICATORS[Aggregation.sum]
     work: list[tuple[str, Callable[[], Any], str]] = [
+        (
+            "validation (50 rules)",
+            lambda: validation.evaluate(
+                session, year=TARGET_YEAR, rules=rules.rules(session), department_ids=None
+            ),
+            f"/api/v1/validation?year={TARGET_YEAR}",
+        ),
+        (
+            "outliers (modified_z_score)",
+            lambda: outliers.find(
+                session,
+                year=TARGET_YEAR,
+                algorithm="modified_z_score",
+                threshold=outliers.DEFAULT_THRESHOLDS["modified_z_score"],
+            ),
+            f"/api/v1/outliers?year={TARGET_YEAR}",
+        ),
+        (
+            "outliers (z_score)",
+            lambda: outliers.find(
+                session,
+                year=TARGET_YEAR,
+                algorithm="z_score",
+                threshold=outliers.DEFAULT_THRESHOLDS["z_score"],
+            ),
+            f"/api/v1/outliers?year={TARGET_YEAR}&algorithm=z_score",
+        ),
         (
             "compliance",
             lambda: compliance.report(
@@ -381,7 +448,8 @@ Result = tuple[str, str, str, float, float, float]
 
 
 def _heavy(name: str) -> bool:
-    return name.startswith(("compliance", "completeness", "progress")) and "bureau" not in name
+    heavy = ("compliance", "completeness", "progress", "validation", "outliers")
+    return name.startswith(heavy) and "bureau" not in name
 
 
 def _chosen(work: list[tuple[str, Callable[[], Any], str]], only: list[str] | None) -> list[Any]:

@@ -1,5 +1,5 @@
-"""Load the report's departments, indicators, figures, targets, assignments and approvals; a second
-run changes nothing.
+"""Load the report's departments, indicators, figures, targets, assignments, approvals and (v2) a few
+validation rules; a second run changes nothing.
 
 Rows already present are left as they are: a figure a clerk has since corrected is not put back.
 """
@@ -24,6 +24,8 @@ from app.indicators.schemas import IndicatorCreate
 from app.observations import service as observations
 from app.observations.models import Qualifier
 from app.observations.schemas import ObservationWrite
+from app.quality import service as rules
+from app.quality.schemas import RuleWrite
 from app.reporting import approvals, assignments
 from app.reporting.models import Step
 from app.reporting.schemas import ActionWrite, AssignmentWrite
@@ -46,7 +48,7 @@ class Counts:
         bucket[kind] = bucket.get(kind, 0) + 1
 
     def __str__(self) -> str:
-        kinds = ("departments", "indicators", "observations", "targets", "assignments", "approvals")
+        kinds = ("departments", "indicators", "observations", "targets", "assignments", "approvals", "rules")
         made = ", ".join(f"{self.created.get(k, 0)} {k}" for k in kinds)
         return f"created {made}; {sum(self.kept.values())} already present and left as they were"
 
@@ -106,7 +108,18 @@ def load(session: Session) -> Counts:
             counts.add("targets", False)
     _assign(session, counts)
     _approve(session, counts)
+    _rules(session, counts)
     return counts
+
+
+def _rules(session: Session, counts: Counts) -> None:
+    """Validation rules the report's figures keep (hazards rectified never exceed those found)."""
+    for row in rows("rules.csv"):
+        exists = rules.find_by_code(session, row["code"]) is not None
+        if not exists:
+            fields = {k: v for k, v in row.items() if k != "code"}
+            rules.put(session, code=row["code"], data=RuleWrite.model_validate(fields))
+        counts.add("rules", not exists)
 
 
 # The report publishes no figure for these yet; urban-management reports them from 2021.

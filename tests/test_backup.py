@@ -312,6 +312,8 @@ def test_tokens_expiry_and_last_use_are_carried_and_an_older_dump_restores(
 
 
 NEW_IN_0009 = {"assignment", "period", "period_exception", "approval", "approval_action"}
+NEW_IN_0011 = {"validation_rule", "validation_rule_operand"}
+NEW_TABLES = NEW_IN_0009 | NEW_IN_0011  # the tables a dump of schema 0006 lacks
 # The columns migrations 0007 (reasons) and 0008 (token expiry and last use) added.
 NEW_COLUMNS = {
     "observation_revision": {"reason"},
@@ -326,15 +328,15 @@ def _as_0006(dump: Path, out: Path) -> None:
     columns added since. The seed gives no reasons and its tokens never expire: nothing is lost."""
     lines = [json.loads(line) for line in gzip.decompress(dump.read_bytes()).splitlines()]
     header, body = lines[0], lines[1:-1]
-    assert set(header["tables"]) >= NEW_IN_0009
+    assert set(header["tables"]) >= NEW_TABLES
     kept: list[Any] = [
-        {**header, "schema": "0006", "tables": [t for t in header["tables"] if t not in NEW_IN_0009]}
+        {**header, "schema": "0006", "tables": [t for t in header["tables"] if t not in NEW_TABLES]}
     ]
     keep, drop = True, []
     current, columns = "", []
     for item in body:
         if isinstance(item, dict) and "table" in item:
-            keep = item["table"] not in NEW_IN_0009
+            keep = item["table"] not in NEW_TABLES
             current, columns = item["table"], item["columns"]
             gone = NEW_COLUMNS.get(item["table"], set())
             drop = [n for n, c in enumerate(item["columns"]) if c in gone]
@@ -361,12 +363,12 @@ def test_a_dump_made_before_reasons_and_the_reporting_tables_still_restores(
     _as_0006(now, old)
     assert b'"reason"' not in gzip.decompress(old.read_bytes())
     restored = backup.restore(fresh, old).tables
-    assert restored == {t: n for t, n in counts.tables.items() if t not in NEW_IN_0009}
+    assert restored == {t: n for t, n in counts.tables.items() if t not in NEW_TABLES}
     after, before = _counts(fresh), _counts(engine)
-    assert {t: n for t, n in after.items() if t not in NEW_IN_0009} == {
-        t: n for t, n in before.items() if t not in NEW_IN_0009
+    assert {t: n for t, n in after.items() if t not in NEW_TABLES} == {
+        t: n for t, n in before.items() if t not in NEW_TABLES
     }
-    assert all(after[name] == 0 for name in NEW_IN_0009)
+    assert all(after[name] == 0 for name in NEW_TABLES)
     with fresh.connect() as connection:
         assert backup.schema_revision(connection) == backup.read_header(now)["schema"]  # migrated after
         assert (

@@ -307,3 +307,36 @@ def test_0009_reporting_tables_up_and_down_with_data(fresh: Engine) -> None:
     migrate.upgrade(fresh)
     with fresh.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM assignment")).scalar_one() == 0
+
+
+def test_0011_validation_rules_up_and_down_with_data(fresh: Engine) -> None:
+    """Migration 0011 adds the rule tables beside the catalogue, refuses what the service refuses
+    (an unknown operator, an indicator a rule reads deleted), and goes down and up again."""
+    migrate.upgrade(fresh, "0010")
+    indicator, _ = _referenced(fresh)
+    migrate.upgrade(fresh, "0011")
+    insert_rule = (
+        "INSERT INTO validation_rule (code, name, {left}, operator, {right}, importance, missing) "
+        "VALUES (:code, '规则', '#{{i}}', :operator, '0', 'high', 'never_skip')"
+    )
+    # "left" and "right" are SQL keywords: quoted as each dialect quotes them
+    quote = fresh.dialect.identifier_preparer.quote
+    statement = text(insert_rule.format(left=quote("left"), right=quote("right")))
+    with fresh.begin() as connection:
+        connection.execute(statement, {"code": "r", "operator": "greater_than"})
+        rule = connection.execute(text("SELECT id FROM validation_rule")).scalar_one()
+        connection.execute(
+            text("INSERT INTO validation_rule_operand (rule_id, indicator_id) VALUES (:r, :i)"),
+            {"r": rule, "i": indicator},
+        )
+    with pytest.raises(IntegrityError), fresh.begin() as connection:
+        connection.execute(statement, {"code": "s", "operator": "about"})
+    with pytest.raises(IntegrityError), fresh.begin() as connection:
+        connection.execute(text("DELETE FROM indicator WHERE id = :i"), {"i": indicator})
+    migrate.downgrade(fresh, "0010")
+    assert not set(inspect(fresh).get_table_names()) & {"validation_rule", "validation_rule_operand"}
+    with fresh.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM indicator")).scalar_one() == 1
+    migrate.upgrade(fresh)
+    with fresh.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM validation_rule")).scalar_one() == 0

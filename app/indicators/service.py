@@ -197,3 +197,30 @@ def _check_bounds(low: object, high: object) -> None:
                 FieldError(["body", "expected_max"], message),
             ],
         )
+
+
+def check_operands(session: Session, *, formula: str, field: str) -> tuple[Formula, dict[str, int]]:
+    """A formula of another domain (a validation rule's side), parsed and checked as a derived
+    indicator's operands are: every `#{code}` a stored (not derived) indicator. 422 naming `field`;
+    the operands' ids by code otherwise."""
+
+    def refused(message: str) -> InvalidValue:
+        return InvalidValue(f"{field}: {message}", errors=[FieldError(["body", field], message)])
+
+    try:
+        parsed = parse(formula)
+    except FormulaError as error:
+        raise refused(str(error)) from None
+    found = {
+        i.code: (i.id, i.formula)
+        for i in session.scalars(select(Indicator).where(Indicator.code.in_(parsed.operands)))
+    }
+    unknown_codes = [c for c in parsed.operands if c not in found]
+    if unknown_codes:
+        raise refused("no indicator with code " + ", ".join(f"{c!r}" for c in unknown_codes))
+    derived_codes = [c for c in parsed.operands if found[c][1] is not None]
+    if derived_codes:
+        raise refused(
+            "operands must be stored indicators; derived: " + ", ".join(f"{c!r}" for c in derived_codes)
+        )
+    return parsed, {c: found[c][0] for c in parsed.operands}

@@ -1,6 +1,7 @@
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.dependencies import ClerkToken, SessionDep, Viewer, ViewerToken
@@ -17,6 +18,7 @@ from app.cells.http import (
     resolve,
     write_cell,
 )
+from app.cells.key import Cell
 from app.cells.store import Outcome
 from app.core.config import Settings, current_settings
 from app.core.db.session import one_statement
@@ -28,7 +30,14 @@ from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format
 from app.observations import service
 from app.observations.models import Observation
-from app.observations.schemas import ObservationPatch, ObservationRead, ObservationWrite, RevisionRead
+from app.observations.schemas import (
+    ObservationPatch,
+    ObservationRead,
+    ObservationWrite,
+    ObservationWritten,
+    RevisionRead,
+)
+from app.quality import warnings
 
 router = api_router("/observations", "observations")
 SettingsDep = Annotated[Settings, Depends(current_settings)]
@@ -39,10 +48,33 @@ LOCKED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _written(
+    session: Session, claim: Claim, written: tuple[Observation, Outcome]
+) -> tuple[Observation, Outcome, list[Any]]:
+    """A write's figure and outcome, with its warnings, asked in the write's own transaction."""
+    observation, outcome = written
+    found = warnings.for_figure(
+        session,
+        indicator_id=claim.cell.indicator.id,
+        department_id=claim.cell.department.id,
+        year=claim.cell.year,
+        value=observation.value,
+    )
+    return observation, outcome, found
+
+
+def _answer(cell: Cell, written: tuple[Observation, Outcome, list[Any]]) -> Response:
+    observation, outcome, found = written
+    # as a dict: each warning carries only the fields of its type (ObservationWritten documents them)
+    body = {**service.read(cell, observation).model_dump(), "warnings": found}
+    location = f"/api/v1/observations/{cell.indicator.code}/{cell.department.code}/{cell.year}"
+    return put_answer(body, observation, outcome, location)
+
+
 @router.put(
     CELL,
-    response_model=ObservationRead,
-    responses={201: {"model": ObservationRead, "description": "Created"}, 422: _FUTURE, **LOCKED},
+    response_model=ObservationWritten,
+    responses={201: {"model": ObservationWritten, "description": "Created"}, 422: _FUTURE, **LOCKED},
 )
 async def put_observation(
     indicator: Code,
@@ -58,25 +90,28 @@ async def put_observation(
     created, 200 when updated or unchanged. Not for a year after the current one (in
     INDICATORS_TIMEZONE) unless INDICATORS_OPEN_FUTURE_YEARS opens it. `reason` is kept in the history."""
     service.check_open_year(year, settings.last_open_year())
-    cell, (observation, outcome) = await write_cell(
+    cell, written = await write_cell(
         session,
         service.STORE,
         indicator,
         department,
         year,
         token,
-        lambda claim: service.put(
+        lambda claim: _written(
             session,
-            cell=claim.cell,
-            data=data,
-            actor=claim.writer,
-            precondition=precondition(request),
-            current=claim.current,
-            scope_checked=True,
+            claim,
+            service.put(
+                session,
+                cell=claim.cell,
+                data=data,
+                actor=claim.writer,
+                precondition=precondition(request),
+                current=claim.current,
+                scope_checked=True,
+            ),
         ),
     )
-    location = f"/api/v1/observations/{indicator}/{department}/{year}"
-    return put_answer(service.read(cell, observation), observation, outcome, location)
+    return _answer(cell, written)
 
 
 @router.get(CELL, response_model=ObservationRead)
@@ -154,7 +189,7 @@ def observation_history(
 
 @router.patch(
     CELL,
-    response_model=ObservationRead,
+    response_model=ObservationWritten,
     responses={
         404: {"description": "No figure for the cell"},
         412: {"description": "If-Match failed"},
@@ -177,8 +212,8 @@ async def patch_observation(
     whole as a PUT's would be; the same figure again makes no new version. If-Match is honoured."""
     service.check_open_year(year, settings.last_open_year())
 
-    def put(claim: Claim, data: ObservationWrite) -> tuple[Observation, Outcome]:
-        return service.put(
+    def put(claim: Claim, data: ObservationWrite) -> tuple[Observation, Outcome, list[Any]]:
+        written = service.put(
             session,
             cell=claim.cell,
             data=data,
@@ -187,8 +222,9 @@ async def patch_observation(
             current=claim.current,
             scope_checked=True,
         )
+        return _written(session, claim, written)
 
-    cell, (observation, outcome) = await patch_cell(
+    cell, written = await patch_cell(
         session,
         service.STORE,
         indicator,
@@ -200,5 +236,4 @@ async def patch_observation(
         put=put,
         noun="observation",
     )
-    location = f"/api/v1/observations/{indicator}/{department}/{year}"
-    return put_answer(service.read(cell, observation), observation, outcome, location)
+    return _answer(cell, written)

@@ -5,6 +5,7 @@ from pydantic import Field
 from app.cells.tables import Action
 from app.core.fields import Number, Reason, Schema, Text, Value
 from app.observations.models import Qualifier
+from app.quality.schemas import WriteWarning
 
 
 class ObservationWrite(Schema):
@@ -37,6 +38,16 @@ class ObservationRead(Schema):
     version: int
     updated_at: dt.datetime
     updated_by: str
+
+
+class ObservationWritten(ObservationRead):
+    """A write's answer: the figure, and what it sets off without being refused (app.quality)."""
+
+    warnings: list[WriteWarning] = Field(
+        default_factory=list,
+        description="(v2) the validation rules the figure's department-year breaks (type rule) and whether "
+        "the figure is an outlier (type outlier); a warning never refuses a write",
+    )
 
 
 class RevisionRead(Schema):

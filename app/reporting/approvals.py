@@ -14,6 +14,9 @@ from app.departments import service as departments
 from app.departments.models import Department
 from app.departments.scope import may_write
 from app.indicators.models import Indicator
+from app.quality import validation
+from app.quality.judge import Status
+from app.quality.models import Importance
 from app.reporting.assignments import in_force
 from app.reporting.locks import lock_for_approval
 from app.reporting.models import Approval, ApprovalAction, Assignment, State, Step
@@ -149,6 +152,20 @@ def act(
                 f"{department} {year} 尚缺 {len(absent)} 项已分配指标的数据：{'、'.join(absent)}"
                 "（如确需提交，请设 allow_missing 并说明原因）",
                 extra={**extra, "missing": absent},
+            )
+    if action is Step.submit:
+        broken = [
+            b
+            for b in validation.breaches_of(
+                session, department_id=d.id, year=year, importance=[Importance.high]
+            )
+            if b["status"] is Status.violated
+        ]
+        if broken:
+            raise Conflict(
+                f"{department} {year} 违反 {len(broken)} 条重要（high）校验规则："
+                f"{'、'.join(b['rule'] for b in broken)}（请先更正数据）",
+                extra={**extra, "breaches": broken},
             )
     if action is Step.approve:
         below = departments.subtree_ids(session, d.id) - {d.id}

@@ -12,6 +12,7 @@ It is fed rows all at once (HTTP) or in chunks (the command line streaming a lar
 """
 
 import builtins
+from array import array
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from app.auth.principal import Principal
 from app.core.db.types import utcnow
 from app.core.json import paused_gc
 from app.core.problems import Forbidden, InvalidValue
+from app.quality import warnings
 from app.reporting import locks
 from app.transfer import bulk, strategies
-from app.transfer.checks import Checker, Summary, Valid
+from app.transfer.checks import MAX_ERRORS, Checker, Summary, Valid
 from app.transfer.formats import Row
 from app.transfer.target_checks import TargetChecker
 
@@ -41,9 +43,11 @@ class Cells:
     # Figures are locked by their department-year's approval and entry period (app.reporting);
     # targets are the commission's and are not.
     locked: bool
+    # Figures written are checked by the validation rules and for outliers (app.quality.warnings).
+    warned: bool = False
 
 
-FIGURES = Cells(Checker, bulk.OBSERVATIONS, locked=True)
+FIGURES = Cells(Checker, bulk.OBSERVATIONS, locked=True, warned=True)
 TARGETS = Cells(TargetChecker, bulk.TARGETS, locked=False)
 
 # Rows per chunk of a batch held in memory: a 100,000-row batch is checked and stored in four.
@@ -79,6 +83,10 @@ class Batch:
         self.atomic = atomic
         self.table = cells.table
         self.locked = cells.locked
+        self.warned = cells.warned
+        # row, indicator id, department id and year of every row written, for the warnings: four
+        # arrays of integers, 32 bytes a row (a million-row import keeps its memory small)
+        self.written = tuple(array("q") for _ in range(4))
         self.checker = cells.checker(
             session,
             actor=actor,
@@ -185,6 +193,9 @@ class Batch:
             try:
                 with self.session.begin_nested():
                     self._apply(valid, write=True)
+                if self.warned:
+                    for column, position in zip(self.written, (1, 2, 3, 4), strict=True):
+                        column.extend(row[position] for row in valid)
                 return
             except self.conflicts:
                 # A concurrent writer created or changed one of these cells after we read it: its
@@ -279,6 +290,10 @@ class Batch:
                 "was written (send atomic=false to write the valid rows)",
                 extra=summary.body(),
             )
+        if self.written[0]:
+            room = MAX_ERRORS - len(summary.warnings)
+            written = zip(*self.written, strict=True)
+            summary.warnings += warnings.for_batch(self.session, written, limit=max(0, room))
         return summary
 
 

@@ -2,8 +2,11 @@
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from app.core.fields import Code, Schema, Text, Value, Year
+from app.core.fields import Code, Number, Schema, Text, Value, Year
 from app.observations.models import Qualifier
+from app.quality.judge import Status
+from app.quality.models import Importance
+from app.quality.schemas import Algorithm
 from app.targets.models import Operator
 
 
@@ -40,6 +43,18 @@ class BatchError(Schema):
     type: str
 
 
+class BatchWarning(BatchError):
+    """A row read differently from what was written (type `rounded`), or a figure written that breaks a
+    validation rule (type `rule`) or is an outlier (type `outlier`): never a refusal."""
+
+    rule: str | None = Field(default=None, description="type rule: the rule's code")
+    importance: Importance | None = Field(default=None, description="type rule")
+    status: Status | None = Field(default=None, description="type rule: violated or indeterminate")
+    algorithm: Algorithm | None = Field(default=None, description="type outlier")
+    lower_bound: Number | None = Field(default=None, description="type outlier")
+    upper_bound: Number | None = Field(default=None, description="type outlier")
+
+
 class BatchSummary(Schema):
     """What a batch did (or, in a dry run, would do); `errors` lists at most 1000 of `error_count`."""
 
@@ -51,9 +66,11 @@ class BatchSummary(Schema):
     dry_run: bool
     errors: list[BatchError]
     error_count: int
-    warnings: list[BatchError] = Field(
+    warnings: list[BatchWarning] = Field(
         description="what was read differently from what was written, row by row "
-        "(a workbook number rounded to 6 decimals); at most 1000"
+        "(a workbook number rounded to 6 decimals), and (v2) the validation rules the rows written "
+        "break and the outliers they are (told at the first row of the cell or department-year); "
+        "at most 1000"
     )
 
 

@@ -173,7 +173,10 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     """One query checks the token, resolves the path, checks the clerk's scope and reads the current
     row, locked; one reads the department-year's approval state and period, by the driver itself (on
     PostgreSQL after its shared advisory lock, in the same round trip: app.reporting.locks); on
-    PostgreSQL the revision and the update go as one statement."""
+    PostgreSQL the revision and the update go as one statement. Then the warnings
+    (app.quality.warnings): one query, sent by the driver itself, reads the cell's other years, the
+    indicator's bounds and whether a rule reads it; expert-hazards-found is an operand of a seed rule,
+    which four more judge (the rules, their operands, the figures, the department's code)."""
     engine, _ = served
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
@@ -202,6 +205,12 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
             if engine.dialect.name == "sqlite"
             else ["WITH revision AS (INSERT INTO observation_revision"]
         ),
+        # the warnings: the cell's other years, bounds and rules asked by the driver itself (unseen),
+        # then the seed rule reading expert-hazards-found judged
+        "SELECT validation_rule.",
+        "SELECT indicator.id, indicator.code",
+        "SELECT observation.department_id",
+        "SELECT department.id, department.code",
     ]
     assert len(sent) == len(steps), sent
     assert all(statement.startswith(step) for statement, step in zip(sent, steps, strict=True)), sent

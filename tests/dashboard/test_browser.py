@@ -646,3 +646,41 @@ def test_a_parent_of_more_than_a_hundred_is_asked_without_naming_them(public: Si
     names = [row[0] for row in cells(page, "#figures")]
     assert not any(name.startswith("办公室") for name in names)  # the offices lie under another bureau
     watch.assert_clean()
+
+
+QUALITY_YEAR = 2019
+
+
+def test_breaches_and_outliers_on_the_overview_and_the_department_page(public: Site, opener: Opener) -> None:
+    """A broken rule and an outlier written for 2019 (a year the seed leaves open) are listed on both
+    pages; another department's page lists neither."""
+    figures = [("expert-hazards-found", QUALITY_YEAR, "5"), ("expert-hazards-rectified", QUALITY_YEAR, "9")]
+    figures += [
+        ("expert-inspections", year, value)
+        for year, value in zip(range(2014, 2020), ("20", "22", "21", "19", "23", "400"), strict=True)
+    ]
+    with public.server.client() as client:
+        for indicator, year, value in figures:
+            r = client.put(
+                f"/api/v1/observations/{indicator}/emergency-management/{year}",
+                content=f'{{"value": {value}}}',
+                headers={**public.headers["commission"], "content-type": "application/json"},
+            )
+            assert r.status_code in (200, 201), r.text
+    breaches = public.api("/validation", year=QUALITY_YEAR)["items"]
+    outliers = public.api("/outliers", year=QUALITY_YEAR)["items"]
+    assert [b["rule"] for b in breaches] == ["hazards-rectified-le-found"]
+    assert [(o["indicator"], o["value"]) for o in outliers] == [("expert-inspections", 400)]
+    page, watch = opener(public)
+    for path in ("/dashboard/", "/dashboard/departments/emergency-management"):
+        visit(page, f"{public.url}{path}?year={QUALITY_YEAR}")
+        assert cells(page, "#validation") == [
+            ["hazards-rectified-le-found", "区应急管理局", ZH["status_violated"]]
+        ]
+        (row,) = cells(page, "#outliers")
+        assert row[:3] == ["expert-inspections", "区应急管理局", "400"]
+        assert row[3] == f"{outliers[0]['lower_bound']} – {outliers[0]['upper_bound']}"
+    visit(page, f"{public.url}/dashboard/departments/urban-management?year={QUALITY_YEAR}")
+    assert page.inner_text("#validation") == ZH["none_found"]
+    assert page.inner_text("#outliers") == ZH["none_found"]
+    watch.assert_clean()

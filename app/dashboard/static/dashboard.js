@@ -172,25 +172,8 @@
         if ("reported_rate" in s) rows.push([t("summary_reported_rate"), percent(s.reported_rate)]);
         return table(t("compliance_caption", { year }), [t("col_status"), t("col_count")], rows);
       }),
-      fill("validation", async () => {
-        if (!page.available.validation) return notAvailable();
-        const [{ names }, answer] = await Promise.all([depts, api("/validation", { year, limit: 100 })]);
-        if (!answer.items.length) return note(t("none_found"));
-        const rows = answer.items.map((v) => [v.rule, deptLink(v.department, names, year), badge("status", v.status)]);
-        return table(t("validation_heading"), [t("col_rule"), t("col_department"), t("col_status")], rows);
-      }),
-      fill("outliers", async () => {
-        if (!page.available.outliers) return notAvailable();
-        const [{ names }, answer] = await Promise.all([depts, api("/outliers", { year })]);
-        if (!answer.items.length) return note(t("none_found"));
-        const rows = answer.items.map((o) => [
-          el("a", { href: pageUrl("indicators", o.indicator) }, o.indicator),
-          deptLink(o.department, names, year),
-          String(o.value),
-          o.lower_bound === null ? "—" : o.lower_bound + " – " + o.upper_bound,
-        ]);
-        return table(t("outliers_heading"), [t("col_indicator"), t("col_department"), t("col_value"), t("col_bounds")], rows);
-      }),
+      fill("validation", breaches(depts, year)),
+      fill("outliers", outliers(depts, year)),
     ]);
   }
 
@@ -212,6 +195,28 @@
     select.replaceChildren(...options);
     select.disabled = options.length === 0;
   }
+
+  // The year's validation breaches and outliers; `department` narrows them to it and those below it.
+  const below = (query, department) => (department ? { ...query, department } : query);
+  const breaches = (depts, year, department) => async () => {
+    if (!page.available.validation) return notAvailable();
+    const [{ names }, answer] = await Promise.all([depts, api("/validation", below({ year, limit: 100 }, department))]);
+    if (!answer.items.length) return note(t("none_found"));
+    const rows = answer.items.map((v) => [v.rule, deptLink(v.department, names, year), badge("status", v.status)]);
+    return table(t("validation_heading"), [t("col_rule"), t("col_department"), t("col_status")], rows);
+  };
+  const outliers = (depts, year, department) => async () => {
+    if (!page.available.outliers) return notAvailable();
+    const [{ names }, answer] = await Promise.all([depts, api("/outliers", below({ year }, department))]);
+    if (!answer.items.length) return note(t("none_found"));
+    const rows = answer.items.map((o) => [
+      el("a", { href: pageUrl("indicators", o.indicator) }, o.indicator),
+      deptLink(o.department, names, year),
+      String(o.value),
+      o.lower_bound === null ? "—" : o.lower_bound + " – " + o.upper_bound,
+    ]);
+    return table(t("outliers_heading"), [t("col_indicator"), t("col_department"), t("col_value"), t("col_bounds")], rows);
+  };
 
   async function indicator() {
     const code = page.code;
@@ -378,7 +383,7 @@
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         heading.textContent = t("not_found", { code });
-        for (const id of ["assigned", "approval"]) fill(id, async () => note(t("not_found", { code })));
+        for (const id of ["assigned", "approval", "validation", "outliers"]) fill(id, async () => note(t("not_found", { code })));
         return;
       }
       throw error;
@@ -422,6 +427,8 @@
         result.append(table(t("assigned_caption", { year }), headers.map((h) => t(h)), rows));
         return result;
       }),
+      fill("validation", breaches(departments(), year, code)),
+      fill("outliers", outliers(departments(), year, code)),
       fill("approval", async () => {
         const approval = await approvalP;
         if (!approval) return notAvailable();

@@ -1,0 +1,118 @@
+"""The validation report: every rule judged for every department-year of a year, the breaches listed.
+
+One query reads the year's figures of every indicator the rules read; each department's figures are
+then judged by each rule in memory (app.quality.judge). `never_skip` rules judge every department in
+scope, the others only departments with a figure of one of their operands.
+"""
+
+import builtins
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, SmallInteger, String, column, select, table
+from sqlalchemy.orm import Session
+
+from app.core.db.types import ExactDecimal
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.quality import service
+from app.quality.columns import judge_all
+from app.quality.judge import Breach, Figure, Parsed, Status
+from app.quality.models import Importance, Missing
+
+# The figures, named as their table names them: quality lies below the observations whose writes
+# ask it for warnings (as app.reporting does for completeness).
+OBSERVATION = table(
+    "observation",
+    column("indicator_id", Integer),
+    column("department_id", Integer),
+    column("year", SmallInteger),
+    column("value", ExactDecimal()),
+    column("qualifier", String(16)),
+)
+COLUMNS = ("rule", "department", "year", "left_value", "operator", "right_value", "importance", "status")
+
+
+@dataclass
+class Report:
+    year: int
+    rules: int = 0
+    breaches: builtins.list[tuple[Breach, str]] = field(default_factory=builtins.list)  # with department
+
+    def counts(self) -> dict[str, int]:
+        violated = sum(1 for b, _ in self.breaches if b.status is Status.violated)
+        return {"rules": self.rules, "violated": violated, "indeterminate": len(self.breaches) - violated}
+
+
+def item(breach: Breach, department: str, year: int) -> dict[str, Any]:
+    rule = breach.rule
+    return {
+        "rule": rule.code,
+        "department": department,
+        "year": year,
+        "left_value": breach.left_value,
+        "operator": rule.operator,
+        "right_value": breach.right_value,
+        "importance": rule.importance,
+        "status": breach.status,
+    }
+
+
+def figures(
+    session: Session, *, year: int, indicator_ids: Mapping[int, str], department_ids: Iterable[int] | None
+) -> dict[int, dict[str, Figure]]:
+    """The year's figures of these indicators, by department id, then indicator code."""
+    if not indicator_ids:
+        return {}
+    o = OBSERVATION.c
+    query = select(o.department_id, o.indicator_id, o.value, o.qualifier).where(
+        o.year == year, o.indicator_id.in_(builtins.list(indicator_ids))
+    )
+    if department_ids is not None:
+        query = query.where(o.department_id.in_(builtins.list(department_ids)))
+    by_department: dict[int, dict[str, Figure]] = {}
+    for department_id, indicator_id, value, qualifier in session.execute(query):
+        by_department.setdefault(department_id, {})[indicator_ids[indicator_id]] = (value, qualifier)
+    return by_department
+
+
+def operand_ids(session: Session, rules: Iterable[Parsed]) -> dict[int, str]:
+    codes = {c for r in rules for c in r.operands}
+    if not codes:
+        return {}
+    return dict(session.execute(select(Indicator.id, Indicator.code).where(Indicator.code.in_(codes))).all())
+
+
+def evaluate(
+    session: Session, *, year: int, rules: builtins.list[Parsed], department_ids: set[int] | None
+) -> Report:
+    """Every breach of `rules` in `year` among `department_ids` (None: every department), in rule
+    then department code order."""
+    report = Report(year=year, rules=len(rules))
+    if not rules:
+        return report
+    found = figures(
+        session, year=year, indicator_ids=operand_ids(session, rules), department_ids=department_ids
+    )
+    codes_query = select(Department.id, Department.code)
+    if department_ids is not None:
+        codes_query = codes_query.where(Department.id.in_(builtins.list(department_ids)))
+    codes = dict(session.execute(codes_query).all())
+    order = sorted(codes, key=codes.__getitem__)
+    reporting = [d for d in order if d in found]
+    empty: dict[str, Figure] = {}
+    for rule in rules:
+        judged = order if rule.missing is Missing.never_skip else reporting
+        answers = judge_all(rule, [found.get(d, empty) for d in judged])
+        report.breaches += [(b, codes[d]) for b, d in zip(answers, judged, strict=True) if b is not None]
+    return report
+
+
+def breaches_of(
+    session: Session, *, department_id: int, year: int, importance: Iterable[Importance] = ()
+) -> builtins.list[dict[str, Any]]:
+    """The breaches of one department-year (the submission's check), as report items."""
+    rules = service.rules(session, importance=importance)
+    report = evaluate(session, year=year, rules=rules, department_ids={department_id})
+    return [item(b, d, year) for b, d in report.breaches]
