@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.auth.principal import Principal
 from app.core.config import Settings
 from app.core.problems import Forbidden, InvalidValue
-from app.exchange import dhis2
+from app.exchange import dhis2_read
 from app.exchange.schemas import ImportStrategy
 from app.observations.models import Qualifier
 from app.transfer import batch, bulk
@@ -33,11 +33,12 @@ PROPERTIES = {
 _RAW_AT = {"dataElement": 0, "period": 1, "orgUnit": 2, "value": 3, "comment": 4}
 
 
-def keep_what_dhis2_lacks(now: bulk.Current, row: Valid) -> Valid:
-    """A row for a stored figure: (key, row, i, d, y, value, qualifier, note, source) from the stored
-    (key, id, version, value, qualifier, note, source)."""
-    qualifier = now[4] if row[5] == now[3] else Qualifier.exact.value
-    return (*row[:6], qualifier, row[7], now[6])
+def keep_what_dhis2_lacks(now: bulk.Current, row: Valid) -> tuple[Any, ...]:
+    """A stored figure's (value, qualifier, note, source) as a data value for it means them: from the
+    stored (key, id, version, value, qualifier, note, source) and the row (key, row, i, d, y, value,
+    qualifier, note, source)."""
+    value = row[5]
+    return value, now[4] if value == now[3] else Qualifier.exact.value, row[7], now[6]
 
 
 STRATEGIES = {
@@ -54,15 +55,16 @@ def _as_text(raw: Any) -> str | None:
     return str(raw)
 
 
-def conflicts(errors: list[dict[str, Any]], raws: list[dhis2.Raw]) -> list[dict[str, Any]]:
+def conflicts(errors: list[dict[str, Any]], values: dhis2_read.ValueSet) -> list[dict[str, Any]]:
     """The batch's row errors as DHIS2's conflicts: one per (object, property, message), with the
-    indexes (from 0) of every data value it concerns."""
+    indexes (from 0) of every data value it concerns, in the order sent."""
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    raws = values.raws({error["row"] - 1 for error in errors})
     for error in errors:
         index = error["row"] - 1
         loc = error["loc"]
         prop = PROPERTIES.get(loc[0]) if loc else None
-        raw = raws[index] if 0 <= index < len(raws) else None
+        raw = raws.get(index)
         if prop is not None and raw is not None:
             obj = _as_text(raw[_RAW_AT[prop]])
         elif raw is not None:
@@ -81,20 +83,24 @@ def conflicts(errors: list[dict[str, Any]], raws: list[dhis2.Raw]) -> list[dict[
             }
         else:
             conflict["indexes"].append(index)
+    for conflict in merged.values():
+        conflict["indexes"].sort()  # a chunk's rows are stored in key order, and its locks found so
     return list(merged.values())
 
 
 def summary(
     counts: dict[str, Any],
-    raws: list[dhis2.Raw],
+    values: dhis2_read.ValueSet,
     *,
     failed: bool,
     options: dict[str, object],
     ignored: int,
     deleted: int,
 ) -> dict[str, Any]:
-    found = conflicts(counts["errors"], raws)
+    found = conflicts(counts["errors"], values)
     rejected = counts["rejected"]
+    # Failed: every data value was left as it was.
+    ignored = values.counted() if failed else ignored + rejected + counts["unchanged"] + counts["skipped"]
     if failed:
         status, description = "ERROR", "Import failed: nothing was written (the import is atomic)"
     elif found:
@@ -111,8 +117,7 @@ def summary(
         "importCount": {
             "imported": counts["created"],
             "updated": counts["updated"],
-            # Failed: every data value was left as it was.
-            "ignored": len(raws) if failed else ignored + rejected + counts["unchanged"] + counts["skipped"],
+            "ignored": ignored,
             "deleted": deleted,
         },
         "conflicts": found,
@@ -134,7 +139,7 @@ def run(
     """Import the body (`kind` json or csv); the summary, or a problem (422 atomic with conflicts, 403 a
     department out of scope) whose extension members are the summary."""
     sniff("json" if kind == "json" else "csv", body[:16])  # JSON sent as CSV, a workbook: 415
-    raws = dhis2.read_json(body) if kind == "json" else dhis2.read_csv(body)
+    values = dhis2_read.read(kind, body)
     options: dict[str, object] = {
         "dryRun": dry_run,
         "importStrategy": strategy.value,
@@ -144,7 +149,7 @@ def run(
     try:
         result = batch.run(
             session,
-            rows=dhis2.rows(raws, deleting=strategy is ImportStrategy.DELETE),
+            rows=values.rows(deleting=strategy is ImportStrategy.DELETE),
             actor=actor,
             dry_run=dry_run,
             atomic=atomic,
@@ -158,8 +163,8 @@ def run(
             raise
         # The summary under `response`, as DHIS2's own error answers carry it: the problem's `status`
         # stays the HTTP status.
-        answer = summary(exc.extra, raws, failed=True, options=options, ignored=0, deleted=0)
+        answer = summary(exc.extra, values, failed=True, options=options, ignored=0, deleted=0)
         raise type(exc)(exc.detail, extra={"response": answer}) from None
     return summary(
-        result.body(), raws, failed=False, options=options, ignored=result.ignored, deleted=result.deleted
+        result.body(), values, failed=False, options=options, ignored=result.ignored, deleted=result.deleted
     )

@@ -3,7 +3,7 @@
 Observation batches create and update (`UPSERT`, the batch's own fast path). An import may instead
 only create (rows for existing cells are ignored), only update (rows for new cells are ignored), or
 delete the cells it names; and a format that carries less than a figure (no qualifier, no source)
-passes `merge`, which makes a row for an existing cell out of what is stored and what it sends.
+passes `merge`, which makes an existing cell's new contents out of what is stored and what it sends.
 A deletion leaves a revision (action `delete`) as a one-cell DELETE does: nothing is ever lost.
 """
 
@@ -26,8 +26,9 @@ class Strategy:
     create: bool = True
     update: bool = True
     delete: bool = False
-    # (stored row, checked row) -> the row as the import means it for that existing cell
-    merge: Callable[[bulk.Current, Valid], Valid] | None = None
+    # (stored row, checked row) -> the cell as the import means it: its (*payload, note, source).
+    # A row that sends what is stored leaves the cell unchanged, whatever the merge keeps.
+    merge: Callable[[bulk.Current, Valid], tuple[Any, ...]] | None = None
 
 
 UPSERT = Strategy()
@@ -53,39 +54,53 @@ def plan(
     last: dict[int, int],
     table: bulk.CellTable,
 ) -> Plan:
-    """Classify rows against the stored cells (`current`, and the `last` version of deleted ones)."""
-    out = Plan([], {}, [], [], [])
-    payload_end = 3 + table.width
-    merge = strategy.merge
-    for row in valid:
-        key = row[0]
-        now = current.get(key)
-        if strategy.delete:
+    """Classify rows against the stored cells (`current`, and the `last` version of deleted ones).
+    The loops are the batch's own (app.transfer.batch): this runs once per row of an import."""
+    if strategy.delete:
+        out = Plan([], {}, [], [], [])
+        for row in valid:
+            now = current.get(row[0])
             if now is None:
                 out.ignored += 1  # nothing to delete
             else:
                 out.deleted.append((*now, *row[2:5]))
-            continue
+        return out
+    if strategy.create and not current and not last:
+        return Plan(valid, {}, [], [], [])  # cells never written before: the usual import of a new year
+    new: builtins.list[Valid] = []
+    versions: dict[int, int] = {}
+    changed: builtins.list[bulk.ChangedRow] = []
+    revisions: builtins.list[bulk.RevisionRow] = []
+    unchanged = ignored = 0
+    create, update, merge = strategy.create, strategy.update, strategy.merge
+    payload_end = 3 + table.width
+    for row in valid:
+        key = row[0]
+        now = current.get(key)
         if now is None:
-            if not strategy.create:
-                out.ignored += 1
+            if not create:
+                ignored += 1
                 continue
-            out.new.append(row)
+            new.append(row)
             if key in last:
-                out.versions[key] = last[key] + 1
+                versions[key] = last[key] + 1
             continue
-        if not strategy.update:
-            out.ignored += 1
+        if not update:
+            ignored += 1
+            continue
+        stored, tail = now[3:], row[5:]
+        if stored == tail:
+            unchanged += 1  # what is stored sent back, whatever a merge keeps
             continue
         if merge is not None:
-            row = merge(now, row)
-        if now[3:] == row[5:]:
-            out.unchanged += 1
-            continue
+            tail = merge(now, row)
+            if stored == tail:
+                unchanged += 1
+                continue
         version = now[2] + 1
-        out.changed.append((now[1], version, *row[5:]))
-        out.revisions.append((*row[2:5], version, "update", *now[3:payload_end], *row[5:]))
-    return out
+        changed.append((now[1], version, *tail))
+        revisions.append((*row[2:5], version, "update", *now[3:payload_end], *tail))
+    return Plan(new, versions, changed, revisions, [], unchanged, ignored)
 
 
 def unchanged(
@@ -93,13 +108,14 @@ def unchanged(
 ) -> set[int]:
     """The keys of rows that would leave their stored cell as it is: a locked department-year refuses
     changes, and an import that changes nothing there is no conflict (an export sent back)."""
-    if strategy.delete or strategy.merge is None or not strategy.update:
+    merge = strategy.merge
+    if strategy.delete or merge is None or not strategy.update:
         return set()
     current, _ = bulk.lookup(conn, [row[0] for row in rows], table)
     same = set()
     for row in rows:
         now = current.get(row[0])
-        if now is not None and now[3:] == strategy.merge(now, row)[5:]:
+        if now is not None and (now[3:] == row[5:] or now[3:] == merge(now, row)):
             same.add(row[0])
     return same
 

@@ -184,3 +184,49 @@ def test_locks_and_scope(session_client: TestClient, auth: Tokens, session: Sess
     assert body["response"]["conflicts"][0]["errorCode"] == "forbidden"
     assert _counts(session) == before
     problem(_post(session_client, auth, {"dataValues": [elsewhere]}, who="viewer"), 403)
+
+
+def test_a_body_that_is_no_data_value_set_names_each_wrong_field(
+    session_client: TestClient, auth: Tokens
+) -> None:
+    """Types as DHIS2 sends them, checked before any value is read: JSON's bool is no number."""
+    values = [
+        _value("free-seals", "zone", "2020", "1", followup=False, deleted=None, storedBy="x"),
+        {"dataElement": 7, "period": "2020", "value": True, "followup": "no", "what": 1},
+        "free-seals",
+        {"value": 1.5},
+    ]
+    body = problem(_post(session_client, auth, {"dataValues": values, "period": 2020}), 422)
+    assert [e["loc"] for e in body["errors"]] == [
+        ["body", "period"],
+        ["body", "dataValues", 1, "dataElement"],
+        ["body", "dataValues", 1, "value"],
+        ["body", "dataValues", 1, "followup"],
+        ["body", "dataValues", 1, "what"],
+        ["body", "dataValues", 2],
+        ["body", "dataValues", 3, "dataElement"],
+    ]
+
+
+def test_csv_as_dhis2_writes_it(
+    session_client: TestClient, auth: Tokens, session: Session, reopened_2021: None
+) -> None:
+    """By position, whatever the header says; short lines, quoted commas, blank lines, a BOM and
+    spaces around a period are read as DHIS2 reads them; a period that is no year is a conflict."""
+    body = (
+        "\ufeffde,pe,ou,coc,aoc,value,storedby,lastupdated,comment\r\n"
+        'free-seals, 2019 ,zone,,,12,,,"七, 八"\r\n'
+        ",,\r\n"
+        "legal-lectures,2019,zone,,,3\r\n"
+        "legal-lectures,２０１９,zone,,,3\r\n"
+    ).encode()
+    r = _post(session_client, auth, body, "?atomicMode=NONE")
+    assert r.status_code == 200, r.text
+    summary = r.json()
+    assert summary["importCount"] == {"imported": 2, "updated": 0, "ignored": 1, "deleted": 0}
+    assert [(c["object"], c["property"], c["indexes"]) for c in summary["conflicts"]] == [
+        ("２０１９", "period", [2])
+    ]
+    noted = stored(session, "free-seals", "zone", 2019)
+    assert noted is not None and (noted.value, noted.note) == (12, "七, 八")
+    problem(_post(session_client, auth, b"dataelement,period,orgunit,coc,aoc,value\n\xff\xfe\n"), 422)
