@@ -43,7 +43,8 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} STRESS_WRITERS=$${STRESS_WRITERS:-32} \
 	STRESS_WRITES=$${STRESS_WRITES:-100} STRESS_ROUNDS=$${STRESS_ROUNDS:-100} \
-	$(BIN)/pytest tests/test_fuzz.py tests/test_concurrency.py tests/test_faults.py -q
+	$(BIN)/pytest tests/test_fuzz.py tests/test_concurrency.py tests/test_faults.py tests/test_pooler.py \
+		tests/test_text_formats.py -q -rA
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
