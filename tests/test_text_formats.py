@@ -114,9 +114,56 @@ def department_xlsx(c: TestClient, h: dict[str, str], column: str) -> str | None
     return value
 
 
+# Targets: note, source.
+TARGET = f"/api/v1/targets/{INDICATOR}/{DEPARTMENT}/{YEAR}"
+
+
+def target_json(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    r = c.get(TARGET, headers=h)
+    assert r.status_code == 200, r.text
+    value: str | None = r.json()[column]
+    return value
+
+
+def target_csv(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    r = c.get("/api/v1/targets", params={"indicator": INDICATOR, "format": "csv"}, headers=h)
+    return _csv_row(r, "year", str(YEAR))[column]
+
+
+def target_xlsx(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    r = c.get("/api/v1/targets", params={"indicator": INDICATOR, "format": "xlsx"}, headers=h)
+    value: str | None = _sheet_row(r, "indicator", INDICATOR)[column]
+    return value
+
+
+# A figure's history: the reason of its latest version.
+def history_json(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    r = c.get(f"{CELL}/history", params={"limit": 1000}, headers=h)
+    assert r.status_code == 200, r.text
+    value: str | None = r.json()["items"][-1][column]
+    return value
+
+
+def history_csv(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    r = c.get(f"{CELL}/history", params={"format": "csv"}, headers=h)
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(bom_stripped(r), newline="")))
+    return rows[-1][column]
+
+
+def history_xlsx(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    r = c.get(f"{CELL}/history", params={"format": "xlsx"}, headers=h)
+    assert r.status_code == 200, r.text
+    header, *rows = load_workbook(io.BytesIO(r.content)).worksheets[0].iter_rows(values_only=True)
+    value: str | None = rows[-1][[str(name) for name in header].index(column)]  # type: ignore[assignment]
+    return value
+
+
 OBSERVATION_EXPORTERS: list[Exporter] = [observation_json, observation_csv, observation_xlsx]
 INDICATOR_EXPORTERS: list[Exporter] = [indicator_json, indicator_csv, indicator_xlsx]
 DEPARTMENT_EXPORTERS: list[Exporter] = [department_json, department_csv, department_xlsx]
+TARGET_EXPORTERS: list[Exporter] = [target_json, target_csv, target_xlsx]
+HISTORY_EXPORTERS: list[Exporter] = [history_json, history_csv, history_xlsx]
 
 
 @dataclass(frozen=True)
@@ -138,6 +185,24 @@ def _put_figure(column: str) -> Callable[[TestClient, Tokens, str], httpx.Respon
         return response
 
     return figure
+
+
+def _put_target(column: str) -> Callable[[TestClient, Tokens, str], httpx.Response]:
+    def target(c: TestClient, auth: Tokens, text: str) -> httpx.Response:
+        body = {"operator": "at_least", "value": 1, "note": "n", "source": "s", column: text}
+        response: httpx.Response = c.put(TARGET, json=body, headers=auth["commission"])
+        return response
+
+    return target
+
+
+def _reason(c: TestClient, auth: Tokens, text: str) -> httpx.Response:
+    response: httpx.Response = c.patch(
+        CELL,
+        json={"note": text[:1] + str(len(text)), "reason": text},  # a new version each time
+        headers={**auth["commission"], "content-type": "application/merge-patch+json"},
+    )
+    return response
 
 
 def _patch(path: str, column: str) -> Callable[[TestClient, Tokens, str], httpx.Response]:
@@ -168,6 +233,9 @@ FIELDS = [
     TextField(
         "description", 4000, 0, _patch(f"/api/v1/indicators/{INDICATOR}", "description"), INDICATOR_EXPORTERS
     ),
+    TextField("note", 2000, 0, _put_target("note"), TARGET_EXPORTERS),
+    TextField("source", 500, 0, _put_target("source"), TARGET_EXPORTERS),
+    TextField("reason", 500, 0, _reason, HISTORY_EXPORTERS),
     TextField("name", 200, 1, _patch(f"/api/v1/departments/{DEPARTMENT}", "name"), DEPARTMENT_EXPORTERS),
     TextField(
         "name_en", 200, 0, _patch(f"/api/v1/departments/{DEPARTMENT}", "name_en"), DEPARTMENT_EXPORTERS
@@ -225,7 +293,7 @@ def _accepted(field: TextField, text: str) -> bool:
 
 @pytest.fixture
 def text_cell(session_client: TestClient, auth: Tokens) -> None:
-    """An indicator of its own, assigned to the zone, with one figure."""
+    """An indicator of its own, assigned to the zone, with one figure and one target."""
     body = {"code": INDICATOR, "name": "文本", "value_type": "amount"}
     assert session_client.post("/api/v1/indicators", json=body, headers=auth["admin"]).status_code == 201
     assignment = {"from_year": YEAR}
@@ -234,6 +302,8 @@ def text_cell(session_client: TestClient, auth: Tokens) -> None:
     )
     assert r.status_code == 201, r.text
     assert session_client.put(CELL, json={"value": 1}, headers=auth["commission"]).status_code == 201
+    target = {"operator": "at_least", "value": 1}
+    assert session_client.put(TARGET, json=target, headers=auth["commission"]).status_code == 201
 
 
 @pytest.mark.parametrize("field", FIELDS, ids=str)
