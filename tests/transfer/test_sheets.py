@@ -50,9 +50,12 @@ def saved(made: Workbook, results: dict[str, str] | None = None) -> bytes:
             data = source.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
                 for formula, result in results.items():
-                    data = data.replace(
-                        f"<f>{formula}</f><v />".encode(), f"<f>{formula}</f><v>{result}</v>".encode()
-                    )
+                    # an empty <v> as openpyxl writes it: `<v />` (the standard library's XML
+                    # writer) or `<v></v>` (lxml's)
+                    for empty in ("<v />", "<v></v>", "<v/>"):
+                        data = data.replace(
+                            f"<f>{formula}</f>{empty}".encode(), f"<f>{formula}</f><v>{result}</v>".encode()
+                        )
             target.writestr(item, data)
     return patched.getvalue()
 
