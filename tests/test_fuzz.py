@@ -24,7 +24,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.generation.meta import StatefulPhaseData
 from schemathesis.generation.modes import GenerationMode
 from sqlalchemy.orm import Session
 
@@ -243,13 +242,15 @@ def test_stateful(
         def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
             return {"headers": headers}
 
+        def step(self, input: Any) -> Any:
+            # A call whose parameters a link filled from an earlier answer.
+            self.linked = input.transition is not None and bool(input.applied_parameters)
+            return super().step(input)
+
         def validate_response(
             self, response: Any, case: schemathesis.Case[Any], additional_checks: Any = None, **kwargs: Any
         ) -> None:
-            # A call whose parameters a link filled from an earlier answer.
-            data = case.meta.phase.data if case.meta is not None else None
-            linked = isinstance(data, StatefulPhaseData) and data.location
-            _record(backend, case, response.status_code, linked=bool(linked))
+            _record(backend, case, response.status_code, linked=self.linked)
             case.validate_response(response, excluded_checks=_excluded(case))
 
     Workflow.run(
