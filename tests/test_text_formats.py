@@ -9,6 +9,7 @@ TEXT_EXAMPLES examples a field (8 here, and the hard cases of KEY; `make fuzz` r
 
 import csv
 import io
+import itertools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -196,10 +197,13 @@ def _put_target(column: str) -> Callable[[TestClient, Tokens, str], httpx.Respon
     return target
 
 
+_VERSIONS = itertools.count()
+
+
 def _reason(c: TestClient, auth: Tokens, text: str) -> httpx.Response:
     response: httpx.Response = c.patch(
         CELL,
-        json={"note": text[:1] + str(len(text)), "reason": text},  # a new version each time
+        json={"note": f"版本 {next(_VERSIONS)}", "reason": text},  # a new version each time
         headers={**auth["commission"], "content-type": "application/merge-patch+json"},
     )
     return response
