@@ -44,12 +44,14 @@ bench: $(STAMP)
 screenshots: $(STAMP)
 	INDICATORS_SCREENSHOTS=docs $(BIN)/pytest tests/dashboard/test_browser.py -q -k sqlite
 
-# The long run: 500 schemathesis examples per operation, and the concurrency and fault tests with
-# 32 writers x 100 writes, 100 If-Match rounds.
+# The long run: 500 schemathesis examples per operation (as admin and as a clerk) and 500 stateful
+# scenarios, 200 texts per field through every format, and the concurrency, fault and pooler tests
+# with 32 writers x 100 writes, 100 If-Match rounds. Figures: docs/robustness.md.
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} STRESS_WRITERS=$${STRESS_WRITERS:-32} \
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} TEXT_EXAMPLES=$${TEXT_EXAMPLES:-200} STRESS_WRITERS=$${STRESS_WRITERS:-32} \
 	STRESS_WRITES=$${STRESS_WRITES:-100} STRESS_ROUNDS=$${STRESS_ROUNDS:-100} \
-	$(BIN)/pytest tests/test_fuzz.py tests/test_concurrency.py tests/test_faults.py -q
+	$(BIN)/pytest tests/test_fuzz.py tests/test_concurrency.py tests/test_faults.py tests/test_pooler.py \
+		tests/test_text_formats.py -q -rA
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

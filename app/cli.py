@@ -9,6 +9,8 @@ import typer
 from sqlalchemy.orm import Session
 
 import app.models  # noqa: F401  (every table known: a token's row names a department by foreign key)
+from app.audit import service as audit
+from app.audit.models import AuditAction
 from app.auth import tokens
 from app.auth.models import Role
 from app.auth.principal import Principal
@@ -117,6 +119,7 @@ def token_create(
     try:
         with _session() as session, session.begin():
             _, secret = tokens.create(session, data=data, actor="cli")
+            audit.record(session, actor="cli", action=AuditAction.token_create, target=name, detail=data)
     except Problem as exc:
         _fail(exc.detail)
     sys.stdout.write(secret + "\n")
@@ -163,6 +166,7 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name")]) 
     try:
         with _session() as session, session.begin():
             tokens.revoke(session, name=name)
+            audit.record(session, actor="cli", action=AuditAction.token_revoke, target=name)
     except Problem as exc:
         _fail(exc.detail)
     typer.echo(f"token {name!r} revoked", err=True)

@@ -2,11 +2,13 @@
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app import openapi
 from app.analytics.router import router as analytics_router
-from app.auth.dependencies import refusal_first
+from app.audit.router import routes as audit_routes
+from app.auth.dependencies import refusal_first, require
+from app.auth.models import Role
 from app.auth.router import router as tokens_router
 from app.auth.router import whoami_router
 from app.core import cors, problem_pages, problems
@@ -53,6 +55,7 @@ TAGS = (
     "reporting",
     "quality",
     "tokens",
+    "audit",
 )
 
 
@@ -90,6 +93,7 @@ def create_app() -> FastAPI:
         quality_router,
         tokens_router,
         whoami_router,
+        audit_routes(admin=Depends(require(Role.admin))),
     ):
         app.include_router(router)
     install_docs(app)

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from app.audit.models import AuditEvent
 from app.auth.models import ApiToken
 from app.core.db.types import Base
 from app.departments.models import Department
@@ -16,6 +17,7 @@ __all__ = [
     "Approval",
     "ApprovalAction",
     "Assignment",
+    "AuditEvent",
     "Department",
     "Indicator",
     "Observation",

@@ -194,6 +194,75 @@ def _drop_unused_schemas(schema: dict[str, Any]) -> None:
             del components[name]
 
 
+# Links from what an answer names to the operations that read, change or remove it (OpenAPI links):
+# clients and stateful fuzzers (schemathesis) follow them from a create to its read.
+_BODY = "$response.body#/"
+_CELL = {"indicator": _BODY + "indicator", "department": _BODY + "department", "year": _BODY + "year"}
+_PAIR = {"indicator": _BODY + "indicator", "department": _BODY + "department"}
+_RW = ("get", "patch", "delete")
+_OBSERVATION = "/api/v1/observations/{indicator}/{department}/{year}"
+_TARGET = "/api/v1/targets/{indicator}/{department}/{year}"
+_ASSIGNMENT = "/api/v1/assignments/{indicator}/{department}"
+_APPROVAL = {"department": _BODY + "department", "year": _BODY + "year"}
+LINKS: list[tuple[str, str, tuple[str, ...], dict[str, str]]] = [
+    ("post /api/v1/departments", "/api/v1/departments/{code}", _RW, {"code": _BODY + "code"}),
+    ("post /api/v1/indicators", "/api/v1/indicators/{code}", _RW, {"code": _BODY + "code"}),
+    (
+        "put /api/v1/observations/{indicator}/{department}/{year}",
+        "/api/v1/observations/{indicator}/{department}/{year}",
+        _RW,
+        _CELL,
+    ),
+    (
+        "put /api/v1/observations/{indicator}/{department}/{year}",
+        "/api/v1/observations/{indicator}/{department}/{year}/history",
+        ("get",),
+        _CELL,
+    ),
+    (
+        "put /api/v1/targets/{indicator}/{department}/{year}",
+        "/api/v1/targets/{indicator}/{department}/{year}",
+        _RW,
+        _CELL,
+    ),
+    (
+        "put /api/v1/assignments/{indicator}/{department}",
+        "/api/v1/assignments/{indicator}/{department}",
+        ("get", "delete"),
+        _PAIR,
+    ),
+    ("put /api/v1/periods/{year}", "/api/v1/periods/{year}", ("get", "delete"), {"year": _BODY + "year"}),
+    (
+        "post /api/v1/approvals/{department}/{year}/{action}",
+        "/api/v1/approvals/{department}/{year}",
+        ("get",),
+        {"department": _BODY + "department", "year": _BODY + "year"},
+    ),
+    ("post /api/v1/tokens", "/api/v1/tokens/{name}", ("delete",), {"name": _BODY + "name"}),
+]
+
+
+def _link(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for source, target, methods, parameters in LINKS:
+        method, path = source.split(" ", 1)
+        op = paths.get(path, {}).get(method)
+        if op is None:
+            continue
+        for status, answer in op["responses"].items():
+            if not status.startswith("2") or "content" not in answer:
+                continue
+            for target_method in methods:
+                target_op = paths.get(target, {}).get(target_method)
+                if target_op is None:
+                    continue
+                name = target_op["operationId"].split("_api_v1")[0].title().replace("_", "")
+                answer.setdefault("links", {})[name] = {
+                    "operationId": target_op["operationId"],
+                    "parameters": parameters,
+                }
+
+
 def document(app: FastAPI, schema: dict[str, Any], *, public_read: bool = False) -> dict[str, Any]:
     """Rewrite FastAPI's generated document in place: problems, auth, conditional requests."""
     components = schema.setdefault("components", {})
@@ -212,6 +281,7 @@ def document(app: FastAPI, schema: dict[str, Any], *, public_read: bool = False)
             if op is not None:
                 _document_operation(route, path, method, op, public_read)
     _drop_unused_schemas(schema)
+    _link(schema)
     return schema
 
 

@@ -29,6 +29,7 @@ from seed.loader import load  # noqa: E402
 from tests.browsers import CHROMIUM, chromium_problem  # noqa: E402
 from tests.databases import IN_CI, POSTGRES_URL, fresh_database, postgres_problem  # noqa: E402
 from tests.helpers import TOKEN_SPECS, Tokens  # noqa: E402
+from tests.pooler import PGBOUNCER, pgbouncer_problem  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -47,6 +48,12 @@ def pytest_report_header() -> list[str]:
     else:
         verdict = "CI=true: browser tests will FAIL" if IN_CI else "browser tests will be SKIPPED"
         lines += [f"Chromium: {browser}", f"*** {verdict} ***"]
+    pooler = pgbouncer_problem()
+    if pooler is None:
+        lines.append(f"PgBouncer: {PGBOUNCER}; two instances through a transaction-mode pooler are tested")
+    else:
+        verdict = "CI=true: pooler tests will FAIL" if IN_CI else "pooler tests will be SKIPPED"
+        lines += [f"PgBouncer: {pooler}", f"*** {verdict} ***"]
     return lines
 
 

@@ -311,9 +311,11 @@ def test_tokens_expiry_and_last_use_are_carried_and_an_older_dump_restores(
             )
 
 
+# The tables added since 0006 (the reporting cycle in 0009, rules in 0011, the audit log in 0012).
 NEW_IN_0009 = {"assignment", "period", "period_exception", "approval", "approval_action"}
 NEW_IN_0011 = {"validation_rule", "validation_rule_operand"}
-NEW_TABLES = NEW_IN_0009 | NEW_IN_0011  # the tables a dump of schema 0006 lacks
+NEW_IN_0012 = {"audit_event"}
+NEW_TABLES = NEW_IN_0009 | NEW_IN_0011 | NEW_IN_0012  # the tables a dump of schema 0006 lacks
 # The columns migrations 0007 (reasons) and 0008 (token expiry and last use) added.
 NEW_COLUMNS = {
     "observation_revision": {"reason"},
@@ -374,3 +376,85 @@ def test_a_dump_made_before_reasons_and_the_reporting_tables_still_restores(
         assert (
             connection.scalar(text("SELECT count(*) FROM observation_revision WHERE reason IS NOT NULL")) == 0
         )
+
+
+V1_DUMP = Path(__file__).resolve().parent / "data" / "v1-dump.jsonl.gz"
+
+
+def _tables(path: Path) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """A dump's tables: their columns and rows, as the file holds them."""
+    tables: dict[str, tuple[list[str], list[list[Any]]]] = {}
+    current = ""
+    for line in gzip.decompress(path.read_bytes()).splitlines()[1:]:
+        item = json.loads(line)
+        if isinstance(item, dict) and "table" in item:
+            current = item["table"]
+            tables[current] = (item["columns"], [])
+        elif isinstance(item, list):
+            tables[current][1].append(item)
+    return tables
+
+
+def test_a_dump_made_by_version_1_restores_into_version_2_with_everything_in_it(
+    fresh: Engine, tmp_path: Path
+) -> None:
+    """tests/data/v1-dump.jsonl.gz, made by the version-1 code (tests/data/README.md), restores into
+    the current schema: every row of every table it holds is there, column for column (dumped again,
+    the new columns aside); the new columns and tables are empty; and the API serves its figures,
+    versions, targets and tokens."""
+    assert backup.read_header(V1_DUMP)["schema"] == "0006"
+    old = _tables(V1_DUMP)
+    backup.restore(fresh, V1_DUMP)
+    again = tmp_path / "again.jsonl.gz"
+    backup.dump(fresh, again)
+    new = _tables(again)
+    for table, (columns, rows) in old.items():
+        new_columns, new_rows = new[table]
+        positions = [new_columns.index(c) for c in columns]
+        assert [[row[i] for i in positions] for row in new_rows] == rows, table
+        added = [i for i, c in enumerate(new_columns) if c not in columns]
+        assert all(row[i] is None for row in new_rows for i in added), table
+    assert all(not new[t][1] for t in NEW_TABLES if t in new)
+    with fresh.connect() as connection:
+        assert (
+            backup.schema_revision(connection)
+            == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+        )
+    with Session(fresh) as session, session.begin():
+        assert [
+            (t.name, t.revoked_at is not None)
+            for t in session.scalars(select(ApiToken).order_by(ApiToken.name))
+        ] == [
+            ("clerk-zone", False),
+            ("office-admin", False),
+            ("retired", True),
+        ]
+        _, secret = tokens.create(session, data=TokenCreate(name="v2", role=Role.admin), actor="test")
+    app = create_app()
+    app.dependency_overrides[get_engine] = lambda: fresh
+    app.dependency_overrides[get_session] = _session_on(fresh)
+    try:
+        with TestClient(app) as client:
+            h = {"Authorization": f"Bearer {secret}"}
+            figure = client.get("/api/v1/observations/free-seals/zone/2020", headers=h).json()
+            assert (figure["value"], figure["qualifier"], figure["version"]) == (7, "at_least", 5)
+            history = client.get("/api/v1/observations/free-seals/zone/2020/history", headers=h).json()[
+                "items"
+            ]
+            assert [v["value_after"] for v in history] == [1584, 1590, 123456789012345678, None, 7]
+            target = client.get("/api/v1/targets/free-seals/zone/2022", headers=h).json()
+            assert (target["operator"], target["value"], target["version"]) == ("at_least", 12, 2)
+            seeded = client.get("/api/v1/observations/deadline-compression/zone/2021", headers=h).json()
+            assert (seeded["value"], seeded["qualifier"]) == (75, "at_least")
+    finally:
+        app.dependency_overrides.clear()
+
+
+def _session_on(engine: Engine) -> Any:
+    factory = sessionmaker(engine, expire_on_commit=False)
+
+    def session() -> Iterator[Session]:
+        with factory() as s, s.begin():
+            yield s
+
+    return session

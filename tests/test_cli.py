@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from app.audit.models import AuditEvent
 from app.auth.models import ApiToken
 from app.cli import cli
 from app.core.config import get_settings
@@ -246,6 +247,17 @@ def test_token_create_with_an_expiry_and_token_list(cli_db: Engine) -> None:
         set(t) >= {"name", "role", "department", "created_at", "expires_at", "last_used_at"} for t in listed
     )
     assert all(key not in t for t in listed for key in ("token", "token_hash"))
+    # The command line's token actions are in the audit log, as the API's are.
+    with Session(cli_db) as session:
+        events = session.execute(
+            select(AuditEvent.actor, AuditEvent.action, AuditEvent.target).order_by(AuditEvent.id)
+        ).all()
+    assert [tuple(e) for e in events] == [
+        ("cli", "token.create", "brief"),
+        ("cli", "token.create", "clerk-zone"),
+        ("cli", "token.create", "old"),
+        ("cli", "token.revoke", "old"),
+    ]
 
 
 SERVE = [sys.executable, "-c", "from app.cli import main; main()", "serve"]

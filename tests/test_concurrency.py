@@ -7,6 +7,7 @@ STRESS_WRITERS, STRESS_WRITES and STRESS_ROUNDS scale it up (`make fuzz` runs th
 import itertools
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -249,3 +250,133 @@ def _race_an_approval(live: Live, department: str, year: int) -> None:
         assert all(h.changed_at <= approved for h in history), (written, approved_at)
         if history:
             assert current is not None and current.version == history[-1].version
+
+
+def _write(
+    client: httpx.Client, department: str, year: int, value: Decimal, batch: bool
+) -> tuple[int, str | None]:
+    """One figure written by PUT or as a batch of one row: the status, and the type of refusal
+    (`locked`, `period-closed`) when it was one."""
+    if batch:
+        row = f'"indicator": "{INDICATOR}", "department": "{department}", "year": {year}, "value": {value}'
+        r = client.post(
+            "/api/v1/observations",
+            content=f'{{"observations": [{{{row}}}]}}',
+            headers={"content-type": "application/json"},
+        )
+        if r.status_code == 422:
+            return r.status_code, r.json()["errors"][0]["type"]
+        return r.status_code, None
+    r = put(client, f"{BASE}/{department}/{year}", value)
+    if r.status_code == 409:
+        return r.status_code, r.json()["type"].rsplit("/", 1)[-1]
+    return r.status_code, None
+
+
+def test_writes_racing_a_reopen_are_refused_before_it_and_kept_after_it(live: Live) -> None:
+    """Writers (PUT and batch) keep writing an approved department-year while the commission reopens
+    it: each is refused `locked` until the reopen, then accepted; every accepted write is in the
+    history and nothing else is, and none was answered before the reopen was sent. (A write's time
+    is stamped before its lock check, so stamps cannot order it against the reopen: answers do.)"""
+    for round_ in range(min(ROUNDS, 4)):
+        _race_a_reopen(live, "emergency-management", 1990 + round_)
+
+
+def _race_a_reopen(live: Live, department: str, year: int) -> None:
+    with live.server.client(headers=live.headers["commission"]) as client:
+        body = {"allow_missing": True, "reason": "并发测试"}
+        assert client.post(f"/api/v1/approvals/{department}/{year}/approve", json=body).status_code == 200
+    accepted: list[Decimal] = []
+    answered: list[float] = []
+    reopen_sent = [float("inf")]
+    statuses: Counter[tuple[int, str | None]] = Counter()
+    lock = threading.Lock()
+    started = threading.Barrier(RACERS + 1)
+
+    def writer(n: int) -> None:
+        with live.server.client(headers=live.headers["commission"]) as client:
+            started.wait()
+            after = 0
+            for i in range(400):
+                value = Decimal(f"{n * 1000 + i}.75")
+                status, refusal = _write(client, department, year, value, batch=bool(n % 2))
+                with lock:
+                    statuses[(status, refusal)] += 1
+                    if status in (200, 201):
+                        accepted.append(value)
+                        answered.append(time.monotonic())
+                if status in (200, 201):
+                    after += 1
+                    if after == 5:
+                        return
+                else:
+                    assert refusal == "locked", (status, refusal)
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        futures = [pool.submit(writer, n) for n in range(RACERS)]
+        started.wait()
+        with live.server.client(headers=live.headers["commission"]) as client:
+            reopen_sent[0] = time.monotonic()
+            r = client.post(f"/api/v1/approvals/{department}/{year}/reopen", json={"reason": "更正"})
+            assert r.status_code == 200, r.text
+        for future in futures:
+            future.result()
+    assert {s for s, _ in statuses} <= {200, 201, 409, 422}, statuses
+    assert len(accepted) == RACERS * 5
+    assert min(answered) > reopen_sent[0], "a write was accepted while it was approved"
+    with Session(live.engine) as session:
+        history = revisions(session, INDICATOR, department, year)
+    assert sorted(h.value_after or Decimal(-1) for h in history) == sorted(accepted)
+    refused = sum(count for (status, _), count in statuses.items() if status not in (200, 201))
+    print(f"reopen race {year}: {sum(statuses.values())} writes, {len(accepted)} kept, {refused} refused")
+
+
+def test_clerks_writing_while_the_period_closes_are_refused_once_it_has(live: Live) -> None:
+    """A department's clerk writes (PUT and batch) while the commission closes the year's period: every
+    write sent after the close has answered is 409 `period-closed` (422 naming it in a batch), every
+    accepted one is in the history, and nothing else is."""
+    for round_ in range(min(ROUNDS, 4)):
+        _race_a_closing(live, "emergency-management", 1980 + round_)
+
+
+def _race_a_closing(live: Live, department: str, year: int) -> None:
+    with live.server.client(headers=live.headers["commission"]) as client:
+        period = {"opens": "2000-01-01", "closes": "2099-12-31"}
+        assert client.put(f"/api/v1/periods/{year}", json=period).status_code in (200, 201)
+    accepted: list[Decimal] = []
+    sent_after_close: list[tuple[int, str | None]] = []
+    closed = threading.Event()
+    lock = threading.Lock()
+    started = threading.Barrier(RACERS + 1)
+
+    def writer(n: int) -> None:
+        with live.server.client(headers=live.headers["clerk-em"]) as client:
+            started.wait()
+            for i in range(400):
+                after = closed.is_set()
+                value = Decimal(f"{n * 1000 + i}.125")
+                status, refusal = _write(client, department, year, value, batch=bool(n % 2))
+                with lock:
+                    if after:
+                        sent_after_close.append((status, refusal))
+                    if status in (200, 201):
+                        accepted.append(value)
+                if status not in (200, 201):
+                    assert refusal == "period-closed", (status, refusal)
+                    if after:
+                        return
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        futures = [pool.submit(writer, n) for n in range(RACERS)]
+        started.wait()
+        with live.server.client(headers=live.headers["commission"]) as client:
+            shut = {"opens": "2000-01-01", "closes": "2000-01-31"}
+            assert client.put(f"/api/v1/periods/{year}", json=shut).status_code == 200
+        closed.set()
+        for future in futures:
+            future.result()
+    assert sent_after_close and all(s in (409, 422) for s, _ in sent_after_close), sent_after_close
+    with Session(live.engine) as session:
+        history = revisions(session, INDICATOR, department, year)
+    assert sorted(h.value_after or Decimal(-1) for h in history) == sorted(accepted)
+    print(f"period race {year}: {len(accepted)} writes kept, {len(sent_after_close)} refused after the close")

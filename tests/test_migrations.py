@@ -340,3 +340,30 @@ def test_0011_validation_rules_up_and_down_with_data(fresh: Engine) -> None:
     migrate.upgrade(fresh)
     with fresh.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM validation_rule")).scalar_one() == 0
+
+
+def test_0012_audit_log_up_and_down_keeps_the_version_1_data(fresh: Engine) -> None:
+    """Migration 0012 adds the audit log beside figures and tokens already there; taken back down it
+    drops only its own table, and the figures stay."""
+    migrate.upgrade(fresh, "0011")
+    indicator, department = _referenced(fresh)
+    with fresh.begin() as connection:
+        connection.execute(
+            text(_INSERT.format(rows=_ROW.format(indicator=indicator, department=department, year=2021)))
+        )
+    migrate.upgrade(fresh, "0012")
+    with fresh.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO audit_event (at, actor, action, target, detail, address) "
+                "VALUES ('2026-12-05 00:00:00', 'admin', 'indicator.delete', 'gone', NULL, '10.0.0.1')"
+            )
+        )
+    migrate.downgrade(fresh, "0011")
+    assert "audit_event" not in set(inspect(fresh).get_table_names())
+    with fresh.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM observation")).scalar_one() == 1
+    migrate.upgrade(fresh)
+    with fresh.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 0
+        assert connection.execute(text("SELECT count(*) FROM observation")).scalar_one() == 1

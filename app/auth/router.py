@@ -1,6 +1,8 @@
 from fastapi import Query, Request
 from starlette.responses import Response
 
+from app.audit.http import record
+from app.audit.models import AuditAction
 from app.auth import tokens as service
 from app.auth.dependencies import Admin, SessionDep, bearer
 from app.auth.schemas import TokenCreate, TokenCreated, TokenRead, WhoAmI
@@ -19,9 +21,10 @@ whoami_router = api_router("", "tokens")
     response_model=TokenCreated,
     responses={409: {"description": "A live token with that name exists"}},
 )
-def create_token(data: TokenCreate, session: SessionDep, actor: Admin) -> Response:
+def create_token(data: TokenCreate, request: Request, session: SessionDep, actor: Admin) -> Response:
     """Create a token; its secret is in this answer only and is never shown again."""
     token, secret = service.create(session, data=data, actor=actor.name)
+    record(request, session, actor=actor.name, action=AuditAction.token_create, target=data.name, detail=data)
     read = service.read(token, data.department)
     body = TokenCreated(**read.model_dump(), token=secret)
     return json_response(body, status_code=201, headers={"Cache-Control": "no-store"})
@@ -34,9 +37,10 @@ def list_tokens(session: SessionDep, _: Admin, include_revoked: bool = Query(def
 
 
 @router.delete("/{name}", status_code=204)
-def revoke_token(name: str, session: SessionDep, _: Admin) -> Response:
+def revoke_token(name: str, request: Request, session: SessionDep, actor: Admin) -> Response:
     """Revoke a live token: its next request gets 401."""
     service.revoke(session, name=name)
+    record(request, session, actor=actor.name, action=AuditAction.token_revoke, target=name)
     return Response(status_code=204)
 
 

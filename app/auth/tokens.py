@@ -13,6 +13,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from app.audit import service as audit
+from app.audit.models import AuditAction
 from app.auth.models import DEPARTMENT, ApiToken, Role
 from app.auth.principal import Principal
 from app.auth.schemas import TokenCreate, TokenRead, WhoAmI
@@ -278,5 +280,7 @@ def ensure_admin(session: Session) -> str | None:
     while find_live(session, name) is not None:
         n += 1
         name = f"admin-{n}"
-    _, secret = create(session, data=TokenCreate(name=name, role=Role.admin), actor="system")
+    data = TokenCreate(name=name, role=Role.admin)
+    _, secret = create(session, data=data, actor="system")
+    audit.record(session, actor="system", action=AuditAction.token_create, target=name, detail=data)
     return secret

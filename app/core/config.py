@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     # fastest: threads beyond that only fight over the GIL (BENCHMARKS.md). A request holds
     # at most two connections, so keep 2 x this within db_pool_size + db_max_overflow.
     db_concurrency: int = Field(default=2, ge=1)
+    # PostgreSQL: psycopg prepares a statement on the server once a connection has run it this many
+    # times (psycopg's default, 5), which saves parsing it again. Behind a pooler in transaction
+    # mode (PgBouncer before 1.21, or without max_prepared_statements) the next transaction may run
+    # on another server connection, where that statement was never prepared: set `none` there, and
+    # every statement is sent whole (README, "Several instances").
+    db_prepare_threshold: int | None = Field(default=5, ge=0)
     log_level: str = "info"
     # uvicorn's line per request; off where a proxy in front logs requests already.
     access_log: bool = True
@@ -51,6 +57,13 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return _split(self.cors_origins)
+
+    @field_validator("db_prepare_threshold", mode="before")
+    @classmethod
+    def _never(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "off", "never"):
+            return None
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -3,14 +3,35 @@
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from app.core.text import CONTROL_PATTERN
 
 YEAR_MIN, YEAR_MAX = 1900, 2100
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
-Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)]
+
+
+def whole_number(value: object) -> object:
+    """A JSON number with nothing after the point (`2021.0`) as the integer it is: JSON Schema's
+    `integer` admits it, so a client generated from the document may send it. Booleans and text
+    stay refused (the fields are strict)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True), BeforeValidator(whole_number)]
 # Free text (names, descriptions, units, notes, sources, reasons): no control character but tab and
 # line breaks (app.core.text), so that every text held can be written into CSV and a workbook. The
 # pattern is in the OpenAPI; a refusal is a 422 naming the field (type string_pattern_mismatch).

@@ -37,22 +37,27 @@ class DecimalJSONRequest(Request):
             if b"\\u0000" in body:  # JSON holds a NUL only escaped; PostgreSQL cannot store one
                 where = nul_path(document)
                 if where is not None:
-                    raise json.JSONDecodeError(
-                        f"the text at {where or 'the top'} holds a NUL character (\\u0000)",
-                        "",
-                        body.find(b"\\u0000"),
-                    )
+                    raise NulInJSON(where, body.find(b"\\u0000"))
             self._json = document
         return self._json
 
 
-def nul_path(value: Any, path: str = "") -> str | None:
-    """Where in a parsed JSON document a text holds a NUL character, or None."""
+class NulInJSON(json.JSONDecodeError):
+    """A JSON text holding a NUL character, and where: the route names that field (DecimalRoute)."""
+
+    def __init__(self, where: tuple[str | int, ...], position: int) -> None:
+        shown = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
+        super().__init__(f"the text at {shown or 'the top'} holds a NUL character (\\u0000)", "", position)
+        self.where = where
+
+
+def nul_path(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where in a parsed JSON document a text holds a NUL character (keys and indexes), or None."""
     if isinstance(value, str):
         return path if "\x00" in value else None
     if isinstance(value, dict):
         for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
+            here = (*path, str(key))
             if "\x00" in key:
                 return here
             found = nul_path(item, here)
@@ -60,7 +65,7 @@ def nul_path(value: Any, path: str = "") -> str | None:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = nul_path(item, f"{path}[{index}]")
+            found = nul_path(item, (*path, index))
             if found is not None:
                 return found
     return None
@@ -161,7 +166,23 @@ class DecimalRoute(APIRoute):
                         for name in dict.fromkeys(unknown)
                     ]
                 )
-            return await handler(DecimalJSONRequest(request.scope, request.receive))
+            try:
+                return await handler(DecimalJSONRequest(request.scope, request.receive))
+            except RequestValidationError as exc:
+                # FastAPI names a JSON decoding error by its position in the body; a NUL in a text
+                # is named by its field, as any other refused text is.
+                if isinstance(exc.__cause__, NulInJSON):
+                    where = exc.__cause__.where
+                    raise RequestValidationError(
+                        [
+                            {
+                                "type": "string_nul",
+                                "loc": ("body", *where),
+                                "msg": "must not hold a NUL character",
+                            }
+                        ]
+                    ) from None
+                raise
 
         return route_handler
 

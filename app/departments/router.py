@@ -1,6 +1,8 @@
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.audit.http import record
+from app.audit.models import AuditAction
 from app.auth.dependencies import Admin, SessionDep, Viewer
 from app.core.fields import Code
 from app.core.http import json_etag
@@ -38,9 +40,19 @@ def list_departments(
     response_model=DepartmentRead,
     responses={409: {"description": "A department with that code exists"}},
 )
-def create_department(data: DepartmentCreate, session: SessionDep, actor: Admin) -> Response:
+def create_department(
+    data: DepartmentCreate, request: Request, session: SessionDep, actor: Admin
+) -> Response:
     """Create a department, optionally below a parent."""
     department = service.create(session, data=data, actor=actor.name)
+    record(
+        request,
+        session,
+        actor=actor.name,
+        action=AuditAction.department_create,
+        target=data.code,
+        detail=data,
+    )
     return json_response(
         service.read(session, department),
         status_code=201,
@@ -55,10 +67,13 @@ def get_department(code: Code, request: Request, session: SessionDep, _: Viewer)
 
 
 @router.patch("/{code}", response_model=DepartmentRead)
-def update_department(code: Code, data: DepartmentUpdate, session: SessionDep, actor: Admin) -> Response:
+def update_department(
+    code: Code, data: DepartmentUpdate, request: Request, session: SessionDep, actor: Admin
+) -> Response:
     """Change a department's names or parent; a parent that makes a cycle is rejected (422)."""
     department = service.get_by_code(session, code)
     service.update(session, department=department, data=data, actor=actor.name)
+    record(request, session, actor=actor.name, action=AuditAction.department_update, target=code, detail=data)
     return json_response(service.read(session, department))
 
 
@@ -72,9 +87,10 @@ def deletion(*, referenced: service.Referenced) -> APIRouter:
         status_code=204,
         responses={409: {"description": "Departments, figures, targets or tokens refer to it"}},
     )
-    def delete_department(code: Code, session: SessionDep, _: Admin) -> Response:
+    def delete_department(code: Code, request: Request, session: SessionDep, actor: Admin) -> Response:
         """Delete a department that nothing refers to (409 otherwise)."""
         service.delete(session, department=service.get_by_code(session, code), referenced=referenced)
+        record(request, session, actor=actor.name, action=AuditAction.department_delete, target=code)
         return Response(status_code=204)
 
     return deletions

@@ -4,6 +4,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.audit.http import record
+from app.audit.models import AuditAction
 from app.auth.dependencies import Admin, SessionDep, Viewer
 from app.core.fields import Code
 from app.core.http import json_etag
@@ -46,9 +48,12 @@ def list_indicators(
     response_model=IndicatorRead,
     responses={409: {"description": "An indicator with that code exists"}},
 )
-def create_indicator(data: IndicatorCreate, session: SessionDep, actor: Admin) -> Response:
+def create_indicator(data: IndicatorCreate, request: Request, session: SessionDep, actor: Admin) -> Response:
     """Create an indicator."""
     indicator = service.create(session, data=data, actor=actor.name)
+    record(
+        request, session, actor=actor.name, action=AuditAction.indicator_create, target=data.code, detail=data
+    )
     return json_response(
         service.read(indicator),
         status_code=201,
@@ -72,11 +77,16 @@ def changes(*, has_figures: HasFigures, referenced: service.Referenced) -> APIRo
         response_model=IndicatorRead,
         responses={409: {"description": "value_type cannot change once there are observations"}},
     )
-    def update_indicator(code: Code, data: IndicatorUpdate, session: SessionDep, actor: Admin) -> Response:
+    def update_indicator(
+        code: Code, data: IndicatorUpdate, request: Request, session: SessionDep, actor: Admin
+    ) -> Response:
         """Change an indicator; its value_type is fixed once it has observations (409)."""
         indicator = service.get_by_code(session, code)
         has_data = has_figures(session, indicator.id)
         service.update(session, indicator=indicator, data=data, actor=actor.name, has_data=has_data)
+        record(
+            request, session, actor=actor.name, action=AuditAction.indicator_update, target=code, detail=data
+        )
         return json_response(service.read(indicator))
 
     @changes.delete(
@@ -84,9 +94,10 @@ def changes(*, has_figures: HasFigures, referenced: service.Referenced) -> APIRo
         status_code=204,
         responses={409: {"description": "Figures, targets or history refer to it"}},
     )
-    def delete_indicator(code: Code, session: SessionDep, _: Admin) -> Response:
+    def delete_indicator(code: Code, request: Request, session: SessionDep, actor: Admin) -> Response:
         """Delete an indicator that nothing refers to (409 otherwise)."""
         service.delete(session, indicator=service.get_by_code(session, code), referenced=referenced)
+        record(request, session, actor=actor.name, action=AuditAction.indicator_delete, target=code)
         return Response(status_code=204)
 
     return changes

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 from fastapi import Path, Query, Request
 from starlette.responses import Response
 
+from app.audit.http import record
+from app.audit.models import AuditAction
 from app.auth.dependencies import Clerk, Commission, SessionDep, Viewer
 from app.cells.http import YearPath, YearQuery, filter_id
 from app.core.fields import Code
@@ -81,10 +83,18 @@ def list_assignments(
 @router.post(
     "/assignments", response_model=BatchSummary, responses={422: {"description": "A row rejected (atomic)"}}
 )
-def assignment_batch(data: AssignmentBatch, session: SessionDep, _: Commission) -> Response:
+def assignment_batch(
+    data: AssignmentBatch, request: Request, session: SessionDep, actor: Commission
+) -> Response:
     """Many assignments at once, with the batch summary; `dry_run` writes nothing, `atomic` (default)
     writes nothing when one row is rejected."""
-    return json_response(assignments.batch(session, data=data))
+    summary = assignments.batch(session, data=data)
+    if not data.dry_run and (summary.created or summary.updated):
+        rows = len(data.assignments)
+        detail = {"rows": rows, "created": summary.created, "updated": summary.updated}
+        action = AuditAction.assignment_batch
+        record(request, session, actor=actor.name, action=action, target=f"{rows} rows", detail=detail)
+    return json_response(summary)
 
 
 @router.get(PAIR, response_model=AssignmentRead)
@@ -95,17 +105,28 @@ def get_assignment(indicator: Code, department: Code, session: SessionDep, _: Vi
 
 @router.put(PAIR, response_model=AssignmentRead, responses=CREATED)
 def put_assignment(
-    indicator: Code, department: Code, data: AssignmentWrite, session: SessionDep, _: Commission
+    indicator: Code,
+    department: Code,
+    data: AssignmentWrite,
+    request: Request,
+    session: SessionDep,
+    actor: Commission,
 ) -> Response:
     """Assign an indicator to a department from `from_year` to `to_year` (null: open-ended)."""
     read, created = assignments.put(session, indicator=indicator, department=department, data=data)
+    target = f"{indicator}/{department}"
+    record(request, session, actor=actor.name, action=AuditAction.assignment_put, target=target, detail=data)
     return json_response(read, status_code=201 if created else 200)
 
 
 @router.delete(PAIR, status_code=204)
-def delete_assignment(indicator: Code, department: Code, session: SessionDep, _: Commission) -> Response:
+def delete_assignment(
+    indicator: Code, department: Code, request: Request, session: SessionDep, actor: Commission
+) -> Response:
     """Remove an assignment."""
     assignments.delete(session, indicator=indicator, department=department)
+    target = f"{indicator}/{department}"
+    record(request, session, actor=actor.name, action=AuditAction.assignment_delete, target=target)
     return Response(status_code=204)
 
 
@@ -116,32 +137,47 @@ def get_period(year: YearPath, session: SessionDep, _: Viewer) -> Response:
 
 
 @router.put("/periods/{year}", response_model=PeriodRead, responses=CREATED)
-def put_period(year: YearPath, data: PeriodWrite, session: SessionDep, _: Commission) -> Response:
+def put_period(
+    year: YearPath, data: PeriodWrite, request: Request, session: SessionDep, actor: Commission
+) -> Response:
     """Set a year's entry period: `opens` to `closes` (the last day of entry), in INDICATORS_TIMEZONE."""
     created = periods.put(session, year=year, data=data)
+    record(request, session, actor=actor.name, action=AuditAction.period_put, target=str(year), detail=data)
     return json_response(periods.get(session, year=year), status_code=201 if created else 200)
 
 
 @router.delete("/periods/{year}", status_code=204)
-def delete_period(year: YearPath, session: SessionDep, _: Commission) -> Response:
+def delete_period(year: YearPath, request: Request, session: SessionDep, actor: Commission) -> Response:
     """Remove a year's period: entry for it is then always open."""
     periods.delete(session, year=year)
+    record(request, session, actor=actor.name, action=AuditAction.period_delete, target=str(year))
     return Response(status_code=204)
 
 
 @router.put("/periods/{year}/exceptions/{department}", response_model=PeriodRead, responses=CREATED)
 def put_exception(
-    year: YearPath, department: Code, data: ExceptionWrite, session: SessionDep, _: Commission
+    year: YearPath,
+    department: Code,
+    data: ExceptionWrite,
+    request: Request,
+    session: SessionDep,
+    actor: Commission,
 ) -> Response:
     """Let one department's clerks enter the year's figures until `until`."""
     created = periods.put_exception(session, year=year, department=department, data=data)
+    target, action = f"{year}/{department}", AuditAction.exception_put
+    record(request, session, actor=actor.name, action=action, target=target, detail=data)
     return json_response(periods.get(session, year=year), status_code=201 if created else 200)
 
 
 @router.delete("/periods/{year}/exceptions/{department}", status_code=204)
-def delete_exception(year: YearPath, department: Code, session: SessionDep, _: Commission) -> Response:
+def delete_exception(
+    year: YearPath, department: Code, request: Request, session: SessionDep, actor: Commission
+) -> Response:
     """Remove a department's exception."""
     periods.delete_exception(session, year=year, department=department)
+    target, action = f"{year}/{department}", AuditAction.exception_delete
+    record(request, session, actor=actor.name, action=action, target=target)
     return Response(status_code=204)
 
 
@@ -202,12 +238,15 @@ def approval_action(
     action: Annotated[Step, Path(description="submit, return, approve or reopen")],
     session: SessionDep,
     actor: Clerk,
+    request: Request,
     data: ActionWrite | None = None,
 ) -> Response:
     """Submit (a clerk of the department or above), return, approve or reopen (commission, admin):
     return and reopen need a reason; `allow_missing` with a reason submits or approves with
     assigned figures missing."""
     body = data or ActionWrite()
-    return json_response(
-        approvals.act(session, department=department, year=year, action=Step(action), data=body, actor=actor)
-    )
+    step = Step(action)
+    read = approvals.act(session, department=department, year=year, action=step, data=body, actor=actor)
+    done = AuditAction(f"approval.{step.value}")
+    record(request, session, actor=actor.name, action=done, target=f"{department}/{year}", detail=data)
+    return json_response(read)

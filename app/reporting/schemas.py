@@ -3,11 +3,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from app.core.fields import YEAR_MAX, YEAR_MIN
+from app.core.fields import YEAR_MAX, YEAR_MIN, whole_number
 from app.core.fields import Code as CodeField
 from app.reporting.models import State
 
-Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True)]
+Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX, strict=True), BeforeValidator(whole_number)]
 Flag = Annotated[bool, Field(strict=True)]
 
 

@@ -20,11 +20,12 @@ def test_a_nul_in_a_json_body_is_422_naming_the_field(
     body = problem(
         session_client.put(CELL, json={"value": 7, "note": "a\x00b"}, headers=auth["commission"]), 422
     )
-    assert body["errors"][0]["type"] == "json_invalid"
-    assert "note" in body["errors"][0]["msg"] and "NUL" in body["errors"][0]["msg"]
+    assert body["errors"] == [
+        {"loc": ["body", "note"], "msg": "must not hold a NUL character", "type": "string_nul"}
+    ]
     department = {"code": "nul-office", "name": "x", "name_en": "a\x00"}
     body = problem(session_client.post("/api/v1/departments", json=department, headers=auth["admin"]), 422)
-    assert "name_en" in body["errors"][0]["msg"]
+    assert body["errors"][0]["loc"] == ["body", "name_en"]
     assert stored(session, "legal-lectures", "zone", 2022) is None
     # An escaped backslash before u0000 is plain text, not a NUL.
     text = b'{"value": 7, "note": "C:\\\\u0000"}'
@@ -119,3 +120,25 @@ def test_a_single_value_parameter_given_twice_is_422(session_client: TestClient,
         "/api/v1/series?indicator=deadline-compression&indicator=legal-lectures", headers=auth["viewer"]
     )
     assert r.status_code == 200, r.text
+
+
+def test_a_nul_in_a_json_text_is_named_by_its_field_not_its_position(
+    session_client: TestClient, auth: Tokens, session: Session, reopened_2021: None
+) -> None:
+    """Found by tests/test_text_formats.py: the 422 named the NUL's position in the body (`["body",
+    19]`), not its field."""
+    r = session_client.put(
+        "/api/v1/observations/legal-lectures/zone/2011",
+        content=b'{"value": 1, "note": "a\\u0000b"}',
+        headers={**auth["commission"], "content-type": "application/json"},
+    )
+    assert problem(r, 422)["errors"] == [
+        {"loc": ["body", "note"], "msg": "must not hold a NUL character", "type": "string_nul"}
+    ]
+    assert not revisions(session, "legal-lectures", "zone", 2011)
+    r = session_client.post(
+        "/api/v1/assignments",
+        content=b'{"assignments": [{"indicator": "x", "department": "zone\\u0000", "from_year": 2021}]}',
+        headers={**auth["commission"], "content-type": "application/json"},
+    )
+    assert problem(r, 422)["errors"][0]["loc"] == ["body", "assignments", 0, "department"]

@@ -228,5 +228,5 @@ def test_csv_as_dhis2_writes_it(
         ("２０１９", "period", [2])
     ]
     noted = stored(session, "free-seals", "zone", 2019)
-    assert noted is not None and (noted.value, noted.note) == (12, "七, 八")
+    assert noted is not None and (noted.value, noted.note) == (Decimal(12), "七, 八")
     problem(_post(session_client, auth, b"dataelement,period,orgunit,coc,aoc,value\n\xff\xfe\n"), 422)

@@ -154,3 +154,27 @@ def test_a_template_lists_the_assignments_of_its_year(session_client: TestClient
     )
     assert r.status_code == 201
     assert "free-seals" in codes("urban-management", 2022)
+
+
+def test_a_year_written_with_a_zero_fraction_is_that_year_and_no_other_number_is(
+    session_client: TestClient, auth: Tokens, session: Session
+) -> None:
+    """JSON Schema's `integer` admits 2022.0, so a client generated from the document may send it:
+    it is 2022. 2022.5, true and "2022" are not years (422 naming the field, nothing written)."""
+    path = "/api/v1/assignments/free-seals/urban-management"
+    for bad in ("2022.5", "true", '"2022"', "2022e400"):
+        r = session_client.put(
+            path,
+            content=f'{{"from_year": {bad}}}',
+            headers={**auth["commission"], "content-type": "application/json"},
+        )
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["errors"][0]["loc"][-1] == "from_year", r.text
+    assert session_client.get(path, headers=auth["viewer"]).status_code == 404
+    r = session_client.put(
+        path,
+        content='{"from_year": 2022.0, "to_year": 2.03e3}',
+        headers={**auth["commission"], "content-type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["from_year"], r.json()["to_year"]) == (2022, 2030)

@@ -61,7 +61,10 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     # talk to the database on the event loop (app.auth.dependencies, get_session, GET one observation),
     # so a connection must not hang there. connect_timeout bounds connecting; tcp_user_timeout (ms)
     # bounds a query sent to a server that has vanished from the network.
-    kwargs.setdefault("connect_args", {"connect_timeout": 5, "tcp_user_timeout": 10_000})
+    connect_args: dict[str, Any] = {"connect_timeout": 5, "tcp_user_timeout": 10_000}
+    # None: psycopg never prepares a statement on the server (behind a transaction-mode pooler).
+    connect_args["prepare_threshold"] = settings.db_prepare_threshold
+    kwargs.setdefault("connect_args", connect_args)
     return create_engine(url, **kwargs)
 
 
