@@ -29,6 +29,9 @@ class AuditAction(enum.StrEnum):
     approval_return = "approval.return"
     approval_approve = "approval.approve"
     approval_reopen = "approval.reopen"
+    rule_create = "rule.create"
+    rule_update = "rule.update"
+    rule_delete = "rule.delete"
 
 
 class AuditEvent(Base):

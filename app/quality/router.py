@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app.audit.http import record
+from app.audit.models import AuditAction
 from app.auth.dependencies import Commission, SessionDep, Viewer
 from app.cells.http import unknown_codes
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
@@ -51,21 +53,23 @@ def get_rule(code: Code, session: SessionDep, _: Viewer) -> Response:
 
 
 @router.put(RULE, response_model=RuleRead, responses={201: {"model": RuleRead, "description": "Created"}})
-def put_rule(code: Code, data: RuleWrite, session: SessionDep, actor: Commission) -> Response:
+def put_rule(
+    request: Request, code: Code, data: RuleWrite, session: SessionDep, actor: Commission
+) -> Response:
     """Create or replace a validation rule (commission, admin): `left` `operator` `right`, formulas over
     stored indicators as a derived indicator's; 422 naming `left` or `right` for a syntax error, an
     unknown code or a derived operand."""
     rule, created = service.put(session, code=code, data=data)
-    # Audit (app.audit, being built): record ("rule.create" if created else "rule.update", code) by
-    # actor.name here, with the rule as detail.
+    action = AuditAction.rule_create if created else AuditAction.rule_update
+    record(request, session, actor=actor.name, action=action, target=code, detail=data)
     return json_response(service.read(rule), status_code=201 if created else 200)
 
 
 @router.delete(RULE, status_code=204)
-def delete_rule(code: Code, session: SessionDep, actor: Commission) -> Response:
+def delete_rule(request: Request, code: Code, session: SessionDep, actor: Commission) -> Response:
     """Remove a validation rule (commission, admin)."""
     service.delete(session, code=code)
-    # Audit (app.audit, being built): record ("rule.delete", code) by actor.name here.
+    record(request, session, actor=actor.name, action=AuditAction.rule_delete, target=code)
     return Response(status_code=204)
 
 

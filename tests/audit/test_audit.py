@@ -176,3 +176,31 @@ def test_only_admins_read_it_a_page_at_a_time_and_as_files(
     )
     values = list(book.active.values)  # type: ignore[union-attr]
     assert values[0][:4] == ("id", "at", "actor", "action") and len(values) == len(rows) + 1
+
+
+def test_rule_changes_are_recorded(session_client: TestClient, auth: Tokens) -> None:
+    c, commission = session_client, auth["commission"]
+    start = len(_events(c, auth))
+    rule = {
+        "name": "新设企业不多于印章",
+        "left": "#{new-firms-sealed}",
+        "operator": "less_than_or_equal_to",
+        "right": "#{free-seals}",
+        "importance": "low",
+        "missing": "skip_if_any_missing",
+    }
+    assert c.put("/api/v1/rules/audit-rule", json=rule, headers=commission).status_code == 201
+    assert (
+        c.put("/api/v1/rules/audit-rule", json=rule | {"importance": "high"}, headers=commission).status_code
+        == 200
+    )
+    refused = c.put("/api/v1/rules/audit-rule", json=rule | {"left": "#{no-such}"}, headers=commission)
+    assert refused.status_code == 422
+    assert c.delete("/api/v1/rules/audit-rule", headers=commission).status_code == 204
+    events = _events(c, auth)[start:]
+    assert [(e["action"], e["target"], e["actor"]) for e in events] == [
+        ("rule.create", "audit-rule", "commission"),
+        ("rule.update", "audit-rule", "commission"),
+        ("rule.delete", "audit-rule", "commission"),
+    ]
+    assert events[1]["detail"]["importance"] == "high"
