@@ -160,7 +160,39 @@ def history_xlsx(c: TestClient, h: dict[str, str], column: str) -> str | None:
     return value
 
 
+# The exchange formats carry a figure's note only: SDMX's COMMENT, DHIS2's comment.
+def sdmx_csv(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    assert column == "note"
+    r = c.get("/api/v1/exchange/sdmx", params={"indicator": INDICATOR}, headers=h)
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8"), newline="")))
+    (row,) = [row for row in rows if row["DEPARTMENT"] == DEPARTMENT and row["TIME_PERIOD"] == str(YEAR)]
+    return row["COMMENT"]
+
+
+def dhis2_json(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    assert column == "note"
+    r = c.get("/api/v1/exchange/dhis2/dataValueSets", params={"dataElement": INDICATOR}, headers=h)
+    assert r.status_code == 200, r.text
+    (value,) = [v for v in r.json()["dataValues"] if v["orgUnit"] == DEPARTMENT and v["period"] == str(YEAR)]
+    comment: str | None = value.get("comment")
+    return comment
+
+
+def dhis2_csv(c: TestClient, h: dict[str, str], column: str) -> str | None:
+    assert column == "note"
+    params = {"dataElement": INDICATOR, "format": "csv"}
+    r = c.get("/api/v1/exchange/dhis2/dataValueSets", params=params, headers=h)
+    assert r.status_code == 200, r.text
+    rows = list(
+        csv.DictReader(io.StringIO(r.content.decode("utf-8"), newline=""))
+    )  # a machine format: no BOM
+    (row,) = [row for row in rows if row["orgunit"] == DEPARTMENT and row["period"] == str(YEAR)]
+    return row["comment"]
+
+
 OBSERVATION_EXPORTERS: list[Exporter] = [observation_json, observation_csv, observation_xlsx]
+NOTE_EXPORTERS: list[Exporter] = [*OBSERVATION_EXPORTERS, sdmx_csv, dhis2_json, dhis2_csv]
 INDICATOR_EXPORTERS: list[Exporter] = [indicator_json, indicator_csv, indicator_xlsx]
 DEPARTMENT_EXPORTERS: list[Exporter] = [department_json, department_csv, department_xlsx]
 TARGET_EXPORTERS: list[Exporter] = [target_json, target_csv, target_xlsx]
@@ -219,7 +251,7 @@ def _patch(path: str, column: str) -> Callable[[TestClient, Tokens, str], httpx.
 
 
 FIELDS = [
-    TextField("note", 2000, 0, _put_figure("note"), OBSERVATION_EXPORTERS),
+    TextField("note", 2000, 0, _put_figure("note"), NOTE_EXPORTERS),
     TextField("source", 500, 0, _put_figure("source"), OBSERVATION_EXPORTERS),
     TextField(
         "name", 200, 1, _patch(f"/api/v1/indicators/{INDICATOR}", "name"), [*INDICATOR_EXPORTERS, template]
