@@ -138,11 +138,28 @@ def populate(engine: Engine) -> None:
                     "value_type": ValueType.amount,
                     "direction": DIRECTIONS[i % len(DIRECTIONS)],
                     "aggregation": AGGREGATIONS[i % len(AGGREGATIONS)],
+                    "formula": None,  # every row names the same columns (one executemany)
                     "created_at": now,
                     "updated_at": now,
                     "updated_by": "bench",
                 }
                 for i in range(1, INDICATORS + 1)
+            ]
+            + [
+                {
+                    "id": DERIVED_ID,
+                    "code": DERIVED,
+                    "name": "派生指标",
+                    "section": "section-0",
+                    "unit": "件/件",
+                    "value_type": ValueType.amount,
+                    "direction": Direction.higher,
+                    "aggregation": Aggregation.none,
+                    "formula": DERIVED_FORMULA,
+                    "created_at": now,
+                    "updated_at": now,
+                    "updated_by": "bench",
+                }
             ],
         )
         if engine.dialect.name == "postgresql":
@@ -246,6 +263,9 @@ def _load() -> str:
 
 # The three goals, and a few more figures for context. Each: (name, service call, HTTP path).
 LEAF = "d3-0500"
+# (v2) A derived indicator over two sum indicators: its rolled-up series of the root rolls both up
+# (a ratio of sums). The goal: at most twice the stored indicator's series (issue 19).
+DERIVED_ID, DERIVED, DERIVED_FORMULA = INDICATORS + 1, "ind-derived", "#{ind-004} / #{ind-008}"
 ROLLUP_INDICATORS = {
     a: f"ind-{i:03d}"
     for i, a in ((4, Aggregation.sum), (1, Aggregation.mean), (2, Aggregation.min), (3, Aggregation.max))
@@ -276,6 +296,16 @@ def _work(session: Session) -> list[tuple[str, Callable[[], Any], str]]:
             "series-rollup-root",
             lambda: analytics.series(session, indicators=[sum_ind], departments=["root"], rollup=True),
             f"/api/v1/series?indicator={sum_ind}&department=root&rollup=true",
+        ),
+        (
+            "series-rollup-root, derived (ind-004 / ind-008)",
+            lambda: analytics.series(session, indicators=[DERIVED], departments=["root"], rollup=True),
+            f"/api/v1/series?indicator={DERIVED}&department=root&rollup=true",
+        ),
+        (
+            "series-one-department, derived",
+            lambda: analytics.series(session, indicators=[DERIVED], departments=[LEAF]),
+            f"/api/v1/series?indicator={DERIVED}&department={LEAF}",
         ),
         (
             "series-one-department",
@@ -412,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{p50 / goal:.2f}" if goal else ""
         goal_text = f"{goal:g}" if goal else ""
         print(line.format(backend, via, name, f"{p50:.1f}", f"{p99:.1f}", f"{cpu:.1f}", goal_text, ratio))
+    p50s = {(backend, via, name): p50 for backend, via, name, p50, _, _ in rows}
+    for backend, via, name, p50, _, _ in rows:
+        if name.startswith("series-rollup-root, derived"):
+            stored = p50s[backend, via, "series-rollup-root"]
+            print(f"{backend} {via}: derived rolled-up series / stored one = {p50 / stored:.2f} (goal <= 2)")
     return 0
 
 

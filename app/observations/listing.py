@@ -32,6 +32,8 @@ def list(
         raise BadRequest("The cursor is not one this service gave out")
     computed = None if indicator is None else derived.of(session, indicator)
     items: builtins.list[ObservationRead] = []
+    if indicator is not None and computed is None and isinstance(after, builtins.list):
+        raise BadRequest("The cursor is not one this service gave out")  # a stored indicator's list
     if computed is None and not isinstance(after, builtins.list):
         items, last = _stored(session, filters=filters, limit=limit, after_id=after)
         if last is not None or indicator is not None:

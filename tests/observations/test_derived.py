@@ -208,3 +208,24 @@ def test_the_seeded_derived_figure(session_client: TestClient, auth: Tokens) -> 
         "none",
         "amount",
     )
+
+
+def test_cursors_of_one_kind_of_list_are_refused_by_another(
+    session_client: TestClient, auth: Tokens, ratio: str
+) -> None:
+    from app.core.pagination import encode_cursor
+
+    derived_cursor = encode_cursor([ratio, "zone", 2010])
+    for params in (
+        {"indicator": "t-a", "cursor": derived_cursor},  # a stored indicator's list pages by id
+        {"indicator": ratio, "cursor": encode_cursor(5)},  # a derived one's by cell
+        {"indicator": ratio, "cursor": encode_cursor([ratio, 2010])},
+        {"cursor": encode_cursor("zone")},
+    ):
+        problem(session_client.get(OBS, params=params, headers=auth["viewer"]), 400)
+    after = session_client.get(
+        OBS, params={"indicator": ratio, "cursor": derived_cursor}, headers=auth["viewer"]
+    )
+    assert [i["year"] for i in after.json()["items"]] == [
+        y for y, (*_, v, _) in TABLE.items() if v and y > 2010
+    ]

@@ -36,12 +36,18 @@ class Computed:
             for i, (code, formula) in formulas.items()
             if scope.indicator_ids is None or i in scope.indicator_ids
         ]
-        self.session, self.scope = session, scope
-        self.year_from, self.year_to = year_from, year_to
         self.found = derived.resolve(session, wanted) if wanted else []
         self.ids = {d.id for d in self.found}
+        self.targets: list[Any] = []
+        if self.found:  # their targets first: without any, nothing is computed
+            query = select(_T.indicator_id, _T.department_id, _T.year, _T.operator, _T.value, _T.upper).where(
+                _T.indicator_id.in_(self.ids), _T.year.between(year_from, year_to)
+            )
+            if scope.department_ids is not None:
+                query = query.where(_T.department_id.in_(scope.department_ids))
+            self.targets = list(session.execute(query))
         self.figures: dict[derived.Key, derived.Figure] = {}
-        if self.found:
+        if self.targets:
             self.figures = derived.figures(
                 session,
                 self.found,
@@ -60,14 +66,7 @@ class Computed:
     def adjust(self, counted: dict[int, dict[Status, int]], *, by_year: bool) -> None:
         """Move each selected target of a derived indicator from `no_data` (as the queries counted
         it) to its status against the computed figure."""
-        if not self.found:
-            return
-        query = select(_T.indicator_id, _T.department_id, _T.year, _T.operator, _T.value, _T.upper).where(
-            _T.indicator_id.in_(self.ids), _T.year.between(self.year_from, self.year_to)
-        )
-        if self.scope.department_ids is not None:
-            query = query.where(_T.department_id.in_(self.scope.department_ids))
-        for indicator, department, year, operator, value, upper in self.session.execute(query):
+        for indicator, department, year, operator, value, upper in self.targets:
             figure = self.figures.get((indicator, department, year))
             if figure is None:
                 continue
