@@ -36,6 +36,7 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		{ apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } \
 		>/dev/null 2>&1; } || echo "wrk not installed: the Python load generator is used"
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 # The long run: 500 schemathesis examples per operation, and the concurrency and fault tests with

@@ -16,12 +16,14 @@ from app.core.health import router as ops_router
 from app.core.limits import BodyLimit
 from app.dashboard import router as dashboard
 from app.departments import router as departments
+from app.exchange.router import router as exchange_router
 from app.indicators import router as indicators
 from app.observations import service as observations
 from app.observations.router import router as observations_router
 from app.openapi import install_docs
 from app.reporting.router import router as reporting_router
 from app.targets.compliance.router import router as compliance_router
+from app.targets.progress.router import router as progress_router
 from app.targets.router import router as targets_router
 from app.transfer.router import router as transfer_router
 from app.transfer.targets_router import router as targets_batch_router
@@ -44,7 +46,9 @@ TAGS = (
     "observations",
     "targets",
     "compliance",
+    "progress",
     "analytics",
+    "exchange",
     "reporting",
     "tokens",
 )
@@ -77,7 +81,9 @@ def create_app() -> FastAPI:
         targets_router,
         targets_batch_router,
         compliance_router,
+        progress_router,
         analytics_router,
+        exchange_router,
         reporting_router,
         tokens_router,
         whoami_router,

@@ -1,4 +1,6 @@
-"""Batches: 100,000 rows over HTTP as JSON and as CSV, and a 1,000,000-row CSV through the command line.
+"""Batches: 100,000 rows over HTTP as JSON and as CSV (observation batches, then DHIS2 data value
+sets of the same cells through /api/v1/exchange/dhis2/dataValueSets), and a 1,000,000-row CSV
+through the command line.
 
     .venv/bin/python -m bench.batch [--rows 100000] [--cli-rows 1000000] [--backends sqlite,postgresql]
 
@@ -117,6 +119,42 @@ def csv_body(rows: list[Cell]) -> bytes:
     return out.getvalue().encode()
 
 
+def dhis2_json_body(rows: list[Cell]) -> bytes:
+    items = [{"dataElement": i, "orgUnit": d, "period": str(y), "value": str(v)} for i, d, y, v in rows]
+    return orjson.dumps({"dataValues": items})
+
+
+def dhis2_csv_body(rows: list[Cell]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ("dataelement", "period", "orgunit", "categoryoptioncombo", "attributeoptioncombo", "value")
+    )
+    writer.writerows((i, y, d, "", "", v) for i, d, y, v in rows)
+    return out.getvalue().encode()
+
+
+def _batch_count(summary: dict[str, Any], expect: str) -> int:
+    return int(summary[expect])
+
+
+def _dhis2_count(summary: dict[str, Any], expect: str) -> int:
+    # DHIS2's import summary: new values are `imported`, unchanged ones `ignored`.
+    name = {"created": "imported", "unchanged": "ignored", "updated": "updated"}[expect]
+    return int(summary["importCount"][name])
+
+
+BATCHES = "/api/v1/observations"
+DHIS2 = "/api/v1/exchange/dhis2/dataValueSets"
+# The observation batch and the DHIS2 import of the same cells, one after the other in the same run.
+FORMATS = (
+    ("JSON", BATCHES, "application/json", json_body, _batch_count),
+    ("CSV", BATCHES, "text/csv", csv_body, _batch_count),
+    ("DHIS2 JSON", DHIS2, "application/json", dhis2_json_body, _dhis2_count),
+    ("DHIS2 CSV", DHIS2, "text/csv", dhis2_csv_body, _dhis2_count),
+)
+
+
 def drop_batch(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(delete(ObservationRevision).where(ObservationRevision.year >= FIRST_YEAR))
@@ -184,10 +222,12 @@ def postgres_cpu(url: str) -> float | None:
     return cpu_seconds(pids)
 
 
-def post(server: Server, token: str, body: bytes, media: str) -> tuple[float, dict[str, Any]]:
+def post(
+    server: Server, token: str, body: bytes, media: str, path: str = BATCHES
+) -> tuple[float, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": media}
     started = time.perf_counter()
-    r = httpx.post(server.base + "/api/v1/observations", content=body, headers=headers, timeout=900)
+    r = httpx.post(server.base + path, content=body, headers=headers, timeout=900)
     seconds = time.perf_counter() - started
     if r.status_code != 200:
         raise RuntimeError(f"batch answered {r.status_code}: {r.text[:300]}")
@@ -212,8 +252,7 @@ def http_figures(backend: str, url: str, count: int) -> list[Figure]:
         )
         print(figures[-1].line(), flush=True)
         with Server(url) as server:
-            for media, make in (("application/json", json_body), ("text/csv", csv_body)):
-                kind = "JSON" if "json" in media else "CSV"
+            for kind, path, media, make, counted in FORMATS:
                 for work, batch, expect in (
                     (f"POST {kind}, all new", rows, "created"),
                     (f"POST {kind}, all unchanged", rows, "unchanged"),
@@ -222,11 +261,12 @@ def http_figures(backend: str, url: str, count: int) -> list[Figure]:
                     body = make(batch)
                     cpu, db_cpu = cpu_seconds(server.pids), postgres_cpu(url)
                     with server.rss_sampler() as rss:
-                        seconds, summary = post(server, token, body, media)
+                        seconds, summary = post(server, token, body, media, path)
                     cpu = cpu_seconds(server.pids) - cpu
                     db_cpu = None if db_cpu is None else (postgres_cpu(url) or 0.0) - db_cpu
-                    note = f"{summary[expect]:,} {expect}, body {len(body) / 1e6:.1f} MB"
-                    if summary[expect] != count:
+                    done = counted(summary, expect)
+                    note = f"{done:,} {expect}, body {len(body) / 1e6:.1f} MB"
+                    if done != count:
                         note += f" (expected {count:,}: {summary})"
                     figure = Figure(backend, work, count, seconds, ceiling, rss.peak, note, cpu, db_cpu)
                     figures.append(figure)

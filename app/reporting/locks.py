@@ -113,11 +113,28 @@ _LOCK_AND_STATE = (
 )
 
 
+# SQLite: the same question by the driver itself (its statement cache, no SQLAlchemy compile or result
+# processing on the write's hot path); dates come back as the ISO text SQLAlchemy's Date stores.
+_STATE_SQLITE = (
+    "SELECT (SELECT state FROM approval WHERE department_id = ?1 AND year = ?2), "
+    "(SELECT approved_by FROM approval WHERE department_id = ?1 AND year = ?2), "
+    "(SELECT opens FROM period WHERE year = ?2), (SELECT closes FROM period WHERE year = ?2), "
+    "(SELECT until FROM period_exception WHERE year = ?2 AND department_id = ?1)"
+)
+
+
+def _date(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
+
+
 def _state(session: Session, department_id: int, year: int) -> Any:
     connection = session.connection()
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        state, by, opens, closes, until = driver.execute(_STATE_SQLITE, (department_id, year)).fetchone()
+        return state, by, _date(opens), _date(closes), _date(until)
     if connection.dialect.name != "postgresql":
         return connection.execute(_STATE, {"department_id": department_id, "year": year}).one()
-    driver: Any = connection.connection.driver_connection
     with driver.cursor() as cursor:
         cursor.execute(_LOCK_AND_STATE.format(d=int(department_id), y=int(year)))
         cursor.nextset()

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import islice
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from app.core.json import paused_gc
 from app.core.problems import Forbidden, InvalidValue
 from app.observations import derived
 from app.reporting import locks
-from app.transfer import bulk
+from app.transfer import bulk, strategies
 from app.transfer.checks import Checker, Summary, Valid
 from app.transfer.formats import Row
 from app.transfer.target_checks import TargetChecker
@@ -70,8 +71,10 @@ class Batch:
         max_rows: int | None = None,
         cells: Cells = FIGURES,
         last_year: int | None = None,
+        strategy: strategies.Strategy = strategies.UPSERT,
     ) -> None:
         self.session = session
+        self.strategy = strategy
         self.actor = actor
         self.summary = Summary(dry_run=dry_run)
         self.atomic = atomic
@@ -193,10 +196,17 @@ class Batch:
             return valid
         kept: builtins.list[Valid] = []
         summary = self.summary
+        same: set[int] = set()
+        if self.strategy is not strategies.UPSERT:
+            locked = [row for row in valid if (row[3], row[4]) in refused]
+            same = strategies.unchanged(self.session.connection(), self.strategy, locked, self.table)
         for row in valid:
             why = refused.get((row[3], row[4]))
             if why is None:
                 kept.append(row)
+                continue
+            if row[0] in same:
+                summary.unchanged += 1
                 continue
             summary.rejected += 1
             self.checker.error(row[1], ("department",), f"department-year {why[1]}", why[0])
@@ -221,6 +231,9 @@ class Batch:
         conn = self.session.connection()
         table = self.table
         current, last = bulk.lookup(conn, [v[0] for v in valid], table)
+        if self.strategy is not strategies.UPSERT:
+            self._apply_plan(conn, strategies.plan(self.strategy, valid, current, last, table), write=write)
+            return
         new: builtins.list[Valid] = []
         versions: dict[int, int] = {}  # key -> version of the new rows of cells that once existed
         changed: builtins.list[bulk.ChangedRow] = []
@@ -260,6 +273,26 @@ class Batch:
         self.summary.updated += len(changed)
         self.summary.unchanged += unchanged
 
+    def _apply_plan(self, conn: Connection, plan: strategies.Plan, *, write: bool) -> None:
+        if write:
+            bulk.write(
+                conn,
+                new=plan.new,
+                versions=plan.versions,
+                changed=plan.changed,
+                revisions=plan.revisions,
+                at=self.at,
+                by=self.actor.name,
+                table=self.table,
+            )
+            strategies.delete_cells(conn, plan.deleted, at=self.at, by=self.actor.name, table=self.table)
+        summary = self.summary
+        summary.created += len(plan.new)
+        summary.updated += len(plan.changed)
+        summary.deleted += len(plan.deleted)
+        summary.unchanged += plan.unchanged
+        summary.ignored += plan.ignored
+
     # --- the answer ---------------------------------------------------------------------------------
 
     def finish(self) -> Summary:
@@ -267,7 +300,7 @@ class Batch:
         summary = self.summary
         failed = self.forbidden or (self.atomic and summary.rejected)
         if failed:
-            summary.created = summary.updated = summary.unchanged = 0
+            summary.created = summary.updated = summary.unchanged = summary.deleted = summary.ignored = 0
         if self.forbidden:
             scope = self.actor.department_code or "no department"
             raise Forbidden(
@@ -295,6 +328,7 @@ def run(
     max_rows: int | None = None,
     cells: Cells = FIGURES,
     last_year: int | None = None,
+    strategy: strategies.Strategy = strategies.UPSERT,
 ) -> Summary:
     """A whole batch held in memory: every row checked before anything is written. `last_year`: the
     last year figures may be for (default: Settings.last_open_year)."""
@@ -307,6 +341,7 @@ def run(
         max_rows=max_rows,
         cells=cells,
         last_year=last_year,
+        strategy=strategy,
     )
     conn = session.connection()
     with bulk.roomy_cache(conn):

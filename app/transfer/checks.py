@@ -77,6 +77,9 @@ class Summary:
     errors: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)
     error_count: int = 0
     warnings: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)
+    # Imports with a strategy (app.transfer.strategies) only; not in an observation batch's answer.
+    ignored: int = 0
+    deleted: int = 0
 
     def body(self) -> dict[str, Any]:
         return {

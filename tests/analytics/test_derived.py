@@ -149,3 +149,24 @@ def test_compliance_judges_the_computed_figure(session_client: TestClient, auth:
         headers=auth["viewer"],
     ).json()
     assert (trend["years"][0]["met"], trend["years"][0]["no_data"]) == (1, 1)
+
+
+def test_progress_reads_the_computed_figures(session_client: TestClient, auth: Tokens, per: str) -> None:
+    """t-root: 3/2 = 1.5 in 2020, 10/4 = 2.5 in 2021, toward at least 3 in 2025."""
+    r = session_client.put(
+        f"/api/v1/targets/{per}/t-root/2025",
+        json={"operator": "at_least", "value": 3},
+        headers=auth["commission"],
+    )
+    assert r.status_code == 201, r.text
+    r = session_client.get(
+        "/api/v1/progress", params={"year": 2025, "indicator": per}, headers=auth["viewer"]
+    )
+    assert r.status_code == 200, r.text
+    item = r.json()["items"][0]
+    assert (item["base"]["year"], item["latest"]["year"]) == (2020, 2021)
+    assert '"base":{"year":2020,"value":1.5,"qualifier":"exact"}' in r.text
+    assert '"latest":{"year":2021,"value":2.5,"qualifier":"exact"}' in r.text
+    # (2.5 / 1.5) - 1 = 0.666667 observed; (3 / 1.5) ** (1/5) - 1 = 0.148698 required
+    assert '"cagr_observed":0.666667,"cagr_required":0.148698' in r.text
+    assert item["status"] == "substantial_progress"

@@ -157,6 +157,7 @@ CASES = [
     Case("GET", "/api/v1/series?indicator=free-seals&rollup=true", "viewer"),
     Case("GET", "/api/v1/comparison?indicator=free-seals&year=2021&base_year=2020", "viewer"),
     Case("GET", "/api/v1/compliance?year=2021", "viewer"),
+    Case("GET", "/api/v1/progress?year=2021", "viewer"),
     Case("GET", "/api/v1/completeness?year=2021", "viewer"),
     Case("GET", "/api/v1/assignments", "viewer"),
     Case(
@@ -201,6 +202,32 @@ CASES = [
         setup=_submit_2022,
     ),
     Case("POST", "/api/v1/approvals/zone/2021/reopen", "commission", body={"reason": "更正"}),
+    Case("GET", "/api/v1/exchange/sdmx", "viewer"),
+    Case("GET", "/api/v1/exchange/sdmx/structure", "viewer"),
+    Case("GET", "/api/v1/exchange/dhis2/dataValueSets", "viewer"),
+    Case(
+        "POST",
+        "/api/v1/exchange/dhis2/dataValueSets",
+        "clerk",
+        body={
+            "dataValues": [{"dataElement": "free-seals", "orgUnit": "zone", "period": "2021", "value": "1"}]
+        },
+        department="zone",
+        setup=_reopen_2021,
+    ),
+    Case(
+        "POST",
+        "/api/v1/exchange/dhis2/dataValueSets",
+        "clerk",
+        body={
+            "dataValues": [
+                {"dataElement": "expert-inspections", "orgUnit": "emergency-management", "period": "2021"}
+                | {"value": "31"}
+            ]
+        },
+        department="emergency-management",
+        setup=_reopen_2021,
+    ),
 ]
 
 

@@ -2,6 +2,7 @@
 codes, cells read as they show (percentages, binary floats, formulas)."""
 
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,8 +51,16 @@ def saved(made: Workbook, results: dict[str, str] | None = None) -> bytes:
             data = source.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
                 for formula, result in results.items():
-                    data = data.replace(
-                        f"<f>{formula}</f><v />".encode(), f"<f>{formula}</f><v>{result}</v>".encode()
+                    # An empty value as openpyxl writes it: `<v />` by the standard library's XML
+                    # writer, `<v/>` or `<v></v>` through lxml when that is installed.
+                    data = re.sub(
+                        rb"<f>"
+                        + re.escape(formula.encode())
+                        + rb"</f><v\s*/>|<f>"
+                        + re.escape(formula.encode())
+                        + rb"</f><v></v>",
+                        f"<f>{formula}</f><v>{result}</v>".encode(),
+                        data,
                     )
             target.writestr(item, data)
     return patched.getvalue()

@@ -327,7 +327,7 @@
     const figuresP = all("/observations", { department: code, year });
     const complianceP = all("/compliance", { year, department: code });
     const assignedP = optional("assignments", () => all("/assignments", { department: code, year }));
-    const progressP = optional("progress", () => api("/progress", { year, department: code }));
+    const progressP = optional("progress", () => all("/progress", { year, department: code }));
     const approvalP = optional("approvals", () => api("/approvals/" + encodeURIComponent(code) + "/" + year));
     let dept;
     try {
@@ -355,7 +355,7 @@
         const figureOf = new Map(figures.map((f) => [f.indicator, f]));
         const own = compliance.filter((c) => c.department === code);
         const statusOf = new Map(own.map((c) => [c.indicator, c]));
-        const progressOf = new Map(((progress && progress.items) || []).filter((p) => p.department === code).map((p) => [p.indicator, p]));
+        const progressOf = new Map((progress || []).filter((p) => p.department === code).map((p) => [p.indicator, p]));
         const codes = assigned
           ? assigned.map((a) => a.indicator)
           : [...figureOf.keys(), ...statusOf.keys()];
