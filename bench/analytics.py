@@ -149,11 +149,28 @@ def populate(engine: Engine) -> None:
                     "value_type": ValueType.amount,
                     "direction": DIRECTIONS[i % len(DIRECTIONS)],
                     "aggregation": AGGREGATIONS[i % len(AGGREGATIONS)],
+                    "formula": None,  # every row names the same columns (one executemany)
                     "created_at": now,
                     "updated_at": now,
                     "updated_by": "bench",
                 }
                 for i in range(1, INDICATORS + 1)
+            ]
+            + [
+                {
+                    "id": DERIVED_ID,
+                    "code": DERIVED,
+                    "name": "派生指标",
+                    "section": "section-0",
+                    "unit": "件/件",
+                    "value_type": ValueType.amount,
+                    "direction": Direction.higher,
+                    "aggregation": Aggregation.none,
+                    "formula": DERIVED_FORMULA,
+                    "created_at": now,
+                    "updated_at": now,
+                    "updated_by": "bench",
+                }
             ],
         )
         if engine.dialect.name == "postgresql":
@@ -289,6 +306,9 @@ def _load() -> str:
 
 # The three goals, and a few more figures for context. Each: (name, service call, HTTP path).
 LEAF = "d3-0500"
+# (v2) A derived indicator over two sum indicators: its rolled-up series of the root rolls both up
+# (a ratio of sums). The goal: at most twice the stored indicator's series (issue 19).
+DERIVED_ID, DERIVED, DERIVED_FORMULA = INDICATORS + 1, "ind-derived", "#{ind-004} / #{ind-008}"
 ROLLUP_INDICATORS = {
     a: f"ind-{i:03d}"
     for i, a in ((4, Aggregation.sum), (1, Aggregation.mean), (2, Aggregation.min), (3, Aggregation.max))
@@ -370,6 +390,16 @@ def _work(session: Session) -> list[tuple[str, Callable[[], Any], str]]:
             f"/api/v1/series?indicator={sum_ind}&department=root&rollup=true",
         ),
         (
+            "series-rollup-root, derived (ind-004 / ind-008)",
+            lambda: analytics.series(session, indicators=[DERIVED], departments=["root"], rollup=True),
+            f"/api/v1/series?indicator={DERIVED}&department=root&rollup=true",
+        ),
+        (
+            "series-one-department, derived",
+            lambda: analytics.series(session, indicators=[DERIVED], departments=[LEAF]),
+            f"/api/v1/series?indicator={DERIVED}&department={LEAF}",
+        ),
+        (
             "series-one-department",
             lambda: analytics.series(session, indicators=[sum_ind], departments=[LEAF]),
             f"/api/v1/series?indicator={sum_ind}&department={LEAF}",
@@ -447,6 +477,27 @@ def _http(engine: Engine) -> Iterator[tuple[Any, dict[str, str]]]:
 Result = tuple[str, str, str, float, float, float]
 
 
+def _alternated(session: Session, runs: int) -> float:
+    """The derived indicator's rolled-up series of the root against the stored one's (ind-004, one of
+    its operands), the two called in turn so that a busy machine slows both alike: the ratio of the
+    medians of their wall times."""
+    sum_ind = ROLLUP_INDICATORS[Aggregation.sum]
+
+    def series_of(code: str) -> Callable[[], Any]:
+        return lambda: analytics.series(session, indicators=[code], departments=["root"], rollup=True)
+
+    calls = [series_of(DERIVED), series_of(sum_ind)]
+    times: list[list[float]] = [[], []]
+    for call in calls:
+        call()
+    for _ in range(runs * 2):
+        for n, call in enumerate(calls):
+            start = time.perf_counter()
+            call()
+            times[n].append(time.perf_counter() - start)
+    return statistics.median(times[0]) / statistics.median(times[1])
+
+
 def _heavy(name: str) -> bool:
     heavy = ("compliance", "completeness", "progress", "validation", "outliers")
     return name.startswith(heavy) and "bureau" not in name
@@ -472,6 +523,12 @@ def run(backend: str, runs: int, http: bool, only: list[str] | None = None) -> l
                 p50, p99, cpu = _time(_as_routers_call(call), max(10, runs // 2) if _heavy(name) else runs)
                 results.append((backend, "service", name, p50, p99, cpu))
                 print(f"[{backend}] service {name}: p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
+        if only is None or any(o in "derived / stored rolled-up series" for o in only):
+            with Session(engine) as session:
+                ratio = _alternated(session, runs)
+                name = "derived / stored rolled-up series, alternated"
+                results.append((backend, "service", name, ratio, 0, 0))
+                print(f"[{backend}] service {name}: {ratio:.2f}", file=sys.stderr)
         if http:
             with Session(engine) as session, _http(engine) as (client, headers):
                 for name, _, path in _chosen(_work(session), only):
@@ -513,6 +570,15 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f"{p50 / goal:.2f}" if goal else ""
         goal_text = f"{goal:g}" if goal else ""
         print(line.format(backend, via, name, f"{p50:.1f}", f"{p99:.1f}", f"{cpu:.1f}", goal_text, ratio))
+    p50s = {(backend, via, name): p50 for backend, via, name, p50, _, _ in rows}
+    for backend, via, name, p50, _, _ in rows:
+        if name.startswith("derived / stored"):
+            print(f"{backend} {via}: {name} = {p50:.2f} (goal <= 2)")
+        if name.startswith("series-rollup-root, derived"):
+            stored = p50s.get((backend, via, "series-rollup-root"))
+            if stored is None:
+                continue
+            print(f"{backend} {via}: derived rolled-up series / stored one = {p50 / stored:.2f} (goal <= 2)")
     return 0
 
 

@@ -78,7 +78,8 @@ def load(session: Session) -> Counts:
                 actor=ACTOR,
             )
         counts.add("departments", not exists)
-    for row in rows("indicators.csv"):
+    # (v2) Derived indicators after the indicators their formulas read: computed, never stored.
+    for row in (*rows("indicators.csv"), *rows("derived.csv")):
         exists = indicators.find_by_code(session, row["code"]) is not None
         if not exists:
             indicators.create(session, data=IndicatorCreate.model_validate(row), actor=ACTOR)

@@ -62,7 +62,7 @@ def test_upgrade_seed_twice_changes_nothing(cli_db: Engine) -> None:
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
     first = runner.invoke(cli, ["seed"])
     assert first.exit_code == 0, first.output
-    assert "created 3 departments, 35 indicators, 32 observations, 10 targets" in first.output
+    assert "created 3 departments, 36 indicators, 32 observations, 10 targets" in first.output
     counts = (_count(cli_db, Observation), _count(cli_db, ObservationRevision), _count(cli_db, Target))
     assert counts == (32, 32, 10)
     second = runner.invoke(cli, ["seed"])

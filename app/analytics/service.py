@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 from sqlalchemy import CursorResult, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from app.analytics import schemas
+from app.analytics import computed, schemas
 from app.analytics.rollup import Group, Partial, Parts, combine, gather
 from app.cells.http import unknown_codes
 from app.core.decimals import WIDE, round_div
@@ -46,14 +46,15 @@ class Chosen(NamedTuple):
     aggregation: Aggregation
     direction: Direction
     name: str
+    formula: str | None  # (v2) derived: computed from its operands (app.analytics.computed)
 
 
 _I = Indicator.__table__.c
 # Built once, as columns: every series and comparison starts with these lookups, and building an
 # ORM query and loading entities cost more than half of a one-cell series.
-_INDICATORS_BY_CODE = select(_I.id, _I.code, _I.unit, _I.aggregation, _I.direction, _I.name).where(
-    _I.code.in_(bindparam("codes", expanding=True))
-)
+_INDICATORS_BY_CODE = select(
+    _I.id, _I.code, _I.unit, _I.aggregation, _I.direction, _I.name, _I.formula
+).where(_I.code.in_(bindparam("codes", expanding=True)))
 _DEPARTMENTS_BY_CODE = select(_D.code, _D.id, _D.name).where(_D.code.in_(bindparam("codes", expanding=True)))
 
 
@@ -164,8 +165,11 @@ def series(
     departments named get a series even when it has no points.
     """
     chosen = _indicators(session, indicators)
+    found, operands = computed.prepare(chosen, lambda codes: _indicators(session, codes))
+    stored = [i for i in chosen if i.formula is None]
     if rollup:
-        flat = [i.code for i in chosen if i.aggregation is Aggregation.none]
+        computed.check_rollup(found, operands)
+        flat = [i.code for i in stored if i.aggregation is Aggregation.none]
         if flat:
             raise InvalidValue(
                 f"Indicator {', '.join(map(repr, flat))} is aggregated by 'none': it cannot be rolled up",
@@ -177,10 +181,17 @@ def series(
     named = _departments(session, departments)
     deps = None if named is None else {i: code for i, (code, _) in named.items()}
     years = (year_from, year_to)
+    groups: dict[tuple[int, int], list[Point]] = {}
     if rollup:
-        groups = _rolled(session, chosen, deps, years)
+        read = list({i.id: i for i in (*stored, *operands)}.values())  # operands and stored: one query
+        rolled = _rolled(session, read, deps, years) if read else {}
+        groups = {k: v for k, v in rolled.items() if k[0] in {i.id for i in stored}}
+        groups.update(computed.rolled(found, rolled))
     else:
-        groups = _plain(session, [i.id for i in chosen], deps, years)
+        if stored:
+            groups = _plain(session, [i.id for i in stored], deps, years)
+        if found:
+            groups.update(computed.plain(session, found, None if deps is None else list(deps), years))
     if named is None:
         named = _departments_of(session, {dep for _, dep in groups})
         order = sorted(named, key=named.__getitem__)
@@ -261,9 +272,15 @@ def comparison(
     )
     if deps is not None:
         query = query.where(_O.department_id.in_(deps))
+    found = computed.prepare([chosen], lambda codes: _indicators(session, codes))[0]
+    if found:  # derived: computed from its operands
+        figures = computed.values(session, found[0], None if deps is None else list(deps), [year, base_year])
+        rows_read: Any = [(dep, y, value) for (dep, y), value in figures.items()]
+    else:
+        rows_read = session.execute(query)
     now: dict[int, Decimal] = {}
     base: dict[int, Decimal] = {}
-    for dep, y, value in session.execute(query):
+    for dep, y, value in rows_read:
         if y == year:
             now[dep] = value
         if y == base_year:

@@ -61,6 +61,7 @@ class _Indicator(NamedTuple):
     id: int
     code: str
     value_type: ValueType
+    formula: str | None  # a derived indicator's (v2): its figures cannot be written
 
 
 class _Department(NamedTuple):
@@ -71,7 +72,9 @@ class _Department(NamedTuple):
 # Both halves of a cell's path in one query, built once, as the columns a cell needs: loading them
 # as ORM objects cost a tenth of a one-cell PUT.
 _BOTH = (
-    select(Indicator.id, Indicator.code, Indicator.value_type, Department.id, Department.code)
+    select(
+        Indicator.id, Indicator.code, Indicator.value_type, Indicator.formula, Department.id, Department.code
+    )
     .join(Department, true())  # two independent lookups by unique code: a row only when both exist
     .where(Indicator.code == bindparam("indicator"), Department.code == bindparam("department"))
 )
@@ -87,9 +90,9 @@ def resolve(session: Session, indicator: str, department: str, year: int) -> Cel
             department=departments.get_by_code(session, department),
             year=year,
         )
-    indicator_id, indicator_code, value_type, department_id, department_code = found
+    indicator_id, indicator_code, value_type, formula, department_id, department_code = found
     return Cell(
-        indicator=_Indicator(indicator_id, indicator_code, value_type),
+        indicator=_Indicator(indicator_id, indicator_code, value_type, formula),
         department=_Department(department_id, department_code),
         year=year,
     )
@@ -125,6 +128,7 @@ def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
             Indicator.id,
             Indicator.code,
             Indicator.value_type,
+            Indicator.formula,
             Department.id,
             Department.code,
             exists().where(chain.c.id == ApiToken.department_id).label("within"),
@@ -159,8 +163,8 @@ def _resolve_for_write(
     found = session.connection().execute(_for_write(store), params).first()
     if found is None:
         raise tokens.refusal(session, token.hash)
-    name, role, own_id, own_code, indicator_id, indicator_code, value_type = found[:7]
-    department_id, department_code, within, recently_used = found[7:11]
+    name, role, own_id, own_code, indicator_id, indicator_code, value_type, formula = found[:8]
+    department_id, department_code, within, recently_used = found[8:12]
     writer = Principal(name, Role(role), own_id, own_code)
     check_role(writer, token.role)
     tokens.seen(session, token.hash, recently_used)
@@ -170,9 +174,9 @@ def _resolve_for_write(
         raise departments.unknown(department)
     if not writer.has(Role.commission) and not within:  # a clerk: their department and below
         raise out_of_scope(writer, department_code)
-    current = found[11:]
+    current = found[12:]
     cell = Cell(
-        indicator=_Indicator(indicator_id, indicator_code, value_type),
+        indicator=_Indicator(indicator_id, indicator_code, value_type, formula),
         department=_Department(department_id, department_code),
         year=year,
     )
@@ -230,12 +234,16 @@ async def patch_cell(
     write: type[W],
     put: Callable[[Claim, W], T],
     noun: str,
+    writable: Callable[[Claim], None] | None = None,
 ) -> tuple[Cell, T]:
     """PATCH of a cell (observations and targets alike): 404 when it holds no `noun`, else the merge
     of its current row and `patch` (merge) written by `put` as a PUT of the whole would be, under
-    the same lock: the same checks, and nothing new when nothing changes."""
+    the same lock: the same checks, and nothing new when nothing changes. `writable` may refuse the
+    cell first (a derived indicator's figure: 409, not 404)."""
 
     def change(claim: Claim) -> T:
+        if writable is not None:
+            writable(claim)
         if claim.current is None:
             raise NotFound(f"No {noun} for {claim.cell.describe()}")
         return put(claim, merge(write, (*store.fields, "note", "source"), claim.current, patch))
@@ -264,6 +272,12 @@ def precondition(request: Request) -> Precondition | None:
 
 def filter_id(session: Session, kind: str, code: str | None) -> int | None:
     """The id behind a filter's code; an unknown code is a 422 naming the query parameter."""
+    found = filter_row(session, kind, code)
+    return None if found is None else found.id
+
+
+def filter_row(session: Session, kind: str, code: str | None) -> Indicator | Department | None:
+    """The indicator or department a filter's code names (None: no filter); unknown: 422."""
     if code is None:
         return None
     finder = indicators.find_by_code if kind == "indicator" else departments.find_by_code
@@ -273,7 +287,7 @@ def filter_id(session: Session, kind: str, code: str | None) -> int | None:
             f"No {kind} with code {code!r}",
             errors=[FieldError(["query", kind], f"unknown {kind} {code!r}")],
         )
-    return found.id
+    return found
 
 
 def year_range(year_from: int | None, year_to: int | None) -> None:

@@ -237,6 +237,18 @@ PAGES: dict[str, ProblemPage] = {
             "Ask the commission office for an exception for your department (`periods/{year}/exceptions/{department}`), or have the commission or an administrator enter the figure.",
         ),
     ),
+    "derived": _page(
+        409,
+        ("派生指标不能写入", "Derived figure"),
+        (
+            "该指标是派生指标（有 formula）：它的数值在读取时由各操作数指标的数值计算得出，不能写入、修改或删除，也没有自己的修改历史。",
+            "The indicator is derived (it has a `formula`): its figures are computed from its operands' figures whenever read, so they cannot be written, changed or deleted, and have no history of their own.",
+        ),
+        (
+            "修改公式中的操作数指标的数值；派生数值随之改变。要查看来源，请看各操作数的历史（detail 列出了它们）。",
+            "Change the figures of the formula's operands; the derived figure follows at once. For where it came from, read the operands' histories (`detail` names them).",
+        ),
+    ),
     "http-error": _page(
         None,
         ("HTTP 错误", "HTTP error"),

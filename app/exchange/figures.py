@@ -11,7 +11,7 @@ from app.core.problems import FieldError, InvalidValue
 from app.departments import service as departments
 from app.indicators import service as indicators
 from app.indicators.models import Indicator
-from app.observations import service as observations
+from app.observations import listing
 from app.observations.schemas import ObservationRead
 
 
@@ -45,8 +45,12 @@ def filters(session: Session, wanted: Wanted) -> CellFilters:
 
 
 def read(session: Session, wanted: Wanted) -> builtins.list[ObservationRead]:
-    """Every matching figure, in the order they were first recorded."""
-    items, _ = observations.list(session, filters=filters(session, wanted), limit=None)
+    """Every matching figure, in the order they were first recorded, then (v2) the derived ones,
+    computed (app.observations.listing)."""
+    chosen = filters(session, wanted)
+    indicator = None if wanted.indicator is None else indicators.find_by_code(session, wanted.indicator)
+    items, _ = listing.list(session, filters=chosen, limit=None, indicator=indicator)
+    assert isinstance(items, builtins.list)
     return items
 
 

@@ -100,6 +100,11 @@ def update(
         )
     if "formula" in changes:
         check_formula(session, code=indicator.code, formula=changes["formula"])
+        if changes["formula"] is not None and indicator.formula is None and has_data:
+            raise Conflict(
+                f"Indicator {indicator.code!r} has observations: it cannot become derived "
+                "(its figures would be computed, and the stored ones hidden)"
+            )
     _check_bounds(
         changes.get("expected_min", indicator.expected_min),
         changes.get("expected_max", indicator.expected_max),

@@ -11,7 +11,6 @@ from app.cells.http import (
     Claim,
     ReasonQuery,
     YearPath,
-    etag,
     patch_cell,
     precondition,
     put_answer,
@@ -44,7 +43,10 @@ SettingsDep = Annotated[Settings, Depends(current_settings)]
 _FUTURE = {"description": "A year after the current one (INDICATORS_OPEN_FUTURE_YEARS), or a bad value"}
 # app.reporting.locks: the department-year submitted or approved, or its entry period closed
 LOCKED: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Locked (type `locked`: submitted or approved) or period closed (`period-closed`)"}
+    409: {
+        "description": "Locked (type `locked`: submitted or approved), period closed (`period-closed`), "
+        "or a derived indicator's figure (`derived`: computed, never written)"
+    }
 }
 
 
@@ -124,11 +126,14 @@ async def get_observation(
     session: SessionDep,
     token: ViewerToken,
 ) -> Response:
-    """A cell's current figure, with an ETag."""
+    """A cell's current figure, with an ETag. (v2) A derived indicator's figure is computed from its
+    operands' figures of the same department and year: `version` and `updated_by` null."""
     # Async, its one indexed query on the event loop: the read dashboards repeat most waits on no
     # lock, and a trip to a worker thread would cost more than the query.
     observation = service.read_by_codes(session, indicator, department, year, token)
-    return json_etag(request, observation, etag=etag(observation))
+    # A derived figure has no version: its ETag is its content's.
+    version = observation.version
+    return json_etag(request, observation, etag=None if version is None else f'"{version}"')
 
 
 @router.delete(CELL, status_code=204, responses=LOCKED)
@@ -162,7 +167,14 @@ async def delete_observation(
     return Response(status_code=204)
 
 
-@router.get(CELL + "/history", response_model=Page[RevisionRead], responses=FILE_RESPONSES)
+@router.get(
+    CELL + "/history",
+    response_model=Page[RevisionRead],
+    responses={
+        **FILE_RESPONSES,
+        409: {"description": "A derived indicator's figure (`derived`): the detail names its operands"},
+    },
+)
 def observation_history(
     indicator: Code,
     department: Code,
@@ -175,7 +187,8 @@ def observation_history(
     format: FormatQuery = None,
 ) -> Response:
     """Every version of a cell, oldest first: who, when, the value before and after;
-    `?format=csv|xlsx`: all of them as a file."""
+    `?format=csv|xlsx`: all of them as a file. A derived figure has no history of its own: 409, the
+    detail naming the operand figures and versions it is computed from."""
     cell = resolve(session, indicator, department, year)
     if (wanted := requested_format(request, format)) != "json":
         every = service.history(session, cell=cell, limit=None)
@@ -235,5 +248,6 @@ async def patch_observation(
         write=ObservationWrite,
         put=put,
         noun="observation",
+        writable=lambda claim: service.check_writable(claim.cell),
     )
     return _answer(cell, written)

@@ -35,9 +35,11 @@ class ObservationRead(Schema):
     qualifier: Qualifier
     note: str | None
     source: str | None
-    version: int
+    # (v2) A derived indicator's figure: version and updated_by null, updated_at the latest of its
+    # operands' figures, note and source null.
+    version: int | None
     updated_at: dt.datetime
-    updated_by: str
+    updated_by: str | None
 
 
 class ObservationWritten(ObservationRead):

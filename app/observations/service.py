@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import tokens
 from app.auth.principal import Principal
-from app.cells.key import Cell, CellFilters, IndicatorRef
+from app.cells.key import Cell, IndicatorRef
 from app.cells.store import NOT_READ, CellStore, Outcome, Precondition
 from app.core.problems import FieldError, InvalidValue, NotFound
 from app.departments import service as departments
@@ -17,7 +17,8 @@ from app.departments.models import Department
 from app.departments.scope import check_department
 from app.indicators import service as indicators
 from app.indicators.models import Indicator
-from app.observations.models import Observation, ObservationRevision, Qualifier
+from app.observations import derived
+from app.observations.models import Observation, ObservationRevision
 from app.observations.rules import future_year_message, violation
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
 from app.reporting import locks
@@ -99,6 +100,11 @@ def read_by_codes(
         if token_hash is not None:
             tokens.check_token(session, token_hash)
         known = indicators.get_by_code(session, indicator), departments.get_by_code(session, department)
+        computed = derived.of(session, known[0])
+        if computed is not None:
+            figure = derived.one(session, computed, department_id=known[1].id, year=year).figure
+            if figure is not None:
+                return derived.read(indicator, department, year, figure)
         raise NotFound(f"No observation for {Cell(*known, year).describe()}")
     return ObservationRead(
         indicator=indicator,
@@ -112,6 +118,13 @@ def read_by_codes(
         updated_at=row.updated_at,
         updated_by=row.updated_by,
     )
+
+
+def check_writable(cell: Cell) -> None:
+    """409 `derived` for a write to a derived indicator's figure."""
+    formula = getattr(cell.indicator, "formula", None)
+    if formula is not None:
+        raise derived.refused(cell.indicator.code, formula, cell.describe())
 
 
 def check_scope(session: Session, actor: Principal, cell: Cell, *, checked: bool) -> None:
@@ -151,6 +164,7 @@ def put(
     scope_checked: bool = False,
 ) -> tuple[Observation, Outcome]:
     """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure."""
+    check_writable(cell)
     check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])
     locks.check(
@@ -180,6 +194,7 @@ def delete(
     scope_checked: bool = False,
 ) -> None:
     """Remove a cell's figure; the deletion is kept as a version of its own."""
+    check_writable(cell)
     check_scope(session, actor, cell, checked=scope_checked)
     locks.check(
         session, actor, department_id=cell.department.id, department=cell.department.code, year=cell.year
@@ -194,44 +209,24 @@ def delete(
 def history(
     session: Session, *, cell: Cell, limit: int | None, after_version: int = 0
 ) -> builtins.list[RevisionRead]:
+    """A cell's versions; a derived figure has none of its own: 409 naming the operand figures (and
+    their current versions) it is computed from, whose histories say where it came from."""
+    computed = derived.of(session, cell.indicator)
+    if computed is not None:
+        sources = derived.one(session, computed, department_id=cell.department.id, year=cell.year)
+        used = ", ".join(
+            f"{code}/{cell.department.code}/{cell.year} (version {version})"
+            for code, version, _ in sources.operands
+        )
+        raise derived.refused(
+            computed.code,
+            computed.formula.text,
+            f"{cell.describe()} has no history of its own; it is computed from {used or 'no figures yet'}",
+        )
     rows = STORE.history(session, key=cell.key, limit=limit, after_version=after_version)
     if not rows and after_version == 0:
         raise NotFound(f"No observation for {cell.describe()} has ever been recorded")
     return [RevisionRead.model_validate(r) for r in rows]
-
-
-def list(
-    session: Session, *, filters: CellFilters, limit: int | None, after_id: int | None = None
-) -> tuple[builtins.list[ObservationRead], int | None]:
-    """A page of observations in the order they were first recorded, and the key of the next page."""
-    query = (
-        select(Observation, Indicator.code, Department.code)
-        .join(Indicator, Indicator.id == Observation.indicator_id)
-        .join(Department, Department.id == Observation.department_id)
-        .order_by(Observation.id)
-        .limit(limit)
-    )
-    query = filters.apply(query, Observation)
-    if after_id is not None:
-        query = query.where(Observation.id > after_id)
-    rows = session.execute(query).all()
-    last = rows[-1][0].id if limit is not None and len(rows) == limit else None
-    return [_read_row(o, i, d) for o, i, d in rows], last
-
-
-def _read_row(o: Observation, indicator_code: str, department_code: str) -> ObservationRead:
-    return ObservationRead(
-        indicator=indicator_code,
-        department=department_code,
-        year=o.year,
-        value=o.value,
-        qualifier=Qualifier(o.qualifier),
-        note=o.note,
-        source=o.source,
-        version=o.version,
-        updated_at=o.updated_at,
-        updated_by=o.updated_by,
-    )
 
 
 def indicator_has_data(session: Session, indicator_id: int) -> bool:

@@ -40,12 +40,20 @@ def get(session: Session, *, indicator: str, department: str) -> AssignmentRead:
 def put(
     session: Session, *, indicator: str, department: str, data: AssignmentWrite
 ) -> tuple[AssignmentRead, bool]:
-    """Create or change an assignment; True when created."""
+    """Create or change an assignment; True when created. A derived indicator is computed, not
+    reported: 422 naming `indicator`."""
     i, d = indicators.get_by_code(session, indicator), departments.get_by_code(session, department)
+    if i.formula is not None:
+        message = _derived_message(i.code, i.formula)
+        raise InvalidValue(message, errors=[FieldError(["path", "indicator"], message, "derived")])
     created = _store(session, i.id, d.id, data.from_year, data.to_year) == "created"
     return AssignmentRead(
         indicator=i.code, department=d.code, from_year=data.from_year, to_year=data.to_year
     ), created
+
+
+def _derived_message(code: str, formula: str) -> str:
+    return f"{code!r} is a derived indicator ({formula}): computed from its operands, never reported"
 
 
 def _store(
@@ -108,7 +116,8 @@ def list(
 def batch(session: Session, *, data: AssignmentBatch) -> BatchSummary:
     """Many assignments: each row checked; atomic (the default) writes nothing when one is rejected."""
     summary = BatchSummary(dry_run=data.dry_run)
-    known_i = {code: i.id for code, i in indicators.by_code(session).items()}
+    catalogue = indicators.by_code(session)
+    known_i = {code: i.id for code, i in catalogue.items()}
     known_d = departments.code_map(session)
     valid: builtins.list[tuple[int, int, int, int | None]] = []
     seen: set[tuple[int, int]] = set()
@@ -116,6 +125,8 @@ def batch(session: Session, *, data: AssignmentBatch) -> BatchSummary:
         errors: builtins.list[FieldError] = []
         if row.indicator not in known_i:
             errors.append(FieldError(["indicator"], f"unknown indicator {row.indicator!r}"))
+        elif (formula := catalogue[row.indicator].formula) is not None:
+            errors.append(FieldError(["indicator"], _derived_message(row.indicator, formula), "derived"))
         if row.department not in known_d:
             errors.append(FieldError(["department"], f"unknown department {row.department!r}"))
         if row.to_year is not None and row.to_year < row.from_year:

@@ -103,7 +103,14 @@ def get_assignment(indicator: Code, department: Code, session: SessionDep, _: Vi
     return json_response(assignments.get(session, indicator=indicator, department=department))
 
 
-@router.put(PAIR, response_model=AssignmentRead, responses=CREATED)
+@router.put(
+    PAIR,
+    response_model=AssignmentRead,
+    responses={
+        **CREATED,
+        422: {"description": "A derived indicator (computed, never reported), or a bad value"},
+    },
+)
 def put_assignment(
     indicator: Code,
     department: Code,

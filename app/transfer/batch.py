@@ -26,6 +26,7 @@ from app.auth.principal import Principal
 from app.core.db.types import utcnow
 from app.core.json import paused_gc
 from app.core.problems import Forbidden, InvalidValue
+from app.observations import derived
 from app.quality import warnings
 from app.reporting import locks
 from app.transfer import bulk, strategies
@@ -152,12 +153,46 @@ class Batch:
         """The checked rows the actor may write now (app.reporting.locks), or None when there is
         nothing to store: a locked row fails an atomic batch as any rejected row does. It queries the
         session: never while another thread stores a chunk."""
+        self._settle_derived()
         if not valid:
             return None
         kept = self._unlocked(valid)
         if self.atomic and self.summary.rejected:
             return None
         return kept or None
+
+    def _settle_derived(self) -> None:
+        """(v2) The rows of derived indicators set aside by the checks: a figure the same as the one
+        computed (an export sent back) is `unchanged`, any other is rejected (`derived`): their
+        figures are computed, never written. One query for the chunk's rows."""
+        rows, self.checker.computed = self.checker.computed, []
+        if not rows:
+            return
+        indicators = self.checker.derived
+        wanted = derived.resolve(
+            self.session,
+            [(i.id, i.code, i.formula) for i in indicators.values() if i.formula is not None],
+        )
+        found = derived.figures(
+            self.session,
+            [d for d in wanted if d.id in {r[1] for r in rows}],
+            department_ids={r[2] for r in rows},
+            years={r[3] for r in rows},
+        )
+        for n, indicator, department, year, value, qualifier, values in rows:
+            figure = found.get((indicator, department, year))
+            if figure is not None and figure.value == value and figure.qualifier == qualifier:
+                self.summary.unchanged += 1
+                continue
+            computed = "no figure" if figure is None else f"{figure.value} ({figure.qualifier})"
+            code, formula = indicators[indicator].code, indicators[indicator].formula
+            self.checker.reject(
+                n,
+                values,
+                ("indicator",),
+                f"{code!r} is a derived indicator ({formula}): computed ({computed}), never written",
+                "derived",
+            )
 
     def _unlocked(self, valid: builtins.list[Valid]) -> builtins.list[Valid]:
         """The rows whose department-year the actor may write now; each other one is a rejected

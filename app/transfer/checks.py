@@ -157,6 +157,10 @@ class Checker:
                 for i in catalogue.values()
             ),
         )
+        # (v2) Derived indicators' rows are set aside (`computed`): the batch compares them with the
+        # figure computed (app.transfer.batch), for they cannot be written.
+        self.derived = {i.id: i for i in catalogue.values() if i.formula is not None}
+        self.computed: builtins.list[tuple[int, int, int, int, Number, str, tuple[Any, ...]]] = []
         self.departments, self.shared_department_names = words.names(
             departments.code_map(session), departments.names(session)
         )
@@ -188,6 +192,13 @@ class Checker:
                 {"row": row, "indicator": None, "department": None, "year": None}
                 | {"loc": list(loc), "msg": msg, "type": type}
             )
+
+    def reject(self, row: int, values: tuple[Any, ...], loc: tuple[str, ...], msg: str, type: str) -> None:
+        """Reject a row after its check, its error naming it as written (`values`)."""
+        before = self.summary.error_count
+        self.summary.rejected += 1
+        self._error(row, loc, msg, type)
+        self._name(self.summary.errors[min(before, MAX_ERRORS) :], values)
 
     def _warn(self, row: int, loc: tuple[str, ...], msg: str, type: str) -> None:
         self.warned.append({"row": row, "loc": list(loc), "msg": msg, "type": type})
@@ -463,5 +474,8 @@ class Checker:
             note, source = self._note_and_source(n, note_raw, source_raw)
         key = self._claim(n, indicator, department, year)
         if key is None or value is None or qualifier is None:
+            return None
+        if self.derived and indicator[0] in self.derived:  # type: ignore[index]
+            self.computed.append((n, indicator[0], department, year, value, qualifier, values))  # type: ignore[arg-type,index]
             return None
         return key, n, indicator[0], department, year, value, qualifier, note, source  # type: ignore[index]

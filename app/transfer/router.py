@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response, StreamingResponse
 
 from app.auth.dependencies import Clerk, SessionDep, Viewer
-from app.cells.http import YearQuery, filter_id, year_range
+from app.cells.http import YearQuery, filter_id, filter_row, year_range
 from app.cells.key import CellFilters
 from app.core.config import Settings, get_settings
 from app.core.db.session import get_session
@@ -17,7 +17,8 @@ from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FormatQuery, requested_format
-from app.observations import service as observations
+from app.indicators.models import Indicator
+from app.observations import listing
 from app.observations.schemas import ObservationRead
 from app.transfer import batch, export
 from app.transfer import formats as files
@@ -52,10 +53,16 @@ def list_observations(
     spreadsheet programs); with `?format=xlsx` (or the .xlsx media type in Accept), as a workbook.
     Both have the import columns `indicator,department,year,value,qualifier,note,source`, so a file
     edited and sent back to `POST /api/v1/observations` changes exactly the rows that were edited.
+
+    (v2) Derived indicators' figures, computed when read (`version` and `updated_by` null), follow
+    the stored ones: pages of stored figures first, then the derived ones by indicator, department
+    and year. Filtered by a stored indicator, nothing is computed.
     """
     year_range(year_from, year_to)
+    chosen = filter_row(session, "indicator", indicator)
+    assert chosen is None or isinstance(chosen, Indicator)
     filters = CellFilters(
-        indicator_id=filter_id(session, "indicator", indicator),
+        indicator_id=None if chosen is None else chosen.id,
         department_id=filter_id(session, "department", department),
         year=year,
         year_from=year_from,
@@ -63,13 +70,13 @@ def list_observations(
     )
     wanted = requested_format(request, format)
     if wanted == "xlsx":
-        return _file_answer(_read_all(export.xlsx_file(export_session, filters)), files.XLSX, "xlsx")
+        file = export.xlsx_file(export_session, filters, chosen)
+        return _file_answer(_read_all(file), files.XLSX, "xlsx")
     if wanted == "csv":
-        return _file_answer(export.csv_chunks(export_session, filters), "text/csv; charset=utf-8", "csv")
-    after = decode_cursor(cursor, int) if cursor else None
-    if after is not None and not isinstance(after, int):
-        after = None
-    items, last = observations.list(session, filters=filters, limit=limit, after_id=after)
+        chunks = export.csv_chunks(export_session, filters, chosen)
+        return _file_answer(chunks, "text/csv; charset=utf-8", "csv")
+    after = decode_cursor(cursor) if cursor else None
+    items, last = listing.list(session, filters=filters, limit=limit, after=after, indicator=chosen)
     return json_response(Page(items=items, next_cursor=encode_cursor(last) if last else None))
 
 

@@ -36,7 +36,7 @@ def test_export_lists_what_observations_list(session_client: TestClient, auth: T
     assert r.status_code == 200, r.text
     values = r.json()["dataValues"]
     listed = session_client.get("/api/v1/observations?limit=1000", headers=auth["viewer"]).json()["items"]
-    assert len(values) == len(listed) == 32
+    assert len(values) == len(listed) == 33  # 32 stored and the derived seals-per-new-firm
     assert {(v["dataElement"], v["orgUnit"], v["period"], v["value"], v["comment"]) for v in values} == {
         (o["indicator"], o["department"], str(o["year"]), str(o["value"]), o["note"]) for o in listed
     }
@@ -46,7 +46,7 @@ def test_export_lists_what_observations_list(session_client: TestClient, auth: T
         "dataelement,period,orgunit,categoryoptioncombo,attributeoptioncombo,value,storedby,lastupdated,"
         "comment,followup,deleted"
     )
-    assert len(lines) == 33
+    assert len(lines) == 34  # the header, 32 stored figures and the derived seals-per-new-firm
     assert not csv_answer.content.startswith(b"\xef\xbb\xbf")
     only = session_client.get(
         URL, params={"dataElement": "free-seals", "orgUnit": "zone"}, headers=auth["viewer"]
@@ -66,12 +66,12 @@ def test_export_imported_back_changes_nothing(
     assert r.status_code == 200, r.text
     summary = r.json()
     assert summary["status"] == "SUCCESS"
-    assert summary["importCount"] == {"imported": 0, "updated": 0, "ignored": 32, "deleted": 0}
+    assert summary["importCount"] == {"imported": 0, "updated": 0, "ignored": 33, "deleted": 0}
     assert summary["conflicts"] == []
     as_csv = session_client.get(URL, params={"format": "csv"}, headers=auth["viewer"]).content
     r = _post(session_client, auth, as_csv)
     assert r.status_code == 200, r.text
-    assert r.json()["importCount"] == {"imported": 0, "updated": 0, "ignored": 32, "deleted": 0}
+    assert r.json()["importCount"] == {"imported": 0, "updated": 0, "ignored": 33, "deleted": 0}
     assert _counts(session) == before
     # The qualifier DHIS2 does not carry stayed as it was.
     assert stored(session, "deadline-compression", "zone", 2021).qualifier == "at_least"  # type: ignore[union-attr]

@@ -49,7 +49,7 @@ def test_seed_export_reads_back_with_pysdmx(session_client: TestClient, auth: To
     }
     rows = dataset.data.to_dict("records")
     listed = _listed(session_client, auth)
-    assert len(listed) == 32  # the seed's stored figures (33 once derived ones are read too)
+    assert len(listed) == 33  # the seed's 32 stored figures and the derived seals-per-new-firm
     assert len(rows) == len(listed)
     units = {
         i["code"]: i["unit"]

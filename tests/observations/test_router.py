@@ -203,11 +203,14 @@ def test_list_filters_and_cursor_pagination(session_client: TestClient, auth: To
         if cursor:
             params["cursor"] = cursor
         page = session_client.get(URL, params=params, headers=auth["viewer"]).json()
+        assert "items" in page, page
         seen += [f"{i['indicator']}/{i['department']}" for i in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == len(set(seen)) == 31  # every 2021 figure of the report, once
+    # every 2021 figure of the report, once, and the derived seals-per-new-firm computed from two of them
+    assert len(seen) == len(set(seen)) == 32
+    assert seen[-1] == "seals-per-new-firm/zone"
 
     r = session_client.get(URL, params={"year_from": 2020, "year_to": 2020}, headers=auth["viewer"])
     assert [i["indicator"] for i in r.json()["items"]] == ["business-environment-rank"]

@@ -96,7 +96,9 @@ def test_csv_export_has_every_matching_row(
     assert "attachment" in r.headers["content-disposition"]
     table = read_csv(r.content)
     assert table[0] == HEADER
-    assert len(table) - 1 == count(session, "zone") > 150
+    # every stored figure, then the derived one computed from two of them (free-seals / new-firms-sealed)
+    assert len(table) - 1 == count(session, "zone") + 1 > 150
+    assert table[-1] == ["seals-per-new-firm", "zone", "2021", "3", "exact", "", ""]
     assert {row[1] for row in table[1:]} == {"zone"}
     assert ["budget", "zone", "2021", "123456789012.345678", "exact", "", ""] in table
     assert ["budget", "zone", "2020", "0.1", "exact", 'a, "b"\nc', ""] in table
@@ -106,9 +108,8 @@ def test_csv_export_has_every_matching_row(
 def test_csv_export_filters_by_year(session_client: TestClient, auth: Tokens, session: Session) -> None:
     r = session_client.get(f"{URL}?year=2021&format=csv", headers=auth["viewer"])
     table = read_csv(r.content)
-    assert len(table) - 1 == session.scalar(
-        select(func.count()).select_from(Observation).where(Observation.year == 2021)
-    )
+    stored = session.scalar(select(func.count()).select_from(Observation).where(Observation.year == 2021))
+    assert len(table) - 1 == (stored or 0) + 1  # and the derived seals-per-new-firm
     assert {row[2] for row in table[1:]} == {"2021"}
 
 
@@ -159,7 +160,8 @@ def test_xlsx_round_trip_changes_exactly_what_was_edited(
     sheet = book.worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == HEADER
-    assert len(rows) - 1 == count(session, "zone")
+    assert len(rows) - 1 == count(session, "zone") + 1  # the derived seals-per-new-firm, computed
+    assert rows[-1][:5] == ("seals-per-new-firm", "zone", 2021, 3, "exact")
     edited = 0
     for cells in sheet.iter_rows(min_row=2):
         if (cells[0].value, cells[2].value) == ("legal-lectures", 1975):

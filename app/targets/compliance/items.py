@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.core.json import paused_gc
 from app.observations.models import Qualifier
 from app.targets.compliance import queries as queries
+from app.targets.compliance.computed import Computed
 from app.targets.models import Operator
 from app.targets.rules import Status, judge
 
@@ -73,14 +74,17 @@ def page_items(
     statuses: frozenset[Status],
     candidates: dict[int, int],
     indicator_codes: dict[int, str],
+    computed: Computed | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The page's items (`page.limit` is set), and whether more follow.
 
     `candidates` counts, per indicator, the targets with one of `statuses`: the rows are asked for a
     few indicators at a time, just enough to fill the page, so that PostgreSQL sorts only their rows
     by code. A row the database could not judge (CHECK) comes along whatever its status, is judged
-    here and may be dropped; then the page goes on from the last row read.
+    here and may be dropped; then the page goes on from the last row read. So does every row of a
+    derived indicator, with its `computed` figure.
     """
+    unfiltered = computed.ids if computed is not None else set()
     assert page.limit is not None
     after = page.after
     order = sorted((i for i, n in candidates.items() if n), key=indicator_codes.__getitem__)
@@ -99,9 +103,19 @@ def page_items(
             end += 1
         span = order[start:end]
         rows = queries.items(
-            session, scope, year, indicator_ids=span, statuses=statuses, after=after, limit=need
+            session,
+            scope,
+            year,
+            indicator_ids=span,
+            statuses=statuses,
+            after=after,
+            limit=need,
+            unfiltered=unfiltered,
         )
         for row in rows:
+            if row[2] in unfiltered:
+                assert computed is not None
+                row = computed.row(row, row[2], row[3], year)
             judged = judge_row(row, dec)
             if not statuses or judged[0] in statuses:
                 chosen.append(_item(row[0], row[1], year, row, judged))
@@ -124,6 +138,7 @@ def every_item(
     statuses: frozenset[Status],
     indicator_codes: dict[int, str],
     department_codes: dict[int, str],
+    computed: Computed | None = None,
 ) -> tuple[list[dict[str, Any]], dict[Status, int]]:
     """Every item with one of `statuses` (any without), and the count of every target by status.
 
@@ -138,6 +153,8 @@ def every_item(
     with paused_gc():
         for chunk in queries.every_row(session, scope, year):
             for row in chunk:
+                if computed is not None and row[0] in computed.ids:
+                    row = computed.row(row, row[0], row[1], year)
                 judged = judge_row(row, dec)
                 counts[judged[0]] += 1
                 if not statuses or judged[0] in statuses:

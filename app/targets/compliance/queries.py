@@ -208,13 +208,25 @@ def items(
     statuses: Collection[str] = (),
     after: tuple[str, str] | None = None,
     limit: int | None = None,
+    unfiltered: Collection[int] = (),
 ) -> list[Sequence[Any]]:
-    """(indicator code, department code, indicator id, operator, value, upper, actual, qualifier) of the
-    year's selected targets of these indicators, by indicator code then department code, after the
-    cell `after`, with one of `statuses` (or CHECK) if any are given; driver tuples."""
+    """(indicator code, department code, indicator id, department id, operator, value, upper, actual,
+    qualifier) of the year's selected targets of these indicators, by indicator code then department
+    code, after the cell `after`, with one of `statuses` (or CHECK) if any are given, whatever their
+    status for the `unfiltered` indicators (derived ones, judged in Python); driver tuples."""
     dialect = _dialect(session)
     indicator, department = _by_code(_I.code, dialect), _by_code(_D.code, dialect)
-    columns = (_I.code, _D.code, _T.indicator_id, _T.operator, _T.value, _T.upper, _O.value, _O.qualifier)
+    columns = (
+        _I.code,
+        _D.code,
+        _T.indicator_id,
+        _T.department_id,
+        _T.operator,
+        _T.value,
+        _T.upper,
+        _O.value,
+        _O.qualifier,
+    )
     query = (
         _selected(select(*columns), Scope(scope.department_ids, None), year, year)
         .join_from(Target.__table__, Indicator.__table__, _I.id == _T.indicator_id)
@@ -222,7 +234,8 @@ def items(
         .where(_T.indicator_id.in_(indicator_ids))
     )
     if statuses:
-        query = query.where(status(dialect).in_([*statuses, CHECK]))
+        judged = status(dialect).in_([*statuses, CHECK])
+        query = query.where(or_(judged, _T.indicator_id.in_(unfiltered)) if unfiltered else judged)
     if after is not None:
         query = query.where(or_(indicator > after[0], and_(indicator == after[0], department > after[1])))
     query = query.order_by(indicator, department).limit(limit)

@@ -20,6 +20,7 @@ from app.departments import service as departments
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.targets.compliance import queries as queries
+from app.targets.compliance.computed import Computed
 from app.targets.compliance.items import Page as Page  # the router's and bench's name for it
 from app.targets.compliance.items import every_item, judge_row, page_items, text_decimals
 from app.targets.compliance.messages import Lang
@@ -49,6 +50,17 @@ def _codes(session: Session, model: type[Department] | type[Indicator]) -> dict[
     return dict(session.execute(select(model.id, model.code)).all())
 
 
+def _indicators(session: Session) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    """Every indicator's code by id, and (v2) the derived ones' (code, formula): one query."""
+    codes: dict[int, str] = {}
+    formulas: dict[int, tuple[str, str]] = {}
+    for i, code, formula in session.execute(select(Indicator.id, Indicator.code, Indicator.formula)):
+        codes[i] = code
+        if formula is not None:
+            formulas[i] = (code, formula)
+    return codes, formulas
+
+
 def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]) -> queries.Scope:
     indicator_ids: set[int] | None = None
     if filters.indicators:
@@ -75,7 +87,13 @@ def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]
 
 
 def _counted(
-    session: Session, scope: queries.Scope, year_from: int, year_to: int, *, by_year: bool
+    session: Session,
+    scope: queries.Scope,
+    year_from: int,
+    year_to: int,
+    *,
+    by_year: bool,
+    computed: Computed,
 ) -> dict[int, dict[Status, int]]:
     """Targets by key (the year with `by_year`, else the indicator id) and status.
 
@@ -95,6 +113,7 @@ def _counted(
         for row in queries.to_check(session, narrowed, year_from, year_to):
             key = row[1] if by_year else row[0]
             counted.setdefault(key, dict.fromkeys(Status, 0))[judge_row(row, dec)[0]] += 1
+    computed.adjust(counted, by_year=by_year)
     return counted
 
 
@@ -131,17 +150,20 @@ def report(session: Session, *, year: int, filters: Filters, page: Page | None =
     Without a limit (the CSV export), every item is built and judged here, in one read.
     """
     page = page or Page()
-    indicator_codes = _codes(session, Indicator)
+    indicator_codes, formulas = _indicators(session)
     scope = _resolve(session, filters, indicator_codes)
     statuses = frozenset(filters.statuses)
+    computed = Computed(session, scope, formulas, year, year)
     if page.limit is None:
         department_codes = _codes(session, Department)
-        items, counts = every_item(session, scope, year, statuses, indicator_codes, department_codes)
+        items, counts = every_item(
+            session, scope, year, statuses, indicator_codes, department_codes, computed
+        )
         return {"year": year, "summary": summarize(counts), "items": items, "next_cursor": None}
-    counted = _counted(session, scope, year, year, by_year=False)
+    counted = _counted(session, scope, year, year, by_year=False, computed=computed)
     wanted = statuses or frozenset(Status)
     candidates = {i: sum(by_status[s] for s in wanted) for i, by_status in counted.items()}
-    items, more = page_items(session, scope, year, page, statuses, candidates, indicator_codes)
+    items, more = page_items(session, scope, year, page, statuses, candidates, indicator_codes, computed)
     counts = {s: sum(by_status[s] for by_status in counted.values()) for s in Status}
     next_cursor = [items[-1]["indicator"], items[-1]["department"]] if more else None
     return {"year": year, "summary": summarize(counts), "items": items, "next_cursor": next_cursor}
@@ -149,8 +171,10 @@ def report(session: Session, *, year: int, filters: Filters, page: Page | None =
 
 def trend(session: Session, *, year_from: int, year_to: int, filters: Filters) -> dict[str, Any]:
     """The summary of every year from year_from to year_to, years without targets included."""
-    scope = _resolve(session, filters, _codes(session, Indicator))
-    counted = _counted(session, scope, year_from, year_to, by_year=True)
+    indicator_codes, formulas = _indicators(session)
+    scope = _resolve(session, filters, indicator_codes)
+    computed = Computed(session, scope, formulas, year_from, year_to)
+    counted = _counted(session, scope, year_from, year_to, by_year=True, computed=computed)
     years = []
     for y in range(year_from, year_to + 1):
         years.append({"year": y, **summarize(counted.get(y) or dict.fromkeys(Status, 0))})

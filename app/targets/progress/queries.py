@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.departments.models import Department
 from app.indicators.models import Indicator
+from app.observations import derived
 from app.observations.models import Observation
 from app.targets.models import Target
 
@@ -142,4 +143,35 @@ def ends(
         .join(first, at(first, span.c.first))
         .join(last, at(last, span.c.last))
     )
-    return list(cast(CursorResult[Any], session.execute(query)).cursor.fetchall())
+    stored = list(cast(CursorResult[Any], session.execute(query)).cursor.fetchall())
+    return stored + _derived_ends(session, indicator_ids, department_ids, year_from, year_to)
+
+
+def _derived_ends(
+    session: Session,
+    indicator_ids: Collection[int] | None,
+    department_ids: Collection[int] | None,
+    year_from: int | None,
+    year_to: int,
+) -> list[Sequence[Any]]:
+    """The same rows for derived indicators (app.observations.derived), their figures computed:
+    nothing is read when none of these indicators is derived."""
+    query = select(_I.id, _I.code, _I.formula).where(_I.formula.is_not(None))
+    if indicator_ids is not None:
+        query = query.where(_I.id.in_(indicator_ids))
+    found = derived.resolve(session, [(i, code, formula) for i, code, formula in session.execute(query)])
+    if not found:
+        return []
+    figures = derived.figures(
+        session, found, department_ids=department_ids, year_from=year_from, year_to=year_to
+    )
+    cells: dict[tuple[int, int], list[tuple[int, derived.Figure]]] = {}
+    for (indicator, department, year), figure in sorted(figures.items()):
+        cells.setdefault((indicator, department), []).append((year, figure))
+    out: list[Sequence[Any]] = []
+    for (indicator, department), years in cells.items():
+        (y0, f0), (y1, f1) = years[0], years[-1]
+        out.append(
+            (indicator, department, y0, f0.value, f0.qualifier.value, y1, f1.value, f1.qualifier.value)
+        )
+    return out
