@@ -1,0 +1,86 @@
+"""A small per-process memo of read answers, keyed by what was asked and the data's generation.
+
+A report that reads the whole year (compliance, completeness) is memoized under (its normalized
+parameters, the generation its domain reads from the database in one cheap query on every request).
+Each worker asks the database each time, so a write through any worker or process changes the
+generation the next reader sees, and the memo is never consulted for the old one. Bounded: the least
+recently used answer goes first.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import BigInteger, ColumnElement, Integer, cast, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+T = TypeVar("T")
+
+
+def committed_only(session: Session) -> bool:
+    """Whether what `session` reads is committed data only, as far as the memo can tell: not inside
+    a savepoint, whose outer transaction may hold writes that can still be rolled back."""
+    return not session.connection().in_nested_transaction()
+
+
+class Memo(Generic[T]):
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, T] = OrderedDict()
+
+    def get(self, key: Hashable) -> T | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: T) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def answer(self, key: Hashable, compute: Callable[[], T], *, store: bool = True) -> T:
+        """The memoized answer under `key`, else `compute()`, kept when `store`."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        value = compute()
+        if store:
+            self.put(key, value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def instants(column: ColumnElement[Any] | InstrumentedAttribute[Any], dialect: str) -> ColumnElement[Any]:
+    """The sum of a timestamp column's values in microseconds: it moves whenever a row is stamped
+    anew (an update sets `updated_at` to now), whatever order writers committed in, where the
+    maximum would not."""
+    if dialect == "postgresql":
+        return func.sum(cast(func.extract("epoch", column) * 1_000_000, BigInteger))
+    seconds = cast(func.strftime("%s", column), Integer) * 1_000_000
+    return func.sum(seconds + cast(func.substr(column, 21, 6), Integer))
+
+
+def generation(session: Session, markers: Sequence[ColumnElement[Any]]) -> tuple[tuple[Any, ...], bool]:
+    """The markers' values read in one statement, and whether an answer read now may be kept.
+
+    On PostgreSQL a writer's ids and stamps are taken before it commits: one still running could
+    commit below a marker already seen. So an answer is kept only when no transaction that wrote was
+    running at the moment the markers were read (the snapshot's xmin is its xmax); answers already kept
+    are still served. SQLite has one writer at a time: what it takes, it commits in that order."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    columns = list(markers)
+    if postgres:
+        snapshot = func.pg_current_snapshot()
+        columns.append(func.pg_snapshot_xmin(snapshot) == func.pg_snapshot_xmax(snapshot))
+    row = tuple(session.execute(select(*columns)).one())
+    if postgres:
+        return row[:-1], bool(row[-1])
+    return row, True
