@@ -54,6 +54,10 @@ class Memo(Generic[T]):
             self.put(key, value)
         return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)
 
