@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.memo import Memo
 from tests.databases import fresh_database, url_of
 from tests.servers import Server, prepare, serving
 
@@ -149,3 +150,18 @@ def test_every_kind_of_write_shows_in_the_next_answer_of_either_server(pair: Pai
     other = "memo-elsewhere"
     pair.call("PATCH", "/api/v1/indicators/enforcement-work-share", json={"section": other})
     assert section_targets() == was - 1
+
+
+def test_the_memo_keeps_the_most_recently_used_answers_only() -> None:
+    memo: Memo[bytes] = Memo(size=2)
+    computed: list[str] = []
+
+    def answer(key: str, *, store: bool = True) -> bytes:
+        return memo.answer(key, lambda: computed.append(key) or key.encode(), store=store)
+
+    assert answer("a") == b"a" and answer("b") == b"b" and answer("a") == b"a"  # a: a hit
+    assert computed == ["a", "b"]
+    answer("c")  # b, the least recently used, goes
+    assert len(memo) == 2 and memo.get("b") is None and memo.get("a") == b"a"
+    answer("d", store=False)
+    assert memo.get("d") is None and len(memo) == 2
