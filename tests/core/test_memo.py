@@ -157,7 +157,11 @@ def test_the_memo_keeps_the_most_recently_used_answers_only() -> None:
     computed: list[str] = []
 
     def answer(key: str, *, store: bool = True) -> bytes:
-        return memo.answer(key, lambda: computed.append(key) or key.encode(), store=store)
+        def compute() -> bytes:
+            computed.append(key)
+            return key.encode()
+
+        return memo.answer(key, compute, store=store)
 
     assert answer("a") == b"a" and answer("b") == b"b" and answer("a") == b"a"  # a: a hit
     assert computed == ["a", "b"]
