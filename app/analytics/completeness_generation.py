@@ -12,19 +12,21 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from app.core.memo import fingerprint
 from app.core.memo import generation as read_generation
 from app.reporting.models import Approval, ApprovalAction, Assignment, Period
 from app.targets.compliance.generation import catalogue, cells
 
 
-def _assignments() -> list[ColumnElement[Any]]:
-    weighted = (
+def _assignments() -> ColumnElement[Any]:
+    """In one scan of the table."""
+    marker = fingerprint(
         func.count(),
         func.max(Assignment.id),
         func.sum(Assignment.id * Assignment.from_year),
         func.sum(Assignment.id * func.coalesce(Assignment.to_year, 0)),
     )
-    return [select(marker).select_from(Assignment).scalar_subquery() for marker in weighted]
+    return select(marker).select_from(Assignment).scalar_subquery()
 
 
 def generation(session: Session, year: int) -> tuple[tuple[Any, ...], bool]:
@@ -32,7 +34,7 @@ def generation(session: Session, year: int) -> tuple[tuple[Any, ...], bool]:
     markers = [
         *cells()[:1],  # the figures; targets play no part
         *catalogue(dialect),
-        *_assignments(),
+        _assignments(),
         select(func.max(ApprovalAction.id)).scalar_subquery(),
         select(func.count()).select_from(Approval).scalar_subquery(),
         select(Period.closes).where(Period.year == year).scalar_subquery(),

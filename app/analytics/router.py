@@ -10,7 +10,7 @@ from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
 from app.core.config import get_settings
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
-from app.core.http import conditional
+from app.core.http import conditional, etag_of
 from app.core.json import dumps
 from app.core.memo import Memo, committed_only
 from app.core.routing import api_router
@@ -18,7 +18,7 @@ from app.core.tables import FILE_RESPONSES, FILES_OR_304, Format, FormatQuery, r
 
 router = api_router("", "analytics")
 # Completeness's JSON answers, by what was asked and the generation of the data (app.core.memo).
-COMPLETENESS: Memo[bytes] = Memo(size=16)
+COMPLETENESS: Memo[tuple[bytes, str]] = Memo(size=16)
 
 YearRequired = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 
@@ -113,12 +113,13 @@ def get_completeness(
         marks, quiet = generation(session, year)
         settings = get_settings()
         key = (year, department, section, settings.timezone, settings.today(), marks)
-        body = COMPLETENESS.answer(
-            key,
-            lambda: dumps(completeness.report(session, year=year, department=department, section=section)),
-            store=quiet and committed_only(session),
-        )
-        return conditional(request, body, headers={"Vary": "Accept"})
+
+        def compute() -> tuple[bytes, str]:
+            body = dumps(completeness.report(session, year=year, department=department, section=section))
+            return body, etag_of(body)
+
+        body, etag = COMPLETENESS.answer(key, compute, store=quiet and committed_only(session))
+        return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
     content = completeness.report(session, year=year, department=department, section=section)
     rows = completeness.item_rows(content)
     return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")

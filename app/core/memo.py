@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, String, cast, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -70,6 +70,15 @@ def instants(column: ColumnElement[Any] | InstrumentedAttribute[Any], dialect: s
         return func.sum(cast(func.extract("epoch", column) * 1_000_000, BigInteger))
     seconds = cast(func.strftime("%s", column), Integer) * 1_000_000
     return func.sum(seconds + cast(func.substr(column, 21, 6), Integer))
+
+
+def fingerprint(*aggregates: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Aggregates of one table as one text value, so that one scan reads them all."""
+    parts: list[ColumnElement[Any]] = [func.coalesce(cast(a, String), "-") for a in aggregates]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.concat(":").concat(part)
+    return joined
 
 
 def generation(session: Session, markers: Sequence[ColumnElement[Any]]) -> tuple[tuple[Any, ...], bool]:

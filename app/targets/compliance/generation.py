@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from app.core.memo import fingerprint, instants
 from app.core.memo import generation as read_generation
-from app.core.memo import instants
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import ObservationRevision
@@ -23,9 +23,10 @@ from app.targets.models import TargetRevision
 def catalogue(dialect: str) -> list[ColumnElement[Any]]:
     """The markers of the indicators and the departments."""
     return [
-        select(marker).select_from(model).scalar_subquery()
+        select(fingerprint(func.count(), instants(model.updated_at, dialect)))
+        .select_from(model)
+        .scalar_subquery()
         for model in (Indicator, Department)
-        for marker in (func.count(), instants(model.updated_at, dialect))
     ]
 
 

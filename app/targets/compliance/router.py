@@ -7,7 +7,7 @@ from starlette.responses import Response
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
 from app.core.fields import Code
-from app.core.http import conditional
+from app.core.http import conditional, etag_of
 from app.core.json import dumps, paused_gc
 from app.core.memo import Memo, committed_only
 from app.core.pagination import Limit, decode_cursor, encode_cursor
@@ -23,7 +23,7 @@ from app.targets.schemas import ComplianceRead, ComplianceTrendRead
 
 router = api_router("/compliance", "compliance")
 # A year's JSON answers, by what was asked and the generation of the data (app.core.memo).
-MEMO: Memo[bytes] = Memo(size=16)
+MEMO: Memo[tuple[bytes, str]] = Memo(size=16)
 
 
 def _years(year: int | None, year_from: int | None, year_to: int | None) -> None:
@@ -116,8 +116,8 @@ def _answer(
     year, year_from, year_to = years
     if year is not None and format == "json":
         key, keep = _key(session, year, filters, page, lang)
-        body = MEMO.answer(key, lambda: _year(session, year, filters, page, lang), store=keep)
-        return conditional(request, body, headers={"Vary": "Accept"})
+        body, etag = MEMO.answer(key, lambda: _year(session, year, filters, page, lang), store=keep)
+        return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
     if year is not None:
         content = compliance.report(session, year=year, filters=filters)
         rows = compliance.item_rows(content, lang)
@@ -152,9 +152,11 @@ def _key(
 
 def _year(
     session: Session, year: int, filters: compliance.Filters, page: compliance.Page, lang: Lang
-) -> bytes:
+) -> tuple[bytes, str]:
+    """The answer's JSON and its ETag."""
     content = compliance.report(session, year=year, filters=filters, page=page)
     add_reasons(content["items"], lang)
     if content["next_cursor"] is not None:
         content["next_cursor"] = encode_cursor(content["next_cursor"])
-    return dumps(content)
+    body = dumps(content)
+    return body, etag_of(body)
