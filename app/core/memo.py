@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, String, cast, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -72,6 +72,15 @@ def instants(column: ColumnElement[Any] | InstrumentedAttribute[Any], dialect: s
     return func.sum(seconds + cast(func.substr(column, 21, 6), Integer))
 
 
+# No transaction that was running at the statement's snapshot (its xip) is this database's, as far
+# as the sessions seen now tell: one not seen (finished since, or another role's) is counted as ours.
+_QUIET = (
+    "(NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid)"
+    " WHERE running.xid::xid NOT IN (SELECT backend_xid FROM pg_stat_activity"
+    " WHERE datname <> current_database() AND backend_xid IS NOT NULL)))"
+)
+
+
 def fingerprint(*aggregates: ColumnElement[Any]) -> ColumnElement[Any]:
     """Aggregates of one table as one text value, so that one scan reads them all."""
     parts: list[ColumnElement[Any]] = [func.coalesce(cast(a, String), "-") for a in aggregates]
@@ -85,14 +94,15 @@ def generation(session: Session, markers: Sequence[ColumnElement[Any]]) -> tuple
     """The markers' values read in one statement, and whether an answer read now may be kept.
 
     On PostgreSQL a writer's ids and stamps are taken before it commits: one still running could
-    commit below a marker already seen. So an answer is kept only when no transaction that wrote was
-    running at the moment the markers were read (the snapshot's xmin is its xmax); answers already kept
-    are still served. SQLite has one writer at a time: what it takes, it commits in that order."""
+    commit below a marker already seen. So an answer is kept only when every transaction that wrote
+    and was running at the markers' snapshot is one of a session on another database (a cluster is
+    shared); one that has finished since, or whose session cannot be seen, counts as running here.
+    Answers already kept are still served. SQLite has one writer at a time: what it takes, it commits
+    in that order."""
     postgres = session.get_bind().dialect.name == "postgresql"
     columns = list(markers)
     if postgres:
-        snapshot = func.pg_current_snapshot()
-        columns.append(func.pg_snapshot_xmin(snapshot) == func.pg_snapshot_xmax(snapshot))
+        columns.append(literal_column(_QUIET))
     row = tuple(session.execute(select(*columns)).one())
     if postgres:
         return row[:-1], bool(row[-1])
