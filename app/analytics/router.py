@@ -4,16 +4,21 @@ from fastapi import Query, Request
 from starlette.responses import Response
 
 from app.analytics import completeness, service
+from app.analytics.completeness_generation import generation
 from app.analytics.schemas import ComparisonRead, CompletenessRead, SeriesRead
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
+from app.core.config import get_settings
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
-from app.core.http import conditional
+from app.core.http import conditional, etag_of
 from app.core.json import dumps
+from app.core.memo import Memo, committed_only
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FILES_OR_304, Format, FormatQuery, requested_format, table
 
 router = api_router("", "analytics")
+# Completeness's JSON answers, by what was asked and the generation of the data (app.core.memo).
+COMPLETENESS: Memo[tuple[bytes, str]] = Memo(size=16)
 
 YearRequired = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 
@@ -104,8 +109,17 @@ def get_completeness(
     """What each department was assigned for the year, what it reported, what is missing (codes, in
     code order), the rate to 6 places, its approval state and whether it was late; `department`
     includes the departments below it."""
+    if (kind := requested_format(request, format)) == "json":
+        marks, quiet = generation(session, year)
+        settings = get_settings()
+        key = (year, department, section, settings.timezone, settings.today(), marks)
+
+        def compute() -> tuple[bytes, str]:
+            body = dumps(completeness.report(session, year=year, department=department, section=section))
+            return body, etag_of(body)
+
+        body, etag = COMPLETENESS.answer(key, compute, store=quiet and committed_only(session))
+        return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
     content = completeness.report(session, year=year, department=department, section=section)
-    if (kind := requested_format(request, format)) != "json":
-        rows = completeness.item_rows(content)
-        return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")
-    return _json(request, content)
+    rows = completeness.item_rows(content)
+    return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")

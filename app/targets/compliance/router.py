@@ -7,19 +7,23 @@ from starlette.responses import Response
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
 from app.core.fields import Code
-from app.core.http import conditional
+from app.core.http import conditional, etag_of
 from app.core.json import dumps, paused_gc
+from app.core.memo import Memo, committed_only
 from app.core.pagination import Limit, decode_cursor, encode_cursor
 from app.core.problems import BadRequest, FieldError, InvalidValue
 from app.core.routing import api_router
 from app.core.tables import FILES_OR_304, Format, FormatQuery, requested_format, table
 from app.targets.compliance import report as compliance
+from app.targets.compliance.generation import generation
 from app.targets.compliance.messages import Lang
 from app.targets.compliance.reasons import add_reasons
 from app.targets.rules import Status
 from app.targets.schemas import ComplianceRead, ComplianceTrendRead
 
 router = api_router("/compliance", "compliance")
+# A year's JSON answers, by what was asked and the generation of the data (app.core.memo).
+MEMO: Memo[tuple[bytes, str]] = Memo(size=16)
 
 
 def _years(year: int | None, year_from: int | None, year_to: int | None) -> None:
@@ -110,19 +114,49 @@ def _answer(
     format: Format,
 ) -> Response:
     year, year_from, year_to = years
+    if year is not None and format == "json":
+        key, keep = _key(session, year, filters, page, lang)
+        body, etag = MEMO.answer(key, lambda: _year(session, year, filters, page, lang), store=keep)
+        return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
     if year is not None:
-        if format != "json":
-            content = compliance.report(session, year=year, filters=filters)
-            rows = compliance.item_rows(content, lang)
-            return table(request, compliance.ITEM_COLUMNS, rows, format=format, name=f"compliance-{year}")
-        content = compliance.report(session, year=year, filters=filters, page=page)
-        add_reasons(content["items"], lang)
-        if content["next_cursor"] is not None:
-            content["next_cursor"] = encode_cursor(content["next_cursor"])
-    else:
-        assert year_from is not None and year_to is not None
-        content = compliance.trend(session, year_from=year_from, year_to=year_to, filters=filters)
-        if format != "json":
-            header, rows = ("year", *compliance.SUMMARY_COLUMNS), compliance.summary_rows(content)
-            return table(request, header, rows, format=format, name=f"compliance-{year_from}-{year_to}")
+        content = compliance.report(session, year=year, filters=filters)
+        rows = compliance.item_rows(content, lang)
+        return table(request, compliance.ITEM_COLUMNS, rows, format=format, name=f"compliance-{year}")
+    assert year_from is not None and year_to is not None
+    content = compliance.trend(session, year_from=year_from, year_to=year_to, filters=filters)
+    if format != "json":
+        header, rows = ("year", *compliance.SUMMARY_COLUMNS), compliance.summary_rows(content)
+        return table(request, header, rows, format=format, name=f"compliance-{year_from}-{year_to}")
     return conditional(request, dumps(content), headers={"Vary": "Accept"})
+
+
+def _key(
+    session: Session, year: int, filters: compliance.Filters, page: compliance.Page, lang: Lang
+) -> tuple[tuple[object, ...], bool]:
+    """The memo's key: the request's parameters, normalized (filters are sets), and the data's
+    generation, read from the database on every request; and whether the answer may be kept."""
+    marks, quiet = generation(session)
+    asked = (
+        year,
+        tuple(sorted(set(filters.departments))),
+        filters.below,
+        tuple(sorted(set(filters.indicators))),
+        tuple(sorted(set(filters.sections))),
+        tuple(sorted(set(filters.statuses))),
+        page.limit,
+        page.after,
+        lang,
+    )
+    return (asked, marks), quiet and committed_only(session)
+
+
+def _year(
+    session: Session, year: int, filters: compliance.Filters, page: compliance.Page, lang: Lang
+) -> tuple[bytes, str]:
+    """The answer's JSON and its ETag."""
+    content = compliance.report(session, year=year, filters=filters, page=page)
+    add_reasons(content["items"], lang)
+    if content["next_cursor"] is not None:
+        content["next_cursor"] = encode_cursor(content["next_cursor"])
+    body = dumps(content)
+    return body, etag_of(body)

@@ -1,0 +1,42 @@
+"""What a year's completeness answer depends on, as markers one cheap query reads (app.core.memo).
+
+The figures (their revisions) and the catalogue, as for compliance; the assignments, which carry no
+stamp: their count, highest id and two sums weighted by id move when one is added, deleted or its
+years change (a scan of the table, a few ms for 100,000); the approvals: every step adds an
+approval_action row; the period's last day of the year asked, read as is. Today's date is part of
+the key (whether a department is late depends on it).
+"""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from app.core.memo import fingerprint
+from app.core.memo import generation as read_generation
+from app.reporting.models import Approval, ApprovalAction, Assignment, Period
+from app.targets.compliance.generation import catalogue, cells
+
+
+def _assignments() -> ColumnElement[Any]:
+    """In one scan of the table."""
+    marker = fingerprint(
+        func.count(),
+        func.max(Assignment.id),
+        func.sum(Assignment.id * Assignment.from_year),
+        func.sum(Assignment.id * func.coalesce(Assignment.to_year, 0)),
+    )
+    return select(marker).select_from(Assignment).scalar_subquery()
+
+
+def generation(session: Session, year: int) -> tuple[tuple[Any, ...], bool]:
+    dialect = session.get_bind().dialect.name
+    markers = [
+        *cells()[:1],  # the figures; targets play no part
+        *catalogue(dialect),
+        _assignments(),
+        select(func.max(ApprovalAction.id)).scalar_subquery(),
+        select(func.count()).select_from(Approval).scalar_subquery(),
+        select(Period.closes).where(Period.year == year).scalar_subquery(),
+    ]
+    return read_generation(session, markers)

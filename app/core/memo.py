@@ -1,0 +1,109 @@
+"""A small per-process memo of read answers, keyed by what was asked and the data's generation.
+
+A report that reads the whole year (compliance, completeness) is memoized under (its normalized
+parameters, the generation its domain reads from the database in one cheap query on every request).
+Each worker asks the database each time, so a write through any worker or process changes the
+generation the next reader sees, and the memo is never consulted for the old one. Bounded: the least
+recently used answer goes first.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import BigInteger, ColumnElement, Integer, String, cast, func, literal_column, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+T = TypeVar("T")
+
+
+def committed_only(session: Session) -> bool:
+    """Whether what `session` reads is committed data only, as far as the memo can tell: not inside
+    a savepoint, whose outer transaction may hold writes that can still be rolled back."""
+    return not session.connection().in_nested_transaction()
+
+
+class Memo(Generic[T]):
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, T] = OrderedDict()
+
+    def get(self, key: Hashable) -> T | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: T) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def answer(self, key: Hashable, compute: Callable[[], T], *, store: bool = True) -> T:
+        """The memoized answer under `key`, else `compute()`, kept when `store`."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        value = compute()
+        if store:
+            self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def instants(column: ColumnElement[Any] | InstrumentedAttribute[Any], dialect: str) -> ColumnElement[Any]:
+    """The sum of a timestamp column's values in microseconds: it moves whenever a row is stamped
+    anew (an update sets `updated_at` to now), whatever order writers committed in, where the
+    maximum would not."""
+    if dialect == "postgresql":
+        return func.sum(cast(func.extract("epoch", column) * 1_000_000, BigInteger))
+    seconds = cast(func.strftime("%s", column), Integer) * 1_000_000
+    return func.sum(seconds + cast(func.substr(column, 21, 6), Integer))
+
+
+# No transaction that was running at the statement's snapshot (its xip) is this database's, as far
+# as the sessions seen now tell: one not seen (finished since, or another role's) is counted as ours.
+_QUIET = (
+    "(NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid)"
+    " WHERE running.xid::xid NOT IN (SELECT backend_xid FROM pg_stat_activity"
+    " WHERE datname <> current_database() AND backend_xid IS NOT NULL)))"
+)
+
+
+def fingerprint(*aggregates: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Aggregates of one table as one text value, so that one scan reads them all."""
+    parts: list[ColumnElement[Any]] = [func.coalesce(cast(a, String), "-") for a in aggregates]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.concat(":").concat(part)
+    return joined
+
+
+def generation(session: Session, markers: Sequence[ColumnElement[Any]]) -> tuple[tuple[Any, ...], bool]:
+    """The markers' values read in one statement, and whether an answer read now may be kept.
+
+    On PostgreSQL a writer's ids and stamps are taken before it commits: one still running could
+    commit below a marker already seen. So an answer is kept only when every transaction that wrote
+    and was running at the markers' snapshot is one of a session on another database (a cluster is
+    shared); one that has finished since, or whose session cannot be seen, counts as running here.
+    Answers already kept are still served. SQLite has one writer at a time: what it takes, it commits
+    in that order."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    columns = list(markers)
+    if postgres:
+        columns.append(literal_column(_QUIET))
+    row = tuple(session.execute(select(*columns)).one())
+    if postgres:
+        return row[:-1], bool(row[-1])
+    return row, True

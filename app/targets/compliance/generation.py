@@ -1,0 +1,40 @@
+"""What a year's compliance answer depends on, as markers one cheap query reads (app.core.memo).
+
+Every write of a figure or a target, one at a time, in a batch, a delete or a DHIS2 import, leaves a
+revision (app.cells.store, app.transfer.strategies): the highest revision ids move. A derived
+indicator's figures come from its operands' revisions, and a change of its formula stamps the
+indicator's `updated_at`. The catalogue (codes, sections, the department tree) changes only through
+rows stamped `updated_at`, or rows added or deleted: their count and the sum of the stamps move.
+"""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from app.core.memo import fingerprint, instants
+from app.core.memo import generation as read_generation
+from app.departments.models import Department
+from app.indicators.models import Indicator
+from app.observations.models import ObservationRevision
+from app.targets.models import TargetRevision
+
+
+def catalogue(dialect: str) -> list[ColumnElement[Any]]:
+    """The markers of the indicators and the departments."""
+    return [
+        select(fingerprint(func.count(), instants(model.updated_at, dialect)))
+        .select_from(model)
+        .scalar_subquery()
+        for model in (Indicator, Department)
+    ]
+
+
+def cells() -> list[ColumnElement[Any]]:
+    """The markers of the figures and the targets."""
+    return [select(func.max(m.id)).scalar_subquery() for m in (ObservationRevision, TargetRevision)]
+
+
+def generation(session: Session) -> tuple[tuple[Any, ...], bool]:
+    dialect = session.get_bind().dialect.name
+    return read_generation(session, [*cells(), *catalogue(dialect)])
