@@ -198,6 +198,10 @@ def find(
         .group_by(r.indicator_id, r.department_id)
         .having(func.count().filter(r.year == year) > 0)
     )
+    if algorithm != "min_max":
+        # Judged only against at least MIN_OTHER_YEARS other years: the database drops the rest (a
+        # batch of new cells sends nothing to Python).
+        query = query.having(func.count().filter(r.year != year) >= MIN_OTHER_YEARS)
     if indicator_ids is not None:
         query = query.where(r.indicator_id.in_(builtins.list(indicator_ids)))
     if department_ids is not None:
