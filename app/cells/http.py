@@ -313,6 +313,25 @@ def year_range(year_from: int | None, year_to: int | None) -> None:
         )
 
 
+def department_filter(session: Session, codes: Sequence[str], *, below: bool = True) -> set[int] | None:
+    """The department ids a `department` query filter names: each department with every department
+    below it (`below`), or only those named; None without a filter; 422 naming the unknown codes."""
+    if not codes:
+        return None
+    found = dict(
+        session.execute(select(Department.code, Department.id).where(Department.code.in_(codes))).all()
+    )
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise unknown_codes("department", missing)
+    if not below:
+        return set(found.values())
+    ids: set[int] = set()
+    for department_id in found.values():
+        ids |= departments.subtree_ids(session, department_id)
+    return ids
+
+
 def unknown_codes(kind: str, codes: Sequence[str]) -> InvalidValue:
     """The 422 for query filters naming a department or indicator that does not exist."""
     missing = list(dict.fromkeys(codes))

@@ -11,15 +11,13 @@ from starlette.responses import Response
 from app.audit.http import record
 from app.audit.models import AuditAction
 from app.auth.dependencies import Commission, SessionDep, Viewer
-from app.cells.http import unknown_codes
+from app.cells.http import department_filter, unknown_codes
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
 from app.core.json import json_response
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor, page_by_code
 from app.core.problems import BadRequest
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FormatQuery, model_table, requested_format, table
-from app.departments import service as departments
-from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.quality import outliers, service, validation
 from app.quality.models import Importance
@@ -73,22 +71,6 @@ def delete_rule(request: Request, code: Code, session: SessionDep, actor: Commis
     return Response(status_code=204)
 
 
-def _department_ids(session: Session, codes: list[str]) -> set[int] | None:
-    """Every department below (and including) each of `codes`; None without a filter."""
-    if not codes:
-        return None
-    found = dict(
-        session.execute(select(Department.code, Department.id).where(Department.code.in_(codes))).all()
-    )
-    missing = [c for c in codes if c not in found]
-    if missing:
-        raise unknown_codes("department", missing)
-    ids: set[int] = set()
-    for department_id in found.values():
-        ids |= departments.subtree_ids(session, department_id)
-    return ids
-
-
 def _indicator_ids(session: Session, codes: list[str]) -> set[int] | None:
     if not codes:
         return None
@@ -123,7 +105,7 @@ def get_validation(
             raise unknown_codes("rule", missing)
     rules = service.rules(session, codes=rule, importance=importance)
     report = validation.evaluate(
-        session, year=year, rules=rules, department_ids=_department_ids(session, department)
+        session, year=year, rules=rules, department_ids=department_filter(session, department)
     )
     items = [validation.item(b, d, year) for b, d in report.breaches]
     if wanted != "json":
@@ -175,7 +157,7 @@ def get_outliers(
         algorithm=algorithm,
         threshold=threshold,
         indicator_ids=_indicator_ids(session, indicator),
-        department_ids=_department_ids(session, department),
+        department_ids=department_filter(session, department),
     )
     if wanted != "json":
         rows = ([i[c] for c in outliers.COLUMNS] for i in items)

@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cells.http import unknown_codes
+from app.cells.http import department_filter, unknown_codes
 from app.core.decimals import round_div
 from app.core.tables import columns
-from app.departments import service as departments
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.targets.compliance import queries as queries
@@ -73,16 +72,7 @@ def _resolve(session: Session, filters: Filters, indicator_codes: dict[int, str]
         wanted = set(filters.sections)
         in_sections = set(session.scalars(select(Indicator.id).where(Indicator.section.in_(wanted))).all())
         indicator_ids = in_sections if indicator_ids is None else indicator_ids & in_sections
-    department_ids: set[int] | None = None
-    if filters.departments:
-        roots = [departments.find_by_code(session, code) for code in filters.departments]
-        missing = [c for c, d in zip(filters.departments, roots, strict=True) if d is None]
-        if missing:
-            raise unknown_codes("department", missing)
-        department_ids = set()
-        for root in roots:
-            assert root is not None
-            department_ids |= departments.subtree_ids(session, root.id) if filters.below else {root.id}
+    department_ids = department_filter(session, filters.departments, below=filters.below)
     return queries.Scope(department_ids, indicator_ids)
 
 

@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cells.http import unknown_codes
+from app.cells.http import department_filter, unknown_codes
 from app.core.tables import columns
-from app.departments import service as departments
 from app.indicators.models import Direction, Indicator
 from app.observations.models import Qualifier
 from app.targets.models import Operator
@@ -65,17 +64,7 @@ def _scope(
         wanted = set(filters.sections)
         in_sections = {i for i, (_, _, section) in indicators.items() if section in wanted}
         indicator_ids = in_sections if indicator_ids is None else indicator_ids & in_sections
-    department_ids: set[int] | None = None
-    if filters.departments:
-        roots = [departments.find_by_code(session, code) for code in filters.departments]
-        missing = [c for c, d in zip(filters.departments, roots, strict=True) if d is None]
-        if missing:
-            raise unknown_codes("department", missing)
-        department_ids = set()
-        for root in roots:
-            assert root is not None
-            department_ids |= departments.subtree_ids(session, root.id)
-    return queries.Scope(year, department_ids, indicator_ids)
+    return queries.Scope(year, department_filter(session, filters.departments), indicator_ids)
 
 
 def _page_targets(
