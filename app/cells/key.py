@@ -3,9 +3,14 @@
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
+
+from app.departments.models import Department
+from app.indicators.models import Indicator
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.indicators.models import ValueType
 
 
@@ -77,3 +82,22 @@ class CellFilters:
         if self.year_to is not None:
             query = query.where(model.year <= self.year_to)
         return query
+
+    def page(
+        self, session: "Session", model: Any, *, limit: int | None, after_id: int | None = None
+    ) -> tuple[list[Any], int | None]:
+        """A page of `model`'s current rows in the order they were first written, as (row, indicator
+        code, department code), and the id to continue after (None: the last page)."""
+        query = (
+            select(model, Indicator.code, Department.code)
+            .join(Indicator, Indicator.id == model.indicator_id)
+            .join(Department, Department.id == model.department_id)
+            .order_by(model.id)
+            .limit(limit)
+        )
+        query = self.apply(query, model)
+        if after_id is not None:
+            query = query.where(model.id > after_id)
+        rows = list(session.execute(query).all())
+        last = rows[-1][0].id if limit is not None and len(rows) == limit else None
+        return rows, last

@@ -4,12 +4,10 @@ computed when read (app.observations.derived)."""
 import builtins
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cells.key import CellFilters
 from app.core.problems import BadRequest
-from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations import derived
 from app.observations.models import Observation, Qualifier
@@ -64,18 +62,7 @@ def _stored(
     session: Session, *, filters: CellFilters, limit: int | None, after_id: int | None = None
 ) -> tuple[builtins.list[ObservationRead], int | None]:
     """A page of stored observations in the order they were first recorded, and the key of the next."""
-    query = (
-        select(Observation, Indicator.code, Department.code)
-        .join(Indicator, Indicator.id == Observation.indicator_id)
-        .join(Department, Department.id == Observation.department_id)
-        .order_by(Observation.id)
-        .limit(limit)
-    )
-    query = filters.apply(query, Observation)
-    if after_id is not None:
-        query = query.where(Observation.id > after_id)
-    rows = session.execute(query).all()
-    last = rows[-1][0].id if limit is not None and len(rows) == limit else None
+    rows, last = filters.page(session, Observation, limit=limit, after_id=after_id)
     return [_read_row(o, i, d) for o, i, d in rows], last
 
 

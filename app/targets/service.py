@@ -3,15 +3,12 @@
 import builtins
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.cells.key import Cell, CellFilters
 from app.cells.store import NOT_READ, CellStore, Outcome, Precondition
 from app.core.problems import NotFound
-from app.departments.models import Department
-from app.indicators.models import Indicator
 from app.observations.service import check_value
 from app.targets.models import Target, TargetRevision
 from app.targets.schemas import TargetRead, TargetRevisionRead, TargetWrite
@@ -105,16 +102,5 @@ def list(
     session: Session, *, filters: CellFilters, limit: int | None, after_id: int | None = None
 ) -> tuple[builtins.list[TargetRead], int | None]:
     """A page of targets in the order they were first set, and the key of the next page."""
-    query = (
-        select(Target, Indicator.code, Department.code)
-        .join(Indicator, Indicator.id == Target.indicator_id)
-        .join(Department, Department.id == Target.department_id)
-        .order_by(Target.id)
-        .limit(limit)
-    )
-    query = filters.apply(query, Target)
-    if after_id is not None:
-        query = query.where(Target.id > after_id)
-    rows = session.execute(query).all()
-    last = rows[-1][0].id if limit is not None and len(rows) == limit else None
+    rows, last = filters.page(session, Target, limit=limit, after_id=after_id)
     return [_read_row(t, i, d) for t, i, d in rows], last
