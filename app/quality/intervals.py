@@ -12,7 +12,7 @@ when the divisor is exactly 0 (as an exact division by zero), and any value at a
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -134,14 +134,7 @@ INTERVALS: Arithmetic[Interval] = Arithmetic(
     div=_div,
     neg=_neg,
 )
-DECIMAL_INTERVALS: Arithmetic[Interval] = Arithmetic(
-    constant=_decimal_constant,
-    add=_add,
-    sub=_sub,
-    mul=_mul,
-    div=_div,
-    neg=_neg,
-)
+DECIMAL_INTERVALS: Arithmetic[Interval] = replace(INTERVALS, constant=_decimal_constant)
 
 
 def surely_below(a: Interval, b: Interval) -> bool:
