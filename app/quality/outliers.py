@@ -13,12 +13,13 @@ than roots taken); the numbers shown are rounded to 6 places, half away from zer
 
 import builtins
 import decimal
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Text, column, func, literal_column, or_, select, table
 from sqlalchemy import cast as cast_
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.departments.models import Department
@@ -161,6 +162,16 @@ def _driver_rows(session: Session, query: Any) -> Iterator[Sequence[Any]]:
         result.close()
 
 
+def _bounds(session: Session, indicator_ids: Iterable[int] | None = None) -> dict[int, tuple[Any, Any]]:
+    """The indicators with an `expected_min` or `expected_max`: id -> (min, max)."""
+    query = select(Indicator.id, Indicator.expected_min, Indicator.expected_max).where(
+        or_(Indicator.expected_min.is_not(None), Indicator.expected_max.is_not(None))
+    )
+    if indicator_ids is not None:
+        query = query.where(Indicator.id.in_(builtins.list(indicator_ids)))
+    return {i: (low, high) for i, low, high in session.execute(query)}
+
+
 def find(
     session: Session,
     *,
@@ -169,18 +180,12 @@ def find(
     threshold: Decimal | None,
     indicator_ids: Iterable[int] | None = None,
     department_ids: Iterable[int] | None = None,
-    cells: Iterable[tuple[int, int]] | None = None,
 ) -> builtins.list[dict[str, Any]]:
     """The outliers of `year` (in indicator then department code order) among the figures of those
-    indicators and departments (None: all), or of those (indicator id, department id) `cells`.
+    indicators and departments (None: all).
 
     Every year of the selected cells is read once, as driver tuples; binary floats screen out the
     figures that are certainly no outliers, and the rest are judged exactly (`judge`)."""
-    wanted = None if cells is None else set(cells)
-    if wanted is not None:
-        if not wanted:
-            return []
-        indicator_ids, department_ids = {i for i, _ in wanted}, {d for _, d in wanted}
     r = RAW.c
     # One row a cell: this year's figure and the other years' as one text, grouped by the database
     # (in the unique index's order on SQLite, no sort): 100,000 rows to Python rather than 1,000,000.
@@ -208,14 +213,7 @@ def find(
         query = query.where(r.department_id.in_(builtins.list(department_ids)))
     bounds: dict[int, tuple[Any, Any]] = {}
     if algorithm == "min_max":
-        bounds = {
-            i: (low, high)
-            for i, low, high in session.execute(
-                select(Indicator.id, Indicator.expected_min, Indicator.expected_max).where(
-                    or_(Indicator.expected_min.is_not(None), Indicator.expected_max.is_not(None))
-                )
-            )
-        }
+        bounds = _bounds(session)
         if not bounds:
             return []
         query = query.where(r.indicator_id.in_(builtins.list(bounds)))
@@ -223,8 +221,6 @@ def find(
     limit = float(threshold) if threshold is not None else 0.0
     for indicator_id, department_id, value, joined_text in _driver_rows(session, query):
         key = (indicator_id, department_id)
-        if wanted is not None and key not in wanted:
-            continue  # the product of the two sets holds cells not asked for
         history = joined_text.split(",") if joined_text else []
         expected = bounds.get(key[0], (None, None))
         if algorithm != "min_max":
@@ -258,3 +254,70 @@ def find(
     ]
     items.sort(key=lambda item: (item["indicator"], item["department"]))
     return items
+
+
+def of_cells(
+    session: Session, cells: Mapping[tuple[int, int], Iterable[int]], algorithms: Sequence[str]
+) -> Iterator[tuple[int, int, int, str, dict[str, Any]]]:
+    """(indicator id, department id, year, algorithm, item) of every outlier among these years of
+    these (indicator id, department id) cells, by each of `algorithms` at its default threshold: the
+    warnings of a batch.
+
+    Every year of the cells is read once, whatever years the batch wrote: one row a cell, its
+    years and its values as two texts in the same order, and only for a cell with more than
+    MIN_OTHER_YEARS figures (or an indicator with expected bounds): a batch of new cells sends next
+    to nothing to Python."""
+    if not cells:
+        return
+    statistical = [a for a in algorithms if a != "min_max"]
+    bounds = _bounds(session, {i for i, _ in cells}) if "min_max" in algorithms else {}
+    r = RAW.c
+    if session.get_bind().dialect.name == "postgresql":
+        in_order: Any = aggregate_order_by(literal_column("','"), r.year)  # string_agg(x, ',' ORDER BY year)
+        years_text: Any = func.string_agg(cast_(r.year, Text), in_order)
+        values_text: Any = func.string_agg(cast_(r.value, Text), in_order)
+    else:  # SQLite steps every aggregate of a group with each row in turn: the two lists align
+        years_text, values_text = func.group_concat(r.year), func.group_concat(r.value)
+    enough = func.count() > MIN_OTHER_YEARS
+    query = (
+        select(r.indicator_id, r.department_id, years_text, values_text)
+        .where(
+            r.indicator_id.in_(sorted({i for i, _ in cells})),
+            r.department_id.in_(sorted({d for _, d in cells})),
+        )
+        .group_by(r.indicator_id, r.department_id)
+        .having(or_(enough, r.indicator_id.in_(builtins.list(bounds))) if bounds else enough)
+    )
+    limits = {a: float(DEFAULT_THRESHOLDS[a] or 0) for a in statistical}
+    for indicator_id, department_id, years_joined, values_joined in _driver_rows(session, query):
+        years = cells.get((indicator_id, department_id))
+        if years is None:
+            continue  # the product of the two sets holds cells not asked for
+        values = values_joined.split(",")
+        position = {int(y): k for k, y in enumerate(years_joined.split(","))}
+        floats = [float(v) for v in values] if len(values) > MIN_OTHER_YEARS else []
+        expected = bounds.get(indicator_id)
+        for year in years:
+            k = position.get(year)
+            if k is None:
+                continue  # deleted by the batch
+            value = values[k]
+            exact_others: builtins.list[Decimal] | None = None
+            for algorithm in algorithms:
+                if algorithm == "min_max":
+                    if expected is None:
+                        continue
+                    low, high = expected
+                    exact = Decimal(value)
+                    if (low is None or exact >= low) and (high is None or exact <= high):
+                        continue
+                elif not floats or not screen(
+                    floats[k], floats[:k] + floats[k + 1 :], algorithm, limits[algorithm]
+                ):
+                    continue
+                if exact_others is None:
+                    exact_others = [Decimal(v) for v in values[:k] + values[k + 1 :]]
+                threshold = DEFAULT_THRESHOLDS[algorithm]
+                item = judge(Decimal(value), exact_others, algorithm, threshold, expected or (None, None))
+                if item is not None:
+                    yield indicator_id, department_id, year, algorithm, item

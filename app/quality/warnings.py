@@ -151,35 +151,26 @@ def for_batch(
     found: builtins.list[tuple[int, dict[str, Any]]] = []
     by_cell = {(r[1], r[2], r[3]): r[0] for r in reversed(rows)}  # the first row of each cell
     cell_of = {row: cell for cell, row in by_cell.items()}
-    id_of = {c: i for i, c in codes.items()}
     dep_of = {c: i for i, c in department_codes.items()}
     rules = service.rules(session, reading=indicator_ids)
-    for year in sorted({r[3] for r in rows}):
-        cells = {(i, d) for i, d, y in by_cell if y == year}
-        if rules:
-            # each department's first row of the year writing each indicator: a breach is told at
-            # the first one writing an operand of its rule
-            firsts: dict[int, dict[str, int]] = {}
-            for (i, d, y), row in by_cell.items():
-                if y == year:
-                    firsts.setdefault(d, {})[codes[i]] = row
-            report = validation.evaluate(session, year=year, rules=rules, department_ids=set(firsts))
-            for breach, department in report.breaches:
-                first_of = firsts[dep_of[department]]
-                rows_of = [first_of[c] for c in breach.rule.operands if c in first_of]
-                if rows_of:
-                    found.append((min(rows_of), rule_warning(breach)))
-        for algorithm in CHECKED:
-            items = outliers.find(
-                session,
-                year=year,
-                algorithm=algorithm,
-                threshold=outliers.DEFAULT_THRESHOLDS[algorithm],
-                cells=cells,
-            )
-            for item in items:
-                row = by_cell[(id_of[item["indicator"]], dep_of[item["department"]], year)]
-                found.append((row, outlier_warning(algorithm, item)))
+    # each department-year's first row writing each indicator: a breach is told at the first one
+    # writing an operand of its rule
+    firsts: dict[int, dict[int, dict[str, int]]] = {}
+    if rules:
+        for (i, d, y), row in by_cell.items():
+            firsts.setdefault(y, {}).setdefault(d, {})[codes[i]] = row
+    for year, of_year in sorted(firsts.items()):
+        report = validation.evaluate(session, year=year, rules=rules, department_ids=set(of_year))
+        for breach, department in report.breaches:
+            first_of = of_year[dep_of[department]]
+            rows_of = [first_of[c] for c in breach.rule.operands if c in first_of]
+            if rows_of:
+                found.append((min(rows_of), rule_warning(breach)))
+    years_of: dict[tuple[int, int], builtins.list[int]] = {}
+    for i, d, y in by_cell:
+        years_of.setdefault((i, d), []).append(y)
+    for i, d, y, algorithm, item in outliers.of_cells(session, years_of, CHECKED):
+        found.append((by_cell[(i, d, y)], outlier_warning(algorithm, item)))
     found.sort(key=lambda entry: entry[0])
     answer = []
     for row, warning in found[:limit]:

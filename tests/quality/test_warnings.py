@@ -137,3 +137,31 @@ def test_a_medium_rule_does_not_stop_a_submission(session_client: TestClient, au
         headers=auth["clerk-zone"],
     )
     assert r.status_code == 200, r.text
+
+
+def test_a_batch_of_whole_histories_is_judged_year_by_year(
+    session_client: TestClient, auth: Tokens, amounts: tuple[str, str, str]
+) -> None:
+    """Every year a batch writes is set against the cell's other years, stored or written by the
+    same batch; bounds judge a cell of any length."""
+    r = session_client.patch("/api/v1/indicators/qa", json={"expected_max": 400}, headers=auth["admin"])
+    assert r.status_code == 200, r.text
+    put(session_client, auth, "qa", EM, 2010, "100")  # stored before: one of the other years
+    history = {2011: 104, 2016: 103, 2012: 98, 2013: 500, 2014: 101, 2015: 99}
+    rows = [{"indicator": "qa", "department": EM, "year": y, "value": v} for y, v in history.items()]
+    # three years only: no statistical judgement, the bound still holds
+    rows += [{"indicator": "qa", "department": "zone", "year": y, "value": 1000 + y} for y in (2019, 2020)]
+    r = session_client.post(OBS, json={"observations": rows}, headers=auth["admin"])
+    assert r.status_code == 200, r.text
+    found = [
+        (w["row"], w["department"], w["year"], w["algorithm"], w["lower_bound"], w["upper_bound"])
+        for w in r.json()["warnings"]
+    ]
+    # 2013 against 100 104 98 101 99 103: median 100.5, MAD 2, bounds 100.5 ± 10.378058; every other
+    # year against a history holding 500 is no outlier (2010: others 98 99 101 103 104 500, MAD 2.5)
+    assert found == [
+        (4, EM, 2013, "modified_z_score", 90.121942, 110.878058),
+        (4, EM, 2013, "min_max", None, 400),
+        (7, "zone", 2019, "min_max", None, 400),
+        (8, "zone", 2020, "min_max", None, 400),
+    ]
