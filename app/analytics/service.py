@@ -321,12 +321,12 @@ def _improved(direction: Direction, change: Decimal | None) -> bool | None:
     return change > 0 if direction is Direction.higher else change < 0
 
 
-def _ranks(values: dict[int, Decimal], direction: Direction) -> dict[int, int]:
+def _ranks(values: dict[str, Decimal], direction: Direction) -> dict[str, int]:
     """Competition ranking, best first: ties share a rank and the next rank skips (1, 1, 3)."""
     if direction is Direction.none:
         return {}
     ordered = sorted(values.items(), key=lambda kv: kv[1], reverse=direction is Direction.higher)
-    ranks: dict[int, int] = {}
+    ranks: dict[str, int] = {}
     previous: Decimal | None = None
     rank = 0
     for position, (dep, value) in enumerate(ordered, start=1):
@@ -334,6 +334,18 @@ def _ranks(values: dict[int, Decimal], direction: Direction) -> dict[int, int]:
             rank, previous = position, value
         ranks[dep] = rank
     return ranks
+
+
+# A comparison's figures with their departments' codes, in one statement built once (the years as
+# two parameters, not a list of literals: the same SQL each time, compiled once).
+_COMPARED = (
+    select(_D.code, _O.year, _O.value)
+    .select_from(Observation.__table__.join(Department.__table__, _D.id == _O.department_id))
+    .where(
+        _O.indicator_id == bindparam("indicator"), _O.year.in_([bindparam("year"), bindparam("base_year")])
+    )
+)
+_COMPARED_IN = _COMPARED.where(_O.department_id.in_(bindparam("departments", expanding=True)))
 
 
 def comparison(
@@ -346,31 +358,33 @@ def comparison(
     """
     chosen = _indicators(session, [indicator])[0]
     named = _departments(session, departments)
-    deps = None if named is None else {i: code for i, (code, _) in named.items()}
-    query = select(_O.department_id, _O.year, _O.value).where(
-        _O.indicator_id == chosen.id, _O.year.in_([year, base_year])
-    )
-    if deps is not None:
-        query = query.where(_O.department_id.in_(deps))
     found = computed.prepare([chosen], lambda codes: _indicators(session, codes))[0]
+    rows_read: Any
     if found:  # derived: computed from its operands
-        figures = computed.values(session, found[0], None if deps is None else list(deps), [year, base_year])
-        rows_read: Any = [(dep, y, value) for (dep, y), value in figures.items()]
+        deps = None if named is None else list(named)
+        figures = computed.values(session, found[0], deps, [year, base_year])
+        codes = named or _departments_of(session, {dep for dep, _ in figures})
+        rows_read = [(codes[dep][0], y, value) for (dep, y), value in figures.items()]
     else:
-        rows_read = session.execute(query)
-    now: dict[int, Decimal] = {}
-    base: dict[int, Decimal] = {}
-    for dep, y, value in rows_read:
+        params: dict[str, Any] = {"indicator": chosen.id, "year": year, "base_year": base_year}
+        if named is None:
+            rows_read = session.connection().execute(_COMPARED, params)
+        else:
+            rows_read = session.connection().execute(_COMPARED_IN, {**params, "departments": list(named)})
+    now: dict[str, Decimal] = {}
+    base: dict[str, Decimal] = {}
+    for code, y, value in rows_read:
         if y == year:
-            now[dep] = value
+            now[code] = value
         if y == base_year:
-            base[dep] = value
-    if deps is None:
-        deps = {i: code for i, (code, _) in _departments_of(session, set(now) | set(base)).items()}
+            base[code] = value
+    # The departments named, in that order; else every one with a value in either year.
+    listed = [code for code, _ in named.values()] if named is not None else list({**now, **base})
     ranks = _ranks(now, chosen.direction)
+    direction = chosen.direction
     rows = []
-    for dep, code in deps.items():
-        value, base_value = now.get(dep), base.get(dep)
+    for code in listed:
+        value, base_value = now.get(code), base.get(code)
         change = value - base_value if value is not None and base_value is not None else None
         pct = None
         if change is not None and base_value:
@@ -382,8 +396,8 @@ def comparison(
                 "base_value": base_value,
                 "change": change,
                 "change_pct": pct,
-                "improved": _improved(chosen.direction, change),
-                "rank": ranks.get(dep),
+                "improved": _improved(direction, change),
+                "rank": ranks.get(code),
             }
         )
     rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["department"]))
