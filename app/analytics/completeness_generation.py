@@ -7,12 +7,13 @@ approval_action row; the period's last day of the year asked, read as is. Today'
 the key (whether a department is late depends on it).
 """
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from app.core.memo import fingerprint
+from app.core.memo import fingerprint, query
 from app.core.memo import generation as read_generation
 from app.reporting.models import Approval, ApprovalAction, Assignment, Period
 from app.targets.compliance.generation import catalogue, cells
@@ -29,14 +30,19 @@ def _assignments() -> ColumnElement[Any]:
     return select(marker).select_from(Assignment).scalar_subquery()
 
 
-def generation(session: Session, year: int) -> tuple[tuple[Any, ...], bool]:
-    dialect = session.get_bind().dialect.name
+@lru_cache(maxsize=4)
+def _query(dialect: str) -> "Select[Any]":
+    """Built once per dialect, the year a parameter (app.core.memo.query)."""
     markers = [
         *cells()[:1],  # the figures; targets play no part
         *catalogue(dialect),
         _assignments(),
         select(func.max(ApprovalAction.id)).scalar_subquery(),
         select(func.count()).select_from(Approval).scalar_subquery(),
-        select(Period.closes).where(Period.year == year).scalar_subquery(),
+        select(Period.closes).where(Period.year == bindparam("year")).scalar_subquery(),
     ]
-    return read_generation(session, markers)
+    return query(markers, dialect)
+
+
+def generation(session: Session, year: int) -> tuple[tuple[Any, ...], bool]:
+    return read_generation(session, _query(session.get_bind().dialect.name), {"year": year})

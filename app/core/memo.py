@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, cast, func, literal_column, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, Select, String, cast, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 T = TypeVar("T")
@@ -90,8 +90,25 @@ def fingerprint(*aggregates: ColumnElement[Any]) -> ColumnElement[Any]:
     return joined
 
 
-def generation(session: Session, markers: Sequence[ColumnElement[Any]]) -> tuple[tuple[Any, ...], bool]:
+def query(markers: Sequence[ColumnElement[Any]], dialect: str) -> "Select[Any]":
+    """The statement reading `markers` (and, on PostgreSQL, whether it is quiet): built once by its
+    caller and kept, since building a statement of a few scalar subqueries and making its cache key
+    cost more than running it (completeness: 2.1 ms of CPU a request, 0.3 ms of them running it)."""
+    columns = list(markers)
+    if dialect == "postgresql":
+        columns.append(literal_column(_QUIET))
+    return select(*columns)
+
+
+def generation(
+    session: Session,
+    markers: "Sequence[ColumnElement[Any]] | Select[Any]",
+    params: dict[str, Any] | None = None,
+) -> tuple[tuple[Any, ...], bool]:
     """The markers' values read in one statement, and whether an answer read now may be kept.
+
+    `markers` is the markers, or the statement query() built of them (with `params` for its bound
+    parameters).
 
     On PostgreSQL a writer's ids and stamps are taken before it commits: one still running could
     commit below a marker already seen. So an answer is kept only when every transaction that wrote
@@ -99,11 +116,9 @@ def generation(session: Session, markers: Sequence[ColumnElement[Any]]) -> tuple
     shared); one that has finished since, or whose session cannot be seen, counts as running here.
     Answers already kept are still served. SQLite has one writer at a time: what it takes, it commits
     in that order."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    columns = list(markers)
-    if postgres:
-        columns.append(literal_column(_QUIET))
-    row = tuple(session.execute(select(*columns)).one())
-    if postgres:
+    dialect = session.get_bind().dialect.name
+    statement = markers if isinstance(markers, Select) else query(markers, dialect)
+    row = tuple(session.execute(statement, params or {}).one())
+    if dialect == "postgresql":
         return row[:-1], bool(row[-1])
     return row, True

@@ -7,12 +7,13 @@ indicator's `updated_at`. The catalogue (codes, sections, the department tree) c
 rows stamped `updated_at`, or rows added or deleted: their count and the sum of the stamps move.
 """
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
-from app.core.memo import fingerprint, instants
+from app.core.memo import fingerprint, instants, query
 from app.core.memo import generation as read_generation
 from app.departments.models import Department
 from app.indicators.models import Indicator
@@ -35,6 +36,11 @@ def cells() -> list[ColumnElement[Any]]:
     return [select(func.max(m.id)).scalar_subquery() for m in (ObservationRevision, TargetRevision)]
 
 
+@lru_cache(maxsize=4)
+def _query(dialect: str) -> "Select[Any]":
+    """Built once per dialect (app.core.memo.query)."""
+    return query([*cells(), *catalogue(dialect)], dialect)
+
+
 def generation(session: Session) -> tuple[tuple[Any, ...], bool]:
-    dialect = session.get_bind().dialect.name
-    return read_generation(session, [*cells(), *catalogue(dialect)])
+    return read_generation(session, _query(session.get_bind().dialect.name))
