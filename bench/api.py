@@ -6,10 +6,16 @@ a separate load-generating process (bench.load), next to
 
 - the framework ceiling: a bare ASGI app on the same uvicorn with the same options and workers,
   answering with the very bytes the service gave (bench.bare), and
-- the database ceiling: the same query by raw SQLAlchemy Core in as many processes (bench.core).
+- the database ceiling: the same query by raw SQLAlchemy Core in as many processes (bench.core), and
+- the composed ceiling (issue 21): one request of the FastAPI floor plus the same queries by Core,
+  1 / (1/floor + 1/core) req/s, all measured in the same run. The reads' goal is >= 70% of it with
+  p99 <= 25 ms at 32 connections with 2 workers; PUT's, on PostgreSQL with 2 workers, >= 80% of the
+  Core ceiling. A summary after the table says which rows meet them.
 
     python -m bench.api [--backends sqlite,postgresql] [--workers 1,2] [--connections 1,8,32]
                         [--seconds 2] [--client wrk|python] [--only get,public,put,series,...]
+
+`--only one,series,comparison,compliance,completeness` gives issue 21's reads alone ("one" is "get").
 
 It prints figures and ratios and never fails on a timing. Results also go to bench/results/.
 """
@@ -29,10 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
+from app import models
 from app.auth.models import Role
 from app.observations.models import ObservationRevision
+from app.reporting.models import Assignment
 from bench import bare
 from bench.core import run_core
 from bench.data import Dataset, populate
@@ -51,8 +59,15 @@ from bench.harness import (
 )
 from bench.load import LoadResult, Workload, client_name, run_load
 
+DEPARTMENT = models.metadata.tables["department"]
+INDICATOR = models.metadata.tables["indicator"]
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH_ROWS = 100_000
+# Issue 21's goals against the composed ceiling (reads) and the Core ceiling (PostgreSQL PUT).
+READ_GOAL = 0.70
+P99_GOAL_MS = 25.0
+PUT_GOAL = 0.80
+READS = ("get", "series", "comparison", "compliance", "completeness")
 _bases = itertools.count(1)
 
 
@@ -79,6 +94,7 @@ class Row:
     asgi_p99_ms: float | None = None
     fastapi_rps: float | None = None
     core_rps: float | None = None
+    key: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -96,6 +112,18 @@ class Row:
     @property
     def vs_core(self) -> float | None:
         return self.rps / self.core_rps if self.core_rps else None
+
+    @property
+    def composed_rps(self) -> float | None:
+        """One request of the FastAPI floor plus the same queries by Core, one after the other."""
+        if not self.fastapi_rps or not self.core_rps:
+            return None
+        return 1 / (1 / self.fastapi_rps + 1 / self.core_rps)
+
+    @property
+    def vs_composed(self) -> float | None:
+        composed = self.composed_rps
+        return self.rps / composed if composed else None
 
 
 @dataclass
@@ -196,9 +224,47 @@ def works(ctx: Context, routes: set[tuple[str, str]]) -> list[Work]:
         )
     else:
         ctx.skipped.append("GET compliance: GET /api/v1/compliance does not exist yet")
+    if ("GET", "/api/v1/comparison") in routes:
+        out.append(
+            Work(
+                "comparison",
+                f"GET comparison ({data.scale.departments} dep)",
+                Workload(
+                    "GET",
+                    [f"/api/v1/comparison?indicator={indicator}&year={year}&base_year={year - 1}"],
+                    auth,
+                ),
+                2 * data.scale.departments,
+                "comparison",
+                {"indicator": indicator, "year": year, "base_year": year - 1},
+            )
+        )
+    if ("GET", "/api/v1/completeness") in routes:
+        out.append(
+            Work(
+                "completeness",
+                "GET completeness (1 dept)",
+                Workload("GET", [f"/api/v1/completeness?year={year}&department={unit}"], auth),
+                len(data.indicators),
+                "completeness",
+                {"year": year, "department": unit},
+            )
+        )
+    else:
+        ctx.skipped.append("GET completeness: GET /api/v1/completeness does not exist yet")
     if ctx.only is not None:
-        out = [w for w in out if w.key in ctx.only]
+        only = {"get" if k == "one" else k for k in ctx.only}
+        out = [w for w in out if w.key in only]
     return out
+
+
+def assign(url: str, data: Dataset, department: str) -> None:
+    """Every indicator assigned to `department` from the first year: its completeness counts them."""
+    with engine_for(url) as engine, engine.begin() as conn:
+        dep = conn.execute(select(DEPARTMENT.c.id).where(DEPARTMENT.c.code == department)).scalar_one()
+        ids = conn.execute(select(INDICATOR.c.id).where(INDICATOR.c.code.in_(data.indicators))).scalars()
+        rows = [{"indicator_id": i, "department_id": dep, "from_year": data.years[0]} for i in ids]
+        conn.execute(insert(Assignment), rows)
 
 
 def openapi_routes(base: str) -> set[tuple[str, str]]:
@@ -322,6 +388,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     asgi_p99_ms=ceilings[key].p99_ms,
                     fastapi_rps=floors[key].rps,
                     core_rps=core.get(work.core) if work.core else None,
+                    key=work.key,
                 )
                 if work.writes:
                     written = revision_count(ctx.url) - before
@@ -385,7 +452,7 @@ HEADER = (
     f"{'db':<10} {'w':>1} {'conn':>4}  {'work':<29} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
     f"{'rows/s':>9} {'RSS MB':>7} {'ASGI r/s':>9} {'÷ASGI':>6} {'ASGI p99':>8} {'FastAPI':>8} "
     f"{'÷FastAPI':>8} {'Core r/s':>9} "
-    f"{'÷Core':>6} {'cpu s/c':>7} {'µs/req':>6} {'err':>4}"
+    f"{'÷Core':>6} {'Composed':>8} {'÷Comp':>6} {'cpu s/c':>7} {'µs/req':>6} {'err':>4}"
 )
 
 
@@ -406,7 +473,8 @@ def format_row(row: Row) -> str:
         f"{_num(row.asgi_rps, 9)} {_ratio(row.vs_asgi)} "
         f"{_num(row.asgi_p99_ms, 8) if row.asgi_rps else '-'.rjust(8)} {_num(row.fastapi_rps, 8)} "
         f"{_ratio(row.vs_fastapi):>8} {_num(row.core_rps, 9)} "
-        f"{_ratio(row.vs_core)} {row.server_cpu:3.1f}/{row.client_cpu:3.1f} {row.cpu_us_per_request:6.0f} "
+        f"{_ratio(row.vs_core)} {_num(row.composed_rps, 8)} {_ratio(row.vs_composed)} "
+        f"{row.server_cpu:3.1f}/{row.client_cpu:3.1f} {row.cpu_us_per_request:6.0f} "
         f"{row.errors:>4}"
     )
     return text + "".join(f"  ! {n}" for n in row.notes)
@@ -443,6 +511,26 @@ def auth_ratios(rows: list[Row]) -> list[str]:
     return lines
 
 
+def goals(rows: list[Row]) -> list[str]:
+    """Issue 21's goals, row by row: reads >= 70% of the composed ceiling (p99 <= 25 ms at 32
+    connections with 2 workers); PostgreSQL PUT with 2 workers >= 80% of the Core ceiling."""
+    lines = []
+    for row in rows:
+        if row.key in READS and row.vs_composed is not None:
+            verdict = "met" if row.vs_composed >= READ_GOAL else "NOT met"
+            text = f"{row.vs_composed * 100:4.0f}% of composed (goal {READ_GOAL:.0%}) {verdict}"
+            if row.workers == 2 and row.connections == 32:
+                tail = "met" if row.p99_ms <= P99_GOAL_MS else "NOT met"
+                text += f"; p99 {row.p99_ms:5.1f} ms (goal <= {P99_GOAL_MS:g}) {tail}"
+        elif row.key == "put" and row.backend == "postgresql" and row.workers == 2 and row.vs_core:
+            verdict = "met" if row.vs_core >= PUT_GOAL else "NOT met"
+            text = f"{row.vs_core * 100:4.0f}% of Core (goal {PUT_GOAL:.0%}) {verdict}"
+        else:
+            continue
+        lines.append(f"  {row.backend:<10} w={row.workers} conn={row.connections:>2} {row.work:<29} {text}")
+    return ["Issue 21 (reads against the composed ceiling, PUT against Core):", *lines] if lines else []
+
+
 def print_table(
     rows: list[Row], skipped: list[str], info: dict[str, str], client: str, seconds: float
 ) -> None:
@@ -456,9 +544,13 @@ def print_table(
         "÷ASGI: req/s over a bare ASGI app on the same uvicorn answering the same bytes; FastAPI: the same"
         " bytes from a FastAPI app with one async\nroute and nothing else (the framework's floor);"
         " ÷Core: over the same query by SQLAlchemy Core in as many processes;\n"
+        "Composed: the composed ceiling 1/(1/FastAPI + 1/Core), one request of the floor plus the same"
+        " queries by Core; ÷Comp: req/s over it;\n"
         "cpu s/c: cores busy in server/client; µs/req: server CPU time per request (steadier than req/s"
         " when other work shares the machine)"
     )
+    for line in goals(rows):
+        print(line)
     lines = auth_ratios(rows)
     if lines:
         print("Authentication cost (GET with a token vs the same GET with INDICATORS_PUBLIC_READ=true):")
@@ -475,6 +567,7 @@ def run_backend(backend: str, args: argparse.Namespace, client: str) -> Context:
         # An admin token exists, so `indicators serve` has none to make and print.
         make_token(url, "bench-admin", Role.admin)
         unit = data.units[data.bureaus[0]][0]
+        assign(url, data, unit)
         ctx = Context(
             url=url,
             backend=backend,
@@ -505,7 +598,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 2)))
     parser.add_argument("--client", choices=["wrk", "python"], default=None)
     parser.add_argument(
-        "--only", default=None, help="comma-separated: get,public,put,series,compliance,batch"
+        "--only",
+        default=None,
+        help="comma-separated: get (or one),public,put,series,comparison,compliance,completeness,batch",
     )
     return parser.parse_args(argv)
 

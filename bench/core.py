@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from app import models
 from app.core.db.engine import make_engine
@@ -24,6 +24,7 @@ REV = _TABLES["observation_revision"]
 IND = _TABLES["indicator"]
 DEP = _TABLES["department"]
 TGT = _TABLES["target"]
+ASG = _TABLES["assignment"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,37 @@ def _series(conn: Connection, args: dict[str, Any], _: int) -> int:
         .select_from(OBS.join(IND, IND.c.id == OBS.c.indicator_id).join(DEP, DEP.c.id == OBS.c.department_id))
         .where(IND.c.code == args["indicator"], DEP.c.code == args["department"])
         .order_by(OBS.c.year)
+    ).all()
+    return len(rows)
+
+
+def _comparison(conn: Connection, args: dict[str, Any], _: int) -> int:
+    """One indicator's figures in two years across every department, with the departments' codes."""
+    rows = conn.execute(
+        select(DEP.c.code, OBS.c.year, OBS.c.value)
+        .select_from(OBS.join(IND, IND.c.id == OBS.c.indicator_id).join(DEP, DEP.c.id == OBS.c.department_id))
+        .where(IND.c.code == args["indicator"], OBS.c.year.in_([args["year"], args["base_year"]]))
+    ).all()
+    return len(rows)
+
+
+def _completeness(conn: Connection, args: dict[str, Any], _: int) -> int:
+    """One department's assignments in force in a year, counted with those that have a figure."""
+    year = args["year"]
+    figure = and_(
+        OBS.c.indicator_id == ASG.c.indicator_id,
+        OBS.c.department_id == ASG.c.department_id,
+        OBS.c.year == year,
+    )
+    rows = conn.execute(
+        select(ASG.c.department_id, func.count(), func.count(OBS.c.id))
+        .select_from(ASG.join(DEP, DEP.c.id == ASG.c.department_id).outerjoin(OBS, figure))
+        .where(
+            DEP.c.code == args["department"],
+            ASG.c.from_year <= year,
+            or_(ASG.c.to_year.is_(None), ASG.c.to_year >= year),
+        )
+        .group_by(ASG.c.department_id)
     ).all()
     return len(rows)
 
@@ -123,7 +155,9 @@ QUERIES: dict[str, tuple[Callable[[Connection, dict[str, Any], int], int], bool]
     # name: (one request's work, writes?)
     "get_observation": (_get_observation, False),
     "series": (_series, False),
+    "comparison": (_comparison, False),
     "compliance": (_compliance, False),
+    "completeness": (_completeness, False),
     "put_observation": (_put_observation, True),
 }
 

@@ -3,8 +3,9 @@
 A profiling aid, steadier than the HTTP figures on a busy machine: it measures the work the service
 itself does per request (FastAPI, auth, the session, the queries, the JSON) one request at a time.
 
-    python -m bench.inproc [get|public|put|series|comparison|compliance] [--backend sqlite|postgresql]
-                           [-n 3000] [--profile out.prof]   # cProfile; or run it under py-spy
+    python -m bench.inproc [get|public|put|series|comparison|compliance|completeness]
+                           [--backend sqlite|postgresql] [-n 3000]
+                           [--profile out.prof]   # cProfile; or run it under py-spy
 """
 
 import argparse
@@ -113,7 +114,14 @@ def requests_for(
         if kind == "series":
             return "GET", f"/api/v1/series?indicator={indicator}&department={unit}", viewer, b""
         if kind == "comparison":  # one indicator across every department, two years
-            return "GET", f"/api/v1/comparison?indicator={indicator}&year={year}&base_year={year - 1}", viewer, b""
+            return (
+                "GET",
+                f"/api/v1/comparison?indicator={indicator}&year={year}&base_year={year - 1}",
+                viewer,
+                b"",
+            )
+        if kind == "completeness":
+            return "GET", f"/api/v1/completeness?year={year}&department={unit}", viewer, b""
         if kind == "compliance":
             return "GET", f"/api/v1/compliance?year={year}&department={unit}", viewer, b""
         ind, dep, y = cells[i % len(cells)]
