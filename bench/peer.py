@@ -14,7 +14,10 @@ alternating rounds, with the same rows asked of both:
     python -m bench.peer [--rounds 3] [--seconds 3] [--connections 32]
 
 It prints each round's figures and, per request, the median ratio service / Datasette against the
-goal (1.5x). Datasette is a dependency of the bench only (`pip install -e '.[bench]'`).
+goal (1.5x). It also prints each server's CPU time per request (its processes' user and system time
+over the run): on a machine shared with other work, where req/s moves with the load, the ratio of
+CPU per request (Datasette's over the service's) is the steadier figure of the two. Datasette is a
+dependency of the bench only (`pip install -e '.[bench]'`).
 """
 
 import argparse
@@ -29,8 +32,8 @@ import httpx
 
 from app.auth.models import Role
 from bench.data import populate
-from bench.harness import BIN, HOST, Server, Skip, machine, make_token, prepare, throwaway
-from bench.load import Workload, client_name, run_load
+from bench.harness import BIN, HOST, Server, Skip, cpu_seconds, machine, make_token, prepare, throwaway
+from bench.load import LoadResult, Workload, client_name, run_load
 
 GOAL = 1.5
 
@@ -107,6 +110,17 @@ def check_same_rows(service: Server, peer: Server, pair: Pair, headers: dict[str
         raise SystemExit(f"{pair.label}: the service answered {counted} figures, Datasette {len(peer_rows)}")
 
 
+def timed(
+    server: Server, work: Workload, connections: int, seconds: float, client: str
+) -> tuple[LoadResult, float]:
+    """One run of wrk against `server`, and its processes' CPU microseconds per request."""
+    pids = server.pids
+    before = cpu_seconds(pids)
+    result = run_load(server.base, work, connections=connections, seconds=seconds, client=client)
+    used = cpu_seconds(pids) - before
+    return result, (used / result.requests * 1e6 if result.requests else 0.0)
+
+
 def datasette_command(file: Path) -> list[str]:
     exe = shutil.which("datasette", path=str(BIN)) or shutil.which("datasette")
     if exe is None:
@@ -135,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         work = pairs(file.stem, data.indicators[0], unit, data.scale.last_year, data.scale.departments)
         peer_command = datasette_command(file)
         ratios: dict[str, list[float]] = {p.key: [] for p in work}
+        cpu_ratios: dict[str, list[float]] = {p.key: [] for p in work}
         with (
             Server(url, workers=1) as service,
             Server(
@@ -145,35 +160,36 @@ def main(argv: list[str] | None = None) -> int:
                 check_same_rows(service, peer, pair, headers)
             for round_ in range(1, args.rounds + 1):
                 for pair in work:
-                    ours = run_load(
-                        service.base,
+                    ours, our_cpu = timed(
+                        service,
                         Workload("GET", [pair.service], headers),
-                        connections=args.connections,
-                        seconds=args.seconds,
-                        client=client,
+                        args.connections,
+                        args.seconds,
+                        client,
                     )
-                    theirs = run_load(
-                        peer.base,
-                        Workload("GET", [pair.peer]),
-                        connections=args.connections,
-                        seconds=args.seconds,
-                        client=client,
+                    theirs, their_cpu = timed(
+                        peer, Workload("GET", [pair.peer]), args.connections, args.seconds, client
                     )
                     errors = ours.http_errors + ours.socket_errors + theirs.http_errors + theirs.socket_errors
                     ratio = ours.rps / theirs.rps if theirs.rps else float("inf")
                     ratios[pair.key].append(ratio)
+                    cpu_ratio = their_cpu / our_cpu if our_cpu else float("inf")
+                    cpu_ratios[pair.key].append(cpu_ratio)
                     print(
                         f"round {round_} {pair.label:<38} service {ours.rps:7.0f} req/s "
-                        f"p99 {ours.p99_ms:6.1f} ms | Datasette {theirs.rps:7.0f} req/s "
-                        f"p99 {theirs.p99_ms:6.1f} ms | {ratio:4.2f}x"
-                        + (f" | {errors} errors" if errors else ""),
+                        f"p99 {ours.p99_ms:6.1f} ms {our_cpu:5.0f} µs CPU | "
+                        f"Datasette {theirs.rps:7.0f} req/s p99 {theirs.p99_ms:6.1f} ms "
+                        f"{their_cpu:5.0f} µs CPU | "
+                        f"{ratio:4.2f}x, CPU {cpu_ratio:4.2f}x" + (f" | {errors} errors" if errors else ""),
                         flush=True,
                     )
         print(f"\nservice / Datasette, median of {args.rounds} rounds (goal >= {GOAL}x)")
+        print(f"  {'':<40} {'req/s':>6}  {'CPU/req':>7}")
         for pair in work:
             median = statistics.median(ratios[pair.key])
+            cpu = statistics.median(cpu_ratios[pair.key])
             verdict = "met" if median >= GOAL else "NOT met"
-            print(f"  {pair.label:<40} {median:5.2f}x  {verdict}")
+            print(f"  {pair.label:<40} {median:5.2f}x  {cpu:6.2f}x  {verdict}")
     return 0
 
 
