@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from app.analytics import completeness, service
 from app.analytics.completeness_generation import generation
+from app.analytics.figures_generation import generation as figures_generation
 from app.analytics.schemas import ComparisonRead, CompletenessRead, SeriesRead
 from app.auth.dependencies import SessionDep, Viewer
 from app.cells.http import YearQuery, year_range
@@ -20,6 +21,8 @@ from app.core.tables import FILE_RESPONSES, FILES_OR_304, Format, FormatQuery, r
 router = api_router("", "analytics")
 # Completeness's JSON answers, by what was asked and the generation of the data (app.core.memo).
 COMPLETENESS: Memo[tuple[bytes, str]] = Memo(size=16)
+# Comparisons' JSON answers, the same way: a dashboard asks the same few again and again.
+COMPARISONS: Memo[tuple[bytes, str]] = Memo(size=64)
 
 YearRequired = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 # A series of at most this many cells (indicators x departments named) is read on the event loop, in
@@ -106,13 +109,24 @@ def get_comparison(
     `?format=xlsx` give the rows as a file.
     """
     wanted = requested_format(request, format)
+    if wanted == "json":
+        marks, quiet = figures_generation(session)
+        key = (indicator, year, base_year, tuple(department), marks)
+
+        def compute() -> tuple[bytes, str]:
+            content = service.comparison(
+                session, indicator=indicator, year=year, base_year=base_year, departments=department
+            )
+            body = dumps(content)
+            return body, etag_of(body)
+
+        body, etag = COMPARISONS.answer(key, compute, store=quiet and committed_only(session))
+        return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
     content = service.comparison(
         session, indicator=indicator, year=year, base_year=base_year, departments=department
     )
-    if wanted != "json":
-        rows = service.comparison_rows(content)
-        return table(request, service.COMPARISON_COLUMNS, rows, format=wanted, name="comparison")
-    return _json(request, content)
+    rows = service.comparison_rows(content)
+    return table(request, service.COMPARISON_COLUMNS, rows, format=wanted, name="comparison")
 
 
 @router.get("/completeness", response_model=CompletenessRead, responses=FILE_RESPONSES)

@@ -196,3 +196,22 @@ def test_bad_queries_are_422_naming_the_parameter(
 ) -> None:
     body = problem(session_client.get(f"{URL}?{query}", headers=auth["viewer"]), 422)
     assert body["errors"][0]["loc"] == loc
+
+
+def test_a_kept_answer_follows_writes_and_the_catalogue(
+    session_client: TestClient, auth: Tokens, figures: None
+) -> None:
+    """Answers are kept per worker (app.core.memo), keyed by the figures' and the catalogue's
+    generation: a write, a deletion and a change of direction each show at the next read."""
+    query = "indicator=agg-sum&year=2021&base_year=2020"
+    first = session_client.get(f"{URL}?{query}", headers=auth["viewer"])
+    again = session_client.get(f"{URL}?{query}", headers=auth["viewer"])
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    put(session_client, auth, "agg-sum", "t-mid-b", 2021, "36")
+    assert [r["value"] for r in rows(session_client, auth, query) if r["department"] == "t-mid-b"] == [36]
+    r = session_client.delete("/api/v1/observations/agg-sum/t-leaf-a1/2021", headers=auth["admin"])
+    assert r.status_code == 204, r.text
+    assert "t-leaf-a1" not in [r["department"] for r in rows(session_client, auth, query)]
+    r = session_client.patch("/api/v1/indicators/agg-sum", json={"direction": "none"}, headers=auth["admin"])
+    assert r.status_code == 200, r.text
+    assert {r["rank"] for r in rows(session_client, auth, query)} == {None}
