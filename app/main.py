@@ -71,10 +71,12 @@ def create_app() -> FastAPI:
         openapi_tags=[{"name": tag} for tag in TAGS],
     )
     problems.install(app, refusal=refusal_first)
-    # Routes are matched in the order included: observations first, the routes clients call most.
-    # The prefixes do not overlap, and the documentation keeps its order by TAGS.
+    # Routes are matched in the order included: observations first, then series and comparisons, the
+    # routes clients call most (dashboards). The paths do not overlap, and the documentation keeps
+    # its order by TAGS.
     for router in (
         observations_router,
+        analytics_router,
         transfer_router,
         ops_router,
         problem_pages.router,
@@ -87,7 +89,6 @@ def create_app() -> FastAPI:
         targets_batch_router,
         compliance_router,
         progress_router,
-        analytics_router,
         exchange_router,
         reporting_router,
         quality_router,
