@@ -8,13 +8,15 @@ from app.analytics import completeness, service
 from app.analytics.completeness_generation import generation
 from app.analytics.figures_generation import generation as figures_generation
 from app.analytics.schemas import ComparisonRead, CompletenessRead, SeriesRead
-from app.auth.dependencies import SessionDep, Viewer
+from app.auth import tokens
+from app.auth.dependencies import SessionDep, Viewer, ViewerToken
 from app.cells.http import YearQuery, year_range
 from app.core.config import get_settings
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
 from app.core.http import conditional, etag_of
 from app.core.json import dumps
 from app.core.memo import Memo, committed_only
+from app.core.problems import Problem
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FILES_OR_304, Format, FormatQuery, requested_format, table
 
@@ -38,7 +40,7 @@ def _json(request: Request, content: Any) -> Response:
 async def get_series(
     request: Request,
     session: SessionDep,
-    _: Viewer,
+    token: ViewerToken,
     indicator: Annotated[list[Code], Query(min_length=1, max_length=100)],
     department: Annotated[list[Code], Query(max_length=1000)] = [],  # noqa: B006
     year_from: YearQuery = None,
@@ -57,8 +59,15 @@ async def get_series(
     strict. Each series carries its indicator's and department's names. `?format=csv` (or
     `Accept: text/csv`) and `?format=xlsx` give a file with one row per point.
     """
-    wanted = requested_format(request, format)
-    year_range(year_from, year_to)
+    # The token is checked by the series' one statement (service.cell_series); a request refused
+    # before it, or answered otherwise, has its token checked first, as Viewer would have.
+    try:
+        wanted = requested_format(request, format)
+        year_range(year_from, year_to)
+    except Problem:
+        if token is not None:
+            tokens.check_token(session, token)
+        raise
     if (
         wanted == "json"
         and not rollup
@@ -66,12 +75,19 @@ async def get_series(
         and len(set(indicator)) * len(set(department)) <= ON_LOOP_CELLS
     ):
         content = service.cell_series(
-            session, indicators=indicator, departments=department, year_from=year_from, year_to=year_to
+            session,
+            indicators=indicator,
+            departments=department,
+            year_from=year_from,
+            year_to=year_to,
+            token_hash=token,
         )
         if content is not None:
             return _json(request, content)
 
     def answer() -> Response:  # the general case, and files: in a worker thread
+        if token is not None:
+            tokens.check_token(session, token)
         content = service.series(
             session,
             indicators=indicator,

@@ -286,3 +286,24 @@ def test_bad_queries_are_422_naming_the_parameter(
 
 def test_series_need_a_token(session_client: TestClient) -> None:
     problem(session_client.get(f"{URL}?indicator=free-seals"), 401)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "indicator=agg-sum&department=t-root",  # the one-statement series, which checks the token itself
+        "indicator=agg-sum&department=t-root&year_from=2022&year_to=2020",  # refused before it: 422
+        "indicator=nope&department=t-root",  # unknown: answered by the general path
+        "indicator=agg-sum&department=nope",
+        "indicator=agg-sum&department=t-root&rollup=true",
+        "indicator=agg-sum&department=t-root&year_from=1800",  # FastAPI's own 422
+    ],
+)
+def test_a_bad_token_is_401_before_anything_else(
+    session_client: TestClient, auth: Tokens, tree: dict[str, str | None], query: str
+) -> None:
+    put(session_client, auth, "agg-sum", "t-root", 2021, "5")
+    bad = {"Authorization": "Bearer ind_not-a-token"}
+    problem(session_client.get(f"{URL}?{query}", headers=bad), 401)
+    problem(session_client.get(f"{URL}?{query}"), 401)  # none at all, without public read
+    assert session_client.get(f"{URL}?{query}", headers=auth["viewer"]).status_code in (200, 422)
