@@ -346,19 +346,20 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
         fastapi_floor = stack.enter_context(
             Server(ctx.url, workers=workers, command=bare_command("--fastapi"))
         )
-        core: dict[str, float] = {}
-        for work in work_list:
-            if work.core is None or work.core in core:
-                continue
-            args = dict(work.core_args)
-            if work.writes:
-                args["base"] = unique_base()
-            core[work.core] = run_core(ctx.url, work.core, args, processes=workers, seconds=ctx.seconds).rps
         for n, conns in enumerate(connections):
             first = n == 0
             ceilings: dict[str, LoadResult] = {}
             floors: dict[str, LoadResult] = {}
+            # The Core ceiling is measured again beside each work's run, not once for the table: on a
+            # machine shared with other work, a ceiling and a run minutes apart make no ratio.
+            core: dict[str, float] = {}
             for work in work_list:
+                if work.core is not None and work.core not in core:
+                    args = dict(work.core_args)
+                    if work.writes:
+                        args["base"] = unique_base()
+                    run = run_core(ctx.url, work.core, args, processes=workers, seconds=ctx.seconds)
+                    core[work.core] = run.rps
                 key = work.ceiling or work.key
                 if key not in ceilings:
                     ceilings[key], _, _ = measure(
