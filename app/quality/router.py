@@ -107,17 +107,19 @@ def get_validation(
     report = validation.evaluate(
         session, year=year, rules=rules, department_ids=department_filter(session, department)
     )
-    items = [validation.item(b, d, year) for b, d in report.breaches]
+    breaches = report.breaches
     if wanted != "json":
+        items = (validation.item(b, d, year) for b, d in breaches)
         rows = ([i[c] for c in validation.COLUMNS] for i in items)
         return table(request, validation.COLUMNS, rows, format=wanted, name=f"validation-{year}")
     if cursor:
         after = decode_cursor(cursor)
         if not (isinstance(after, list) and len(after) == 2 and all(isinstance(c, str) for c in after)):
             raise BadRequest("The cursor is not one this service gave out")
-        items = [i for i in items if (i["rule"], i["department"]) > (after[0], after[1])]
-    page = items[:limit]
-    more = len(items) > limit
+        breaches = [(b, d) for b, d in breaches if (b.rule.code, d) > (after[0], after[1])]
+    page = [validation.item(b, d, year) for b, d in breaches[: limit + 1]]  # rounded: this page only
+    more = len(page) > limit
+    page = page[:limit]
     content: dict[str, Any] = {
         "year": year,
         "summary": report.counts(),
