@@ -195,55 +195,70 @@ INTERVAL_COLUMNS: Arithmetic[IntervalColumn] = Arithmetic(
 
 def judge_all(rule: Parsed, departments: Sequence[Mapping[str, Figure]]) -> list[Breach | None]:
     """`judge(rule, figures)` for each department-year's figures, in their order."""
-    columns = {c: [figures.get(c) for figures in departments] for c in rule.operands}
-    return judge_columns(rule, columns, range(len(departments)))
+    values = {c: [f[0] if (f := figures.get(c)) else None for figures in departments] for c in rule.operands}
+    qualifiers = {
+        c: [f[1] if (f := figures.get(c)) else None for figures in departments] for c in rule.operands
+    }
+    return judge_columns(rule, values, qualifiers, range(len(departments)))
 
 
 def judge_columns(
-    rule: Parsed, columns: Mapping[str, Sequence[Figure | None]], positions: Sequence[int]
+    rule: Parsed,
+    values: Mapping[str, Sequence[Decimal | None]],
+    qualifiers: Mapping[str, Sequence[str | None]],
+    positions: Sequence[int],
 ) -> list[Breach | None]:
-    """`judge_all` over figures as columns: `columns[code][k]` is the figure of department-year k
-    (None: none); the department-years judged are those at `positions`, in their order."""
+    """`judge_all` over figures as columns: `values[code][k]` and `qualifiers[code][k]` are the
+    figure of department-year k (None: none); the department-years judged are those at
+    `positions`, in their order."""
     operands = rule.operands
     count = len(operands)
     size = len(positions)
     every = isinstance(positions, range) and positions.start == 0 and positions.step == 1
-    none: list[Figure | None] = [None] * size
-    found: list[Sequence[Figure | None]] = []
-    for code in operands:
-        column = columns.get(code)
+    none: list[Any] = [None] * size
+
+    def picked(column: Sequence[Any] | None) -> Sequence[Any]:
         if column is None:
-            found.append(none)
-        else:
-            found.append(column if every and len(column) == size else [column[k] for k in positions])
-    rows = zip(*found, strict=True) if operands else [()] * size  # constants alone
+            return none
+        return column if every and len(column) == size else [column[k] for k in positions]
+
+    value_columns = [picked(values.get(c)) for c in operands]
+    qualifier_columns = [picked(qualifiers.get(c)) for c in operands]
     if rule.operator in PAIRS:
         return [
-            judge(rule, {c: f for c, f in zip(operands, present, strict=True) if f is not None})
-            for present in rows
+            judge(rule, {c: (v, q) for c, v, q in zip(operands, row, kinds, strict=True) if v is not None})
+            for row, kinds in zip(
+                zip(*value_columns, strict=True) if operands else [()] * size,
+                zip(*qualifier_columns, strict=True) if operands else [()] * size,
+                strict=True,
+            )
         ]
     answers: list[Breach | None] = [None] * size
-    skip_any = rule.missing is Missing.skip_if_any_missing
-    skip_all = rule.missing is Missing.skip_if_all_missing
-    judged: list[int] = []  # positions judged (nothing skipped), in order
-    kept: list[tuple[Figure, ...]] = []  # their figures, an absent one as 0 where the strategy says
-    for position, present in enumerate(rows):
-        if None in present:
-            if skip_any or (skip_all and present.count(None) == count):
-                continue
-            present = tuple(ZERO if f is None else f for f in present)
-        judged.append(position)
-        kept.append(present)
+    judged: Sequence[int] = range(size)  # the positions judged (nothing skipped), in order
+    if any(None in column for column in value_columns):
+        skip_any = rule.missing is Missing.skip_if_any_missing
+        skip_all = rule.missing is Missing.skip_if_all_missing
+        judged = [
+            k
+            for k, row in enumerate(zip(*value_columns, strict=True))
+            if None not in row or not (skip_any or (skip_all and row.count(None) == count))
+        ]
+        # an absent figure, where the strategy judges it, counts as an exact 0
+        value_columns = [
+            [ZERO[0] if (v := column[k]) is None else v for k in judged] for column in value_columns
+        ]
+        qualifier_columns = [
+            [ZERO[1] if (q := column[k]) is None else q for k in judged] for column in qualifier_columns
+        ]
     if not judged:
         return answers
-    by_operand = list(zip(*kept, strict=True))
-    values: list[list[Value]] = [[f[0] for f in figures] for figures in by_operand]
-    qualifiers = [[f[1] for f in figures] for figures in by_operand]
     exact = ("exact",) * count
     qualified = (
-        [k for k, each in enumerate(zip(*qualifiers, strict=True)) if each != exact] if operands else []
+        [k for k, each in enumerate(zip(*qualifier_columns, strict=True)) if each != exact]
+        if operands
+        else []
     )
-    points: dict[str, Column] = dict(zip(operands, values, strict=True))
+    points: dict[str, Column] = dict(zip(operands, value_columns, strict=True))  # type: ignore[arg-type]
     with decimal.localcontext(DECIMAL_CONTEXT):  # each column's fast pass: exact decimals, or none
         left = _spread(evaluate(rule.left, points, COLUMNS), len(judged))
         right = _spread(evaluate(rule.right, points, COLUMNS), len(judged))
@@ -251,34 +266,33 @@ def judge_columns(
     # a qualified department-year whose point values exist (no division by zero) is judged as
     # intervals; the others are judged by those values
     qualified = [k for k in qualified if left[k] is not None and right[k] is not None]
-    status = _interval_statuses(rule, qualified, values, qualifiers)
-    for k, (position, lv, rv) in enumerate(zip(judged, left, right, strict=True)):
-        if lv is None or rv is None:
-            continue  # a division by zero: no value to compare
-        if status and k in status:
-            broken = status[k]
-            if broken is not None:
-                answers[position] = Breach(rule, broken, lv, rv)
-            continue
-        if type(lv) is not type(rv):  # a decimal and a fraction: compared as fractions
-            if type(lv) is Decimal:
-                lv = Fraction(lv)
-            else:
-                rv = Fraction(rv)
-        if not compare(lv, rv):
-            answers[position] = Breach(rule, Status.violated, lv, rv)
+    status = _interval_statuses(rule, qualified, value_columns, qualifier_columns)
+    # the exact comparisons at once (a decimal and a fraction compare exactly, as they are); None
+    # where a division by zero left no value
+    if None in left or None in right:
+        pairs = zip(left, right, strict=True)
+        held = [None if lv is None or rv is None else compare(lv, rv) for lv, rv in pairs]
+    else:
+        held = list(map(compare, left, right))
+    for k in qualified:
+        held[k] = None  # judged as intervals
+    for k in [k for k, kept in enumerate(held) if kept is False]:
+        answers[judged[k]] = Breach(rule, Status.violated, left[k], right[k])
+    for k, broken in status.items():
+        if broken is not None:
+            answers[judged[k]] = Breach(rule, broken, left[k], right[k])
     return answers
 
 
 def _interval_statuses(
-    rule: Parsed, qualified: list[int], values: list[list[Value]], qualifiers: list[list[str]]
+    rule: Parsed, qualified: list[int], values: Sequence[Sequence[Any]], qualifiers: Sequence[Sequence[Any]]
 ) -> dict[int, Status | None]:
     """The status of each qualified department-year (by its index among those judged): None where
     the rule holds for every value its figures allow."""
     if not qualified:
         return {}
     intervals: dict[str, IntervalColumn] = {
-        code: [of_figure(value_column[k], qualifier_column[k]) for k in qualified]  # type: ignore[arg-type]
+        code: [of_figure(value_column[k], qualifier_column[k]) for k in qualified]
         for code, value_column, qualifier_column in zip(rule.operands, values, qualifiers, strict=True)
     }
     count = len(qualified)

@@ -19,7 +19,7 @@ from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.quality import service
 from app.quality.columns import judge_columns
-from app.quality.judge import Breach, Figure, Parsed, Status
+from app.quality.judge import Breach, Parsed, Status
 from app.quality.models import Importance, Missing
 
 # The figures, named as their table names them: quality lies below the observations whose writes
@@ -61,6 +61,9 @@ def item(breach: Breach, department: str, year: int) -> dict[str, Any]:
     }
 
 
+Columns = dict[str, builtins.list[Any]]
+
+
 def figures(
     session: Session,
     *,
@@ -68,29 +71,33 @@ def figures(
     indicator_ids: Mapping[int, str],
     departments: Sequence[int],
     all_departments: bool,
-) -> tuple[dict[str, builtins.list[Figure | None]], builtins.list[int]]:
-    """The year's figures of these indicators as columns: code -> the figure of each of
-    `departments` (ids, in their order; None where it has none); and the positions of the
-    departments with a figure. `all_departments`: they are every department (no filter to send)."""
+) -> tuple[Columns, Columns, builtins.list[int]]:
+    """The year's figures of these indicators as columns: code -> the value, and code -> the
+    qualifier, of each of `departments` (ids, in their order; None where it has no figure); and the
+    positions of the departments with a figure. `all_departments`: they are every department (no
+    filter to send)."""
     position = {d: k for k, d in enumerate(departments)}
     size = len(departments)
-    columns: dict[str, builtins.list[Figure | None]] = {c: [None] * size for c in indicator_ids.values()}
+    values: Columns = {c: [None] * size for c in indicator_ids.values()}
+    qualifiers: Columns = {c: [None] * size for c in indicator_ids.values()}
     if not indicator_ids or not size:
-        return columns, []
+        return values, qualifiers, []
     o = OBSERVATION.c
     query = select(o.department_id, o.indicator_id, o.value, o.qualifier).where(
         o.year == year, o.indicator_id.in_(builtins.list(indicator_ids))
     )
     if not all_departments:
         query = query.where(o.department_id.in_(builtins.list(departments)))
-    column_of = {i: columns[c] for i, c in indicator_ids.items()}
-    reporting = set()
+    columns_of = {i: (values[c], qualifiers[c]) for i, c in indicator_ids.items()}
+    reporting = bytearray(size)
     exact = session.get_bind().dialect.name == "postgresql"  # Decimal from the driver, else text
     for department_id, indicator_id, value, qualifier in driver_rows(session, query):
         k = position[department_id]
-        column_of[indicator_id][k] = (value if exact else Decimal(value), qualifier)
-        reporting.add(k)
-    return columns, sorted(reporting)
+        value_column, qualifier_column = columns_of[indicator_id]
+        value_column[k] = value if exact else Decimal(value)
+        qualifier_column[k] = qualifier
+        reporting[k] = 1
+    return values, qualifiers, [k for k, reports in enumerate(reporting) if reports]
 
 
 def operand_ids(session: Session, rules: Iterable[Parsed]) -> dict[int, str]:
@@ -113,7 +120,7 @@ def evaluate(
         codes_query = codes_query.where(Department.id.in_(builtins.list(department_ids)))
     codes = dict(session.execute(codes_query).all())
     order = sorted(codes, key=codes.__getitem__)
-    columns, reporting = figures(
+    values, qualifiers, reporting = figures(
         session,
         year=year,
         indicator_ids=operand_ids(session, rules),
@@ -125,7 +132,7 @@ def evaluate(
     for rule in rules:
         # never_skip judges every department in scope, the others only those reporting a figure
         positions = every if rule.missing is Missing.never_skip else reporting
-        answers = judge_columns(rule, columns, positions)
+        answers = judge_columns(rule, values, qualifiers, positions)
         report.breaches += [(b, names[k]) for b, k in zip(answers, positions, strict=True) if b is not None]
     return report
 

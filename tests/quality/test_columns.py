@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from app.core.formula import parse
 from app.quality import intervals
-from app.quality.columns import judge_all
+from app.quality.columns import judge_all, judge_columns
 from app.quality.intervals import DECIMAL_INF, Interval
 from app.quality.judge import Figure, Parsed, judge
 from app.quality.models import Importance, Missing, Operator
@@ -51,9 +51,15 @@ _department = st.dictionaries(st.sampled_from(CODES), _figure, max_size=3)
     operator=st.sampled_from(list(Operator)),
     missing=st.sampled_from(list(Missing)),
     departments=st.lists(_department, max_size=12),
+    data=st.data(),
 )
 def test_a_rule_over_columns_answers_as_one_department_at_a_time(
-    left: str, right: str, operator: Operator, missing: Missing, departments: list[dict[str, Figure]]
+    left: str,
+    right: str,
+    operator: Operator,
+    missing: Missing,
+    departments: list[dict[str, Figure]],
+    data: st.DataObject,
 ) -> None:
     rule = Parsed(
         id=1,
@@ -65,6 +71,11 @@ def test_a_rule_over_columns_answers_as_one_department_at_a_time(
         missing=missing,
     )
     assert judge_all(rule, departments) == [judge(rule, figures) for figures in departments]
+    # some of the department-years only (a report's departments with a figure), from columns
+    some = sorted(data.draw(st.sets(st.sampled_from(range(len(departments)))))) if departments else []
+    values = {c: [figures[c][0] if c in figures else None for figures in departments] for c in CODES}
+    qualifiers = {c: [figures[c][1] if c in figures else None for figures in departments] for c in CODES}
+    assert judge_columns(rule, values, qualifiers, some) == [judge(rule, departments[k]) for k in some]
 
 
 _END = st.sampled_from(VALUES)
