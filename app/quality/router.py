@@ -13,7 +13,7 @@ from app.audit.models import AuditAction
 from app.auth.dependencies import Commission, SessionDep, Viewer
 from app.cells.http import department_filter, unknown_codes
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
-from app.core.json import json_response
+from app.core.json import json_response, paused_gc
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor, page_by_code
 from app.core.problems import BadRequest
 from app.core.routing import api_router
@@ -81,7 +81,10 @@ def _indicator_ids(session: Session, codes: list[str]) -> set[int] | None:
     return set(found.values())
 
 
+# A year's report and outliers are tens of thousands of small objects without cycles: the collector
+# waits until the answer is bytes and they are freed (app.core.json.paused_gc), as compliance's does.
 @router.get("/validation", response_model=ValidationRead, responses=FILE_RESPONSES)
+@paused_gc()
 def get_validation(
     request: Request,
     session: SessionDep,
@@ -130,6 +133,7 @@ def get_validation(
 
 
 @router.get("/outliers", response_model=OutliersRead, responses=FILE_RESPONSES)
+@paused_gc()
 def get_outliers(
     request: Request,
     session: SessionDep,
