@@ -51,7 +51,7 @@ fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} TEXT_EXAMPLES=$${TEXT_EXAMPLES:-200} STRESS_WRITERS=$${STRESS_WRITERS:-32} \
 	STRESS_WRITES=$${STRESS_WRITES:-100} STRESS_ROUNDS=$${STRESS_ROUNDS:-100} \
 	$(BIN)/pytest tests/test_fuzz.py tests/test_concurrency.py tests/test_faults.py tests/test_pooler.py \
-		tests/test_text_formats.py -q -rA
+		tests/test_text_formats.py tests/quality/test_columns.py -q -rA
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,7 @@ def record(
 ) -> None:
     """Keep one event in the session's transaction: it is committed with the action, or not at all."""
     if isinstance(detail, BaseModel):
-        detail = detail.model_dump(mode="json", exclude_unset=True)
+        detail = detail.model_dump(exclude_unset=True)  # decimals kept, written as JSON numbers by dumps
     session.add(
         AuditEvent(
             at=utcnow(),

@@ -12,9 +12,10 @@ when the divisor is exactly 0 (as an exact division by zero), and any value at a
 """
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from app.core.formula import Arithmetic
 
@@ -23,8 +24,9 @@ INF = math.inf
 DECIMAL_INF = Decimal("Infinity")
 
 
-@dataclass(frozen=True, slots=True)
-class Interval:
+class Interval(NamedTuple):
+    """(A tuple: a year's report makes tens of thousands, and a tuple is made fastest.)"""
+
     lo: End
     hi: End
     lo_open: bool = False
@@ -76,6 +78,25 @@ def _times(x: End, y: End) -> End:
 
 
 def _mul(a: Interval, b: Interval) -> Interval:
+    """a × b; by a point (a formula's constant, most often), a scaling."""
+    if b.point:
+        return _scaled(a, b.lo)
+    if a.point:
+        return _scaled(b, a.lo)
+    return _products(a, b)
+
+
+def _scaled(a: Interval, c: End) -> Interval:
+    """a × c for a number c: what _products gives for a point, in two products."""
+    if c == 0:
+        zero = _zero(c)
+        return Interval(zero, zero)
+    if c > 0:
+        return Interval(_times(a.lo, c), _times(a.hi, c), a.lo_open, a.hi_open)
+    return Interval(_times(a.hi, c), _times(a.lo, c), a.hi_open, a.lo_open)
+
+
+def _products(a: Interval, b: Interval) -> Interval:
     # Each product of two ends, and whether it is excluded: an open end makes it so, unless the
     # other end is a closed 0 (0 times anything is 0, reached).
     products = []
@@ -96,8 +117,20 @@ def _holds_zero(a: Interval) -> bool:
     return above and below
 
 
-def _reciprocal_end(x: End) -> End:
-    return _zero(x) if math.isinf(x) else 1 / x
+def _infinite(x: End) -> bool:
+    # (an end is a Fraction, a Decimal, or a float only when infinite; math.isinf would convert a
+    # Fraction to a float first)
+    return type(x) is float or (type(x) is Decimal and x.is_infinite())
+
+
+def _reciprocal_end(x: End, at_zero: End) -> End:
+    """1/x, for an end of a divisor that does not hold 0: an infinite end gives 0 (never reached),
+    an (open) end 0 gives `at_zero`, the infinity on its side."""
+    if _infinite(x):
+        return _zero(x)
+    if x == 0:
+        return at_zero
+    return 1 / x
 
 
 def _div(a: Interval, b: Interval) -> Interval | None:
@@ -105,12 +138,14 @@ def _div(a: Interval, b: Interval) -> Interval | None:
         return None  # a division by zero: no value
     if _holds_zero(b):
         return DECIMAL_EVERYTHING if type(b.lo) is Decimal else EVERYTHING
-    # 1/b: the ends swap; an infinite end gives 0, never reached.
+    # 1/b: the ends swap; an infinite end gives 0, never reached; an open end 0 (b = (0, hi] or
+    # [lo, 0)) gives the infinity on its side, never reached either.
+    inf = DECIMAL_INF if type(b.lo) is Decimal else INF
     reciprocal = Interval(
-        _reciprocal_end(b.hi),
-        _reciprocal_end(b.lo),
-        b.hi_open or math.isinf(b.hi),
-        b.lo_open or math.isinf(b.lo),
+        _reciprocal_end(b.hi, -inf),
+        _reciprocal_end(b.lo, inf),
+        b.hi_open or _infinite(b.hi) or b.hi == 0,
+        b.lo_open or _infinite(b.lo) or b.lo == 0,
     )
     return _mul(a, reciprocal)
 

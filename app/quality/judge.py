@@ -11,11 +11,12 @@ has). A side whose formula divides by zero has no value: the rule judges nothing
 
 import decimal
 import enum
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from app.core.formula import EXACT, Arithmetic, Formula, evaluate, round_places
 from app.quality.intervals import (
@@ -29,6 +30,7 @@ from app.quality.intervals import (
 from app.quality.models import Importance, Missing, Operator
 
 Figure = tuple[Decimal, str]  # value, qualifier
+Exact = Decimal | Fraction
 ZERO = (Decimal(0), "exact")
 
 
@@ -54,12 +56,23 @@ class Parsed:
         return tuple(dict.fromkeys(self.left.operands + self.right.operands))
 
 
-@dataclass(frozen=True)
-class Breach:
+class Breach(NamedTuple):
+    """A rule broken by a department-year: its sides' exact values, shown rounded to 6 places (half
+    away from zero) when asked for: a year's report rounds only the page it answers. (A tuple: a
+    year's report makes tens of thousands.)"""
+
     rule: Parsed
     status: Status
-    left_value: Decimal | None
-    right_value: Decimal | None
+    left: Exact | None
+    right: Exact | None
+
+    @property
+    def left_value(self) -> Decimal | None:
+        return shown(self.left)
+
+    @property
+    def right_value(self) -> Decimal | None:
+        return shown(self.right)
 
 
 PAIRS = (Operator.compulsory_pair, Operator.exclusive_pair)
@@ -94,7 +107,6 @@ DECIMALS: Arithmetic[Decimal] = Arithmetic(
     div=_decimal_div,
     neg=DECIMAL_CONTEXT.minus,
 )
-Exact = Decimal | Fraction
 
 
 def _point(formula: Formula, figures: Mapping[str, Figure]) -> Exact | None:
@@ -110,9 +122,9 @@ def _point(formula: Formula, figures: Mapping[str, Figure]) -> Exact | None:
 def shown(value: Exact | None) -> Decimal | None:
     if value is None:
         return None
-    if isinstance(value, Fraction):
-        return round_places(value)
-    return value.quantize(_STEP, rounding=ROUND_HALF_UP, context=_ROUNDING)
+    if type(value) is Decimal:  # (not isinstance: Fraction's ABC makes that check slow)
+        return value.quantize(_STEP, rounding=ROUND_HALF_UP, context=_ROUNDING)
+    return round_places(cast(Fraction, value))
 
 
 def judge(rule: Parsed, figures: Mapping[str, Figure]) -> Breach | None:
@@ -124,9 +136,7 @@ def judge(rule: Parsed, figures: Mapping[str, Figure]) -> Breach | None:
         )
         if not broken:
             return None
-        return Breach(
-            rule, Status.violated, shown(_point(rule.left, figures)), shown(_point(rule.right, figures))
-        )
+        return Breach(rule, Status.violated, _point(rule.left, figures), _point(rule.right, figures))
     operands = rule.operands
     present = [c for c in operands if c in figures]
     if len(present) < len(operands):
@@ -144,23 +154,21 @@ def judge(rule: Parsed, figures: Mapping[str, Figure]) -> Breach | None:
         status = None if holds(rule.operator, left, right) else Status.violated
     else:
         status = _interval_status(rule, figures)
-    return None if status is None else Breach(rule, status, shown(left), shown(right))
+    return None if status is None else Breach(rule, status, left, right)
+
+
+COMPARE: dict[Operator, Callable[[Any, Any], bool]] = {
+    Operator.equal_to: operator.eq,
+    Operator.not_equal_to: operator.ne,
+    Operator.greater_than: operator.gt,
+    Operator.greater_than_or_equal_to: operator.ge,
+    Operator.less_than: operator.lt,
+    Operator.less_than_or_equal_to: operator.le,
+}
 
 
 def holds(operator: Operator, left: Exact, right: Exact) -> bool:
-    match operator:
-        case Operator.equal_to:
-            return left == right
-        case Operator.not_equal_to:
-            return left != right
-        case Operator.greater_than:
-            return left > right
-        case Operator.greater_than_or_equal_to:
-            return left >= right
-        case Operator.less_than:
-            return left < right
-        case _:
-            return left <= right
+    return COMPARE[operator](left, right)
 
 
 def _interval_status(rule: Parsed, figures: Mapping[str, Figure]) -> Status | None:

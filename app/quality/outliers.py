@@ -15,13 +15,14 @@ import builtins
 import decimal
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Text, column, func, literal_column, or_, select, table
+from sqlalchemy import Text, column, func, literal_column, or_, select, table
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from app.core.db.rows import driver_rows
 from app.departments.models import Department
 from app.indicators.models import Indicator
 
@@ -133,7 +134,6 @@ def judge(
 # The figures' columns as the driver gives them (text on SQLite, Decimal on PostgreSQL): a year's
 # outliers read every year of 100,000 cells, and a type's conversion per row would cost seconds.
 RAW = table("observation", column("indicator_id"), column("department_id"), column("year"), column("value"))
-CHUNK = 50_000
 _MARGIN = 1 - 1e-9  # floats only screen: anything near the threshold is judged again exactly
 
 
@@ -151,15 +151,6 @@ def screen(value: float, others: builtins.list[float], algorithm: str, threshold
     mean = sum(others) / n
     variance = sum([(v - mean) ** 2 for v in others]) / n
     return variance == 0 or (value - mean) ** 2 > threshold * threshold * variance * _MARGIN
-
-
-def _driver_rows(session: Session, query: Any) -> Iterator[Sequence[Any]]:
-    result = cast(CursorResult[Any], session.execute(query))
-    try:
-        while chunk := result.cursor.fetchmany(CHUNK):
-            yield from chunk
-    finally:
-        result.close()
 
 
 def _bounds(session: Session, indicator_ids: Iterable[int] | None = None) -> dict[int, tuple[Any, Any]]:
@@ -219,7 +210,7 @@ def find(
         query = query.where(r.indicator_id.in_(builtins.list(bounds)))
     found: builtins.list[tuple[tuple[int, int], dict[str, Any]]] = []
     limit = float(threshold) if threshold is not None else 0.0
-    for indicator_id, department_id, value, joined_text in _driver_rows(session, query):
+    for indicator_id, department_id, value, joined_text in driver_rows(session, query):
         key = (indicator_id, department_id)
         history = joined_text.split(",") if joined_text else []
         expected = bounds.get(key[0], (None, None))
@@ -289,7 +280,7 @@ def of_cells(
         .having(or_(enough, r.indicator_id.in_(builtins.list(bounds))) if bounds else enough)
     )
     limits = {a: float(DEFAULT_THRESHOLDS[a] or 0) for a in statistical}
-    for indicator_id, department_id, years_joined, values_joined in _driver_rows(session, query):
+    for indicator_id, department_id, years_joined, values_joined in driver_rows(session, query):
         years = cells.get((indicator_id, department_id))
         if years is None:
             continue  # the product of the two sets holds cells not asked for

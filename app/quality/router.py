@@ -13,7 +13,7 @@ from app.audit.models import AuditAction
 from app.auth.dependencies import Commission, SessionDep, Viewer
 from app.cells.http import department_filter, unknown_codes
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
-from app.core.json import json_response
+from app.core.json import json_response, paused_gc
 from app.core.pagination import Limit, Page, decode_cursor, encode_cursor, page_by_code
 from app.core.problems import BadRequest
 from app.core.routing import api_router
@@ -81,7 +81,10 @@ def _indicator_ids(session: Session, codes: list[str]) -> set[int] | None:
     return set(found.values())
 
 
+# A year's report and outliers are tens of thousands of small objects without cycles: the collector
+# waits until the answer is bytes and they are freed (app.core.json.paused_gc), as compliance's does.
 @router.get("/validation", response_model=ValidationRead, responses=FILE_RESPONSES)
+@paused_gc()
 def get_validation(
     request: Request,
     session: SessionDep,
@@ -107,17 +110,19 @@ def get_validation(
     report = validation.evaluate(
         session, year=year, rules=rules, department_ids=department_filter(session, department)
     )
-    items = [validation.item(b, d, year) for b, d in report.breaches]
+    breaches = report.breaches
     if wanted != "json":
+        items = (validation.item(b, d, year) for b, d in breaches)
         rows = ([i[c] for c in validation.COLUMNS] for i in items)
         return table(request, validation.COLUMNS, rows, format=wanted, name=f"validation-{year}")
     if cursor:
         after = decode_cursor(cursor)
         if not (isinstance(after, list) and len(after) == 2 and all(isinstance(c, str) for c in after)):
             raise BadRequest("The cursor is not one this service gave out")
-        items = [i for i in items if (i["rule"], i["department"]) > (after[0], after[1])]
-    page = items[:limit]
-    more = len(items) > limit
+        breaches = [(b, d) for b, d in breaches if (b.rule.code, d) > (after[0], after[1])]
+    page = [validation.item(b, d, year) for b, d in breaches[: limit + 1]]  # rounded: this page only
+    more = len(page) > limit
+    page = page[:limit]
     content: dict[str, Any] = {
         "year": year,
         "summary": report.counts(),
@@ -128,6 +133,7 @@ def get_validation(
 
 
 @router.get("/outliers", response_model=OutliersRead, responses=FILE_RESPONSES)
+@paused_gc()
 def get_outliers(
     request: Request,
     session: SessionDep,

@@ -6,30 +6,32 @@ scope, the others only departments with a figure of one of their operands.
 """
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, SmallInteger, String, column, select, table
+from sqlalchemy import Integer, SmallInteger, column, select, table
 from sqlalchemy.orm import Session
 
-from app.core.db.types import ExactDecimal
+from app.core.db.rows import driver_rows
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.quality import service
-from app.quality.columns import judge_all
-from app.quality.judge import Breach, Figure, Parsed, Status
+from app.quality.columns import judge_columns
+from app.quality.judge import Breach, Parsed, Status
 from app.quality.models import Importance, Missing
 
 # The figures, named as their table names them: quality lies below the observations whose writes
-# ask it for warnings (as app.reporting does for completeness).
+# ask it for warnings (as app.reporting does for completeness). Read as the driver gives them: the
+# value is text on SQLite, and made a Decimal here.
 OBSERVATION = table(
     "observation",
     column("indicator_id", Integer),
     column("department_id", Integer),
     column("year", SmallInteger),
-    column("value", ExactDecimal()),
-    column("qualifier", String(16)),
+    column("value"),
+    column("qualifier"),
 )
 COLUMNS = ("rule", "department", "year", "left_value", "operator", "right_value", "importance", "status")
 
@@ -59,22 +61,43 @@ def item(breach: Breach, department: str, year: int) -> dict[str, Any]:
     }
 
 
+Columns = dict[str, builtins.list[Any]]
+
+
 def figures(
-    session: Session, *, year: int, indicator_ids: Mapping[int, str], department_ids: Iterable[int] | None
-) -> dict[int, dict[str, Figure]]:
-    """The year's figures of these indicators, by department id, then indicator code."""
-    if not indicator_ids:
-        return {}
+    session: Session,
+    *,
+    year: int,
+    indicator_ids: Mapping[int, str],
+    departments: Sequence[int],
+    all_departments: bool,
+) -> tuple[Columns, Columns, builtins.list[int]]:
+    """The year's figures of these indicators as columns: code -> the value, and code -> the
+    qualifier, of each of `departments` (ids, in their order; None where it has no figure); and the
+    positions of the departments with a figure. `all_departments`: they are every department (no
+    filter to send)."""
+    position = {d: k for k, d in enumerate(departments)}
+    size = len(departments)
+    values: Columns = {c: [None] * size for c in indicator_ids.values()}
+    qualifiers: Columns = {c: [None] * size for c in indicator_ids.values()}
+    if not indicator_ids or not size:
+        return values, qualifiers, []
     o = OBSERVATION.c
     query = select(o.department_id, o.indicator_id, o.value, o.qualifier).where(
         o.year == year, o.indicator_id.in_(builtins.list(indicator_ids))
     )
-    if department_ids is not None:
-        query = query.where(o.department_id.in_(builtins.list(department_ids)))
-    by_department: dict[int, dict[str, Figure]] = {}
-    for department_id, indicator_id, value, qualifier in session.execute(query):
-        by_department.setdefault(department_id, {})[indicator_ids[indicator_id]] = (value, qualifier)
-    return by_department
+    if not all_departments:
+        query = query.where(o.department_id.in_(builtins.list(departments)))
+    columns_of = {i: (values[c], qualifiers[c]) for i, c in indicator_ids.items()}
+    reporting = bytearray(size)
+    exact = session.get_bind().dialect.name == "postgresql"  # Decimal from the driver, else text
+    for department_id, indicator_id, value, qualifier in driver_rows(session, query):
+        k = position[department_id]
+        value_column, qualifier_column = columns_of[indicator_id]
+        value_column[k] = value if exact else Decimal(value)
+        qualifier_column[k] = qualifier
+        reporting[k] = 1
+    return values, qualifiers, [k for k, reports in enumerate(reporting) if reports]
 
 
 def operand_ids(session: Session, rules: Iterable[Parsed]) -> dict[int, str]:
@@ -92,20 +115,25 @@ def evaluate(
     report = Report(year=year, rules=len(rules))
     if not rules:
         return report
-    found = figures(
-        session, year=year, indicator_ids=operand_ids(session, rules), department_ids=department_ids
-    )
     codes_query = select(Department.id, Department.code)
     if department_ids is not None:
         codes_query = codes_query.where(Department.id.in_(builtins.list(department_ids)))
     codes = dict(session.execute(codes_query).all())
     order = sorted(codes, key=codes.__getitem__)
-    reporting = [d for d in order if d in found]
-    empty: dict[str, Figure] = {}
+    values, qualifiers, reporting = figures(
+        session,
+        year=year,
+        indicator_ids=operand_ids(session, rules),
+        departments=order,
+        all_departments=department_ids is None,
+    )
+    every = range(len(order))
+    names = [codes[d] for d in order]
     for rule in rules:
-        judged = order if rule.missing is Missing.never_skip else reporting
-        answers = judge_all(rule, [found.get(d, empty) for d in judged])
-        report.breaches += [(b, codes[d]) for b, d in zip(answers, judged, strict=True) if b is not None]
+        # never_skip judges every department in scope, the others only those reporting a figure
+        positions = every if rule.missing is Missing.never_skip else reporting
+        answers = judge_columns(rule, values, qualifiers, positions)
+        report.breaches += [(b, names[k]) for b, k in zip(answers, positions, strict=True) if b is not None]
     return report
 
 

@@ -204,3 +204,13 @@ def test_rule_changes_are_recorded(session_client: TestClient, auth: Tokens) -> 
         ("rule.delete", "audit-rule", "commission"),
     ]
     assert events[1]["detail"]["importance"] == "high"
+
+
+def test_a_catalogue_change_keeps_its_numbers_as_numbers(session_client: TestClient, auth: Tokens) -> None:
+    c = session_client
+    start = len(_events(c, auth))
+    body = {"expected_min": 0.5, "expected_max": 1200}
+    assert c.patch("/api/v1/indicators/free-seals", json=body, headers=auth["admin"]).status_code == 200
+    (event,) = _events(c, auth)[start:]
+    assert (event["action"], event["target"]) == ("indicator.update", "free-seals")
+    assert event["detail"] == {"expected_min": 0.5, "expected_max": 1200}  # numbers, not "0.5"
