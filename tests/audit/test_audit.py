@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -204,3 +205,25 @@ def test_rule_changes_are_recorded(session_client: TestClient, auth: Tokens) -> 
         ("rule.delete", "audit-rule", "commission"),
     ]
     assert events[1]["detail"]["importance"] == "high"
+
+
+def test_a_detail_keeps_numbers_as_the_exact_numbers_sent(
+    session_client: TestClient, auth: Tokens, recwarn: pytest.WarningsRecorder
+) -> None:
+    """An indicator's bounds in the audit log are the JSON numbers sent, digit for digit, as every
+    other answer gives decimals, not strings (and writing them warns of nothing)."""
+    c, admin = session_client, auth["admin"]
+    new = {"code": "audit-bounds", "name": "界限", "value_type": "amount", "expected_min": 0.0}
+    assert c.post("/api/v1/indicators", json=new, headers=admin).status_code == 201
+    r = c.patch(
+        "/api/v1/indicators/audit-bounds",
+        content='{"expected_min": 0.10, "expected_max": 123456789012345678.5}',
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    created, changed = [e for e in _events(c, auth) if e["target"] == "audit-bounds"]
+    assert created["detail"]["expected_min"] == 0
+    assert changed["detail"]["expected_min"] == 0.1  # a number, not "0.10"
+    r = c.get(AUDIT, params={"limit": 1000}, headers=admin)
+    assert '"expected_min":0.1,"expected_max":123456789012345678.5' in r.text
+    assert [str(w.message) for w in recwarn if "serializ" in str(w.message)] == []
