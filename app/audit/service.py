@@ -5,7 +5,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditAction, AuditEvent
 from app.audit.schemas import AuditRead
 from app.core.db.types import utcnow
-from app.core.json import dumps
+from app.core.json import dumps, loads
 
 TARGET_MAX = 300
 
@@ -29,7 +28,9 @@ def record(
 ) -> None:
     """Keep one event in the session's transaction: it is committed with the action, or not at all."""
     if isinstance(detail, BaseModel):
-        detail = detail.model_dump(exclude_unset=True)  # decimals kept, written as JSON numbers by dumps
+        # As Python values: `dumps` writes a Decimal as its digits (pydantic's JSON mode makes it a
+        # string, and warns of the exact-decimal fields it cannot serialize as declared).
+        detail = detail.model_dump(mode="python", exclude_unset=True)
     session.add(
         AuditEvent(
             at=utcnow(),
@@ -49,7 +50,7 @@ def read(event: AuditEvent) -> AuditRead:
         actor=event.actor,
         action=AuditAction(event.action),
         target=event.target,
-        detail=None if event.detail is None else orjson.loads(event.detail),
+        detail=None if event.detail is None else loads(event.detail),  # numbers stay exact
         address=event.address,
     )
 

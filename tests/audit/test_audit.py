@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -206,11 +207,23 @@ def test_rule_changes_are_recorded(session_client: TestClient, auth: Tokens) -> 
     assert events[1]["detail"]["importance"] == "high"
 
 
-def test_a_catalogue_change_keeps_its_numbers_as_numbers(session_client: TestClient, auth: Tokens) -> None:
-    c = session_client
-    start = len(_events(c, auth))
-    body = {"expected_min": 0.5, "expected_max": 1200}
-    assert c.patch("/api/v1/indicators/free-seals", json=body, headers=auth["admin"]).status_code == 200
-    (event,) = _events(c, auth)[start:]
-    assert (event["action"], event["target"]) == ("indicator.update", "free-seals")
-    assert event["detail"] == {"expected_min": 0.5, "expected_max": 1200}  # numbers, not "0.5"
+def test_a_detail_keeps_numbers_as_the_exact_numbers_sent(
+    session_client: TestClient, auth: Tokens, recwarn: pytest.WarningsRecorder
+) -> None:
+    """An indicator's bounds in the audit log are the JSON numbers sent, digit for digit, as every
+    other answer gives decimals, not strings (and writing them warns of nothing)."""
+    c, admin = session_client, auth["admin"]
+    new = {"code": "audit-bounds", "name": "界限", "value_type": "amount", "expected_min": 0.0}
+    assert c.post("/api/v1/indicators", json=new, headers=admin).status_code == 201
+    r = c.patch(
+        "/api/v1/indicators/audit-bounds",
+        content='{"expected_min": 0.10, "expected_max": 123456789012345678.5}',
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    created, changed = [e for e in _events(c, auth) if e["target"] == "audit-bounds"]
+    assert created["detail"]["expected_min"] == 0
+    assert changed["detail"]["expected_min"] == 0.1  # a number, not "0.10"
+    r = c.get(AUDIT, params={"limit": 1000}, headers=admin)
+    assert '"expected_min":0.1,"expected_max":123456789012345678.5' in r.text
+    assert [str(w.message) for w in recwarn if "serializ" in str(w.message)] == []
