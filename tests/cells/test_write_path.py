@@ -176,7 +176,7 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     PostgreSQL the revision and the update go as one statement. Then the warnings
     (app.quality.warnings): one query, sent by the driver itself, reads the cell's other years, the
     indicator's bounds and whether a rule reads it; expert-hazards-found is an operand of a seed rule,
-    which four more judge (the rules, their operands, the figures, the department's code)."""
+    which four more judge (the rules, the department's code, their operands, the figures)."""
     engine, _ = served
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
@@ -208,9 +208,9 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
         # the warnings: the cell's other years, bounds and rules asked by the driver itself (unseen),
         # then the seed rule reading expert-hazards-found judged
         "SELECT validation_rule.",
+        "SELECT department.id, department.code",
         "SELECT indicator.id, indicator.code",
         "SELECT observation.department_id",
-        "SELECT department.id, department.code",
     ]
     assert len(sent) == len(steps), sent
     assert all(statement.startswith(step) for statement, step in zip(sent, steps, strict=True)), sent
