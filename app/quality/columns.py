@@ -19,10 +19,11 @@ from fractions import Fraction
 from typing import Any
 
 from app.core.formula import Arithmetic, evaluate
-from app.quality.intervals import INF, INTERVALS, Interval, of_figure
+from app.quality.intervals import DECIMAL_INTERVALS, INF, INTERVALS, Interval, of_figure
 from app.quality.judge import (
     COMPARE,
     DECIMAL_CONTEXT,
+    DECIMALS,
     PAIRS,
     ZERO,
     Breach,
@@ -40,10 +41,38 @@ Column = list[Value] | Value
 _Op = Callable[[Any, Any], Any]
 
 
-def _lift(decimal_op: _Op, fraction_op: _Op, fast: _Op) -> Callable[[Column, Column], Column]:
+def _mapped(one: _Op) -> Callable[[Any, Any], Any]:
+    """`one` over two columns, value by value (a single value stands for the whole column)."""
+
+    def column(a: Any, b: Any) -> Any:
+        if isinstance(a, list):
+            if isinstance(b, list):
+                return [one(x, y) for x, y in zip(a, b, strict=True)]
+            return [one(x, b) for x in a]
+        if isinstance(b, list):
+            return [one(a, y) for y in b]
+        return one(a, b)
+
+    return column
+
+
+def _unary(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`op` over a column (or a single value), None staying None."""
+
+    def column(a: Any) -> Any:
+        if isinstance(a, list):
+            return [None if x is None else op(x) for x in a]
+        return None if a is None else op(a)
+
+    return column
+
+
+def _lift(decimal_op: _Op, fast: _Op, fraction_op: _Op | None = None) -> Callable[[Column, Column], Column]:
     """A column operation: in one pass by `fast` (the operator itself, in DECIMAL_CONTEXT, which
-    traps an inexact decimal), else value by value: decimals while exact, else fractions; None for a
-    division by zero or a value already None."""
+    traps an inexact decimal), else value by value: decimals while exact, else fractions
+    (`fraction_op`, by default `fast` over the two as fractions); None for a division by zero or a
+    value already None."""
+    exactly = fraction_op or (lambda x, y: fast(Fraction(x), Fraction(y)))
 
     def one(x: Value, y: Value) -> Value:
         if x is None or y is None:
@@ -53,24 +82,21 @@ def _lift(decimal_op: _Op, fraction_op: _Op, fast: _Op) -> Callable[[Column, Col
                 return decimal_op(x, y)  # type: ignore[no-any-return]
             except decimal.Inexact:
                 pass
-        return fraction_op(x, y)  # type: ignore[no-any-return]
+        return exactly(x, y)  # type: ignore[no-any-return]
+
+    by_value = _mapped(one)
 
     def column(a: Column, b: Column) -> Column:
-        if not isinstance(a, list) and not isinstance(b, list):
-            return one(a, b)
-        try:  # decimals that stay exact, or fractions alone: every value at C speed
-            if isinstance(a, list):
+        if isinstance(a, list) or isinstance(b, list):
+            try:  # decimals that stay exact, or fractions alone: every value at C speed
+                if not isinstance(a, list):
+                    return [fast(a, y) for y in b]  # type: ignore[union-attr]
                 if isinstance(b, list):
                     return [fast(x, y) for x, y in zip(a, b, strict=True)]
                 return [fast(x, b) for x in a]
-            return [fast(a, y) for y in b]  # type: ignore[union-attr]
-        except (ArithmeticError, TypeError):  # inexact, by zero, a None, a decimal with a fraction
-            pass
-        if isinstance(a, list):
-            if isinstance(b, list):
-                return [one(x, y) for x, y in zip(a, b, strict=True)]
-            return [one(x, b) for x in a]
-        return [one(a, y) for y in b]  # type: ignore[union-attr]
+            except (ArithmeticError, TypeError):  # inexact, by zero, a None, a decimal with a fraction
+                pass
+        return by_value(a, b)  # type: ignore[no-any-return]
 
     return column
 
@@ -95,19 +121,13 @@ def _quotient(x: Decimal | Fraction, y: Decimal | Fraction) -> Decimal | Fractio
     return DECIMAL_CONTEXT.divide(Decimal(quotient.numerator), Decimal(quotient.denominator))
 
 
-def _neg(a: Column) -> Column:
-    if isinstance(a, list):
-        return [None if x is None else -x for x in a]
-    return None if a is None else -a
-
-
 COLUMNS: Arithmetic[Column] = Arithmetic(
-    constant=lambda f: DECIMAL_CONTEXT.divide(Decimal(f.numerator), Decimal(f.denominator)),
-    add=_lift(DECIMAL_CONTEXT.add, lambda x, y: Fraction(x) + Fraction(y), operator.add),
-    sub=_lift(DECIMAL_CONTEXT.subtract, lambda x, y: Fraction(x) - Fraction(y), operator.sub),
-    mul=_lift(DECIMAL_CONTEXT.multiply, lambda x, y: Fraction(x) * Fraction(y), operator.mul),
-    div=_lift(_quotient, _quotient, operator.truediv),
-    neg=_neg,
+    constant=DECIMALS.constant,
+    add=_lift(DECIMAL_CONTEXT.add, operator.add),
+    sub=_lift(DECIMAL_CONTEXT.subtract, operator.sub),
+    mul=_lift(DECIMAL_CONTEXT.multiply, operator.mul),
+    div=_lift(_quotient, operator.truediv, _quotient),
+    neg=_unary(operator.neg),
 )
 
 # Intervals over columns: each interval's ends are decimals while every digit is kept (the decimal
@@ -127,31 +147,19 @@ def _fractions(a: Interval) -> Interval:
     return Interval(_fraction_end(a.lo), _fraction_end(a.hi), a.lo_open, a.hi_open)
 
 
-def _mapped(
-    one: Callable[[IntervalValue, IntervalValue], IntervalValue],
+def _interval_lift(
+    op: _Op, *, decimals: bool = True
 ) -> Callable[[IntervalColumn, IntervalColumn], IntervalColumn]:
-    """`one` over two columns, value by value (a single value stands for the whole column)."""
+    """`op` over columns of intervals: in decimals while every digit is kept (`decimals`; evaluated
+    in DECIMAL_CONTEXT, which traps an inexact one), else in fractions."""
 
-    def column(a: IntervalColumn, b: IntervalColumn) -> IntervalColumn:
-        if isinstance(a, list):
-            if isinstance(b, list):
-                return [one(x, y) for x, y in zip(a, b, strict=True)]
-            return [one(x, b) for x in a]
-        if isinstance(b, list):
-            return [one(a, y) for y in b]
-        return one(a, b)
-
-    return column
-
-
-def _interval_lift(op: _Op) -> Callable[[IntervalColumn, IntervalColumn], IntervalColumn]:
     def one(x: IntervalValue, y: IntervalValue) -> IntervalValue:
         if x is None or y is None:
             return None
         decimal_x, decimal_y = type(x.lo) is Decimal, type(y.lo) is Decimal
-        if decimal_x and decimal_y:
+        if decimals and decimal_x and decimal_y:
             try:
-                return op(x, y)  # type: ignore[no-any-return]  # in DECIMAL_CONTEXT: see below
+                return op(x, y)  # type: ignore[no-any-return]
             except decimal.Inexact:
                 pass
         return op(_fractions(x) if decimal_x else x, _fractions(y) if decimal_y else y)  # type: ignore[no-any-return]
@@ -159,37 +167,13 @@ def _interval_lift(op: _Op) -> Callable[[IntervalColumn, IntervalColumn], Interv
     return _mapped(one)
 
 
-def _fraction_lift(op: _Op) -> Callable[[IntervalColumn, IntervalColumn], IntervalColumn]:
-    """An operation done in fractions at once (a division: its reciprocal seldom ends)."""
-
-    def one(x: IntervalValue, y: IntervalValue) -> IntervalValue:
-        if x is None or y is None:
-            return None
-        return op(  # type: ignore[no-any-return]
-            _fractions(x) if type(x.lo) is Decimal else x, _fractions(y) if type(y.lo) is Decimal else y
-        )
-
-    return _mapped(one)
-
-
-def _interval_neg(a: IntervalColumn) -> IntervalColumn:
-    if isinstance(a, list):
-        return [None if x is None else INTERVALS.neg(x) for x in a]
-    return None if a is None else INTERVALS.neg(a)
-
-
-def _interval_constant(f: Fraction) -> Interval:
-    value = DECIMAL_CONTEXT.divide(Decimal(f.numerator), Decimal(f.denominator))
-    return Interval(value, value)
-
-
 INTERVAL_COLUMNS: Arithmetic[IntervalColumn] = Arithmetic(
-    constant=_interval_constant,
+    constant=DECIMAL_INTERVALS.constant,  # (evaluated in DECIMAL_CONTEXT)
     add=_interval_lift(INTERVALS.add),
     sub=_interval_lift(INTERVALS.sub),
     mul=_interval_lift(INTERVALS.mul),
-    div=_fraction_lift(INTERVALS.div),
-    neg=_interval_neg,
+    div=_interval_lift(INTERVALS.div, decimals=False),  # its reciprocal seldom ends
+    neg=_unary(INTERVALS.neg),
 )
 
 
