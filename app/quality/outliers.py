@@ -82,6 +82,12 @@ def statistics(others: Sequence[Decimal]) -> dict[str, Decimal]:
     }
 
 
+def within(value: Decimal, expected: tuple[Decimal | None, Decimal | None]) -> bool:
+    """Whether `value` lies within the indicator's (expected_min, expected_max), either open."""
+    low, high = expected
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
 def judge(
     value: Decimal,
     others: Sequence[Decimal],
@@ -93,10 +99,9 @@ def judge(
     stats = statistics(others) if len(others) >= MIN_OTHER_YEARS else None
     score = lower = upper = None
     if algorithm == "min_max":
-        low, high = expected
-        if (low is None or value >= low) and (high is None or value <= high):
+        if within(value, expected):
             return None
-        lower, upper = low, high
+        lower, upper = expected
     else:
         if stats is None:
             return None
@@ -219,11 +224,8 @@ def find(
                 float(value), [float(v) for v in history], algorithm, limit
             ):
                 continue
-        else:
-            low, high = expected
-            exact = Decimal(value)
-            if (low is None or exact >= low) and (high is None or exact <= high):
-                continue
+        elif within(Decimal(value), expected):
+            continue
         item = judge(Decimal(value), [Decimal(v) for v in history], algorithm, threshold, expected)
         if item is not None:
             found.append((key, item))
@@ -296,11 +298,7 @@ def of_cells(
             exact_others: builtins.list[Decimal] | None = None
             for algorithm in algorithms:
                 if algorithm == "min_max":
-                    if expected is None:
-                        continue
-                    low, high = expected
-                    exact = Decimal(value)
-                    if (low is None or exact >= low) and (high is None or exact <= high):
+                    if expected is None or within(Decimal(value), expected):
                         continue
                 elif not floats or not screen(
                     floats[k], floats[:k] + floats[k + 1 :], algorithm, limits[algorithm]
