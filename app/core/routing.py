@@ -11,6 +11,7 @@ from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import APIRouter, Request
+from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.core import prepared
 from app.core.config import get_settings
 from app.core.json import loads
 
@@ -109,6 +111,17 @@ def _query_names(dependant: Dependant) -> dict[str, bool]:
     return names
 
 
+def _as_included(route: APIRoute) -> Any:
+    """The route as the router including it builds its handler: FastAPI (0.16x) builds one per
+    inclusion, with the including router's dependencies and the app's dependency overrides, and says
+    which while get_route_handler runs. The route itself where FastAPI says nothing."""
+    current = getattr(fastapi_routing, "_effective_route_context_var", None)
+    context = current.get() if current is not None else None
+    if context is not None and getattr(context, "original_route", None) is route:
+        return context
+    return route
+
+
 class DecimalRoute(APIRoute):
     """A route whose JSON body keeps numbers exact, refusing a body that is not JSON (415) and
     query parameters it does not take (422: `?yaer=2021` must not quietly return every year)."""
@@ -119,6 +132,9 @@ class DecimalRoute(APIRoute):
         # themselves and have no body model.
         json_only = self.body_field is not None
         known = _query_names(self.dependant)
+        # A GET's parameters and dependencies solved by a plan made once (app.core.prepared).
+        effective = _as_included(self)
+        plan = prepared.plan_for(self.methods, effective.dependant, effective.dependency_overrides_provider)
 
         async def route_handler(request: Request) -> Response:
             content_type = request.headers.get("content-type")
@@ -166,6 +182,10 @@ class DecimalRoute(APIRoute):
                         for name in dict.fromkeys(unknown)
                     ]
                 )
+            if plan is not None:
+                response = await prepared.answer(plan, request)
+                if response is not None:
+                    return response
             try:
                 return await handler(DecimalJSONRequest(request.scope, request.receive))
             except RequestValidationError as exc:
