@@ -71,12 +71,13 @@ def create_app() -> FastAPI:
         openapi_tags=[{"name": tag} for tag in TAGS],
     )
     problems.install(app, refusal=refusal_first)
-    # Routes are matched in the order included: observations first, then series and comparisons, the
-    # routes clients call most (dashboards). The paths do not overlap, and the documentation keeps
-    # its order by TAGS.
+    # Routes are matched in the order included, each router's in turn (about 2 µs a route passed): the
+    # reads dashboards call most first, one figure, then series, comparisons and completeness, then
+    # compliance. The paths do not overlap, and the documentation keeps its order by TAGS.
     for router in (
         observations_router,
         analytics_router,
+        compliance_router,
         transfer_router,
         ops_router,
         problem_pages.router,
@@ -87,7 +88,6 @@ def create_app() -> FastAPI:
         templates_router,
         targets_router,
         targets_batch_router,
-        compliance_router,
         progress_router,
         exchange_router,
         reporting_router,
