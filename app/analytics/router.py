@@ -106,7 +106,7 @@ async def get_series(
 
 
 @router.get("/comparison", response_model=ComparisonRead, responses=FILES_OR_304)
-def get_comparison(
+async def get_comparison(
     request: Request,
     session: SessionDep,
     _: Viewer,
@@ -126,6 +126,8 @@ def get_comparison(
     """
     wanted = requested_format(request, format)
     if wanted == "json":
+        # The generation is one statement, on the event loop; an answer not kept is computed in a
+        # worker thread (Memo.answer_in_thread).
         marks, quiet = figures_generation(session)
         key = (indicator, year, base_year, tuple(department), marks)
 
@@ -136,17 +138,21 @@ def get_comparison(
             body = dumps(content)
             return body, etag_of(body)
 
-        body, etag = COMPARISONS.answer(key, compute, store=quiet and committed_only(session))
+        body, etag = await COMPARISONS.answer_in_thread(key, compute, store=quiet and committed_only(session))
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
-    content = service.comparison(
-        session, indicator=indicator, year=year, base_year=base_year, departments=department
-    )
-    rows = service.comparison_rows(content)
-    return table(request, service.COMPARISON_COLUMNS, rows, format=wanted, name="comparison")
+
+    def rows() -> Response:
+        content = service.comparison(
+            session, indicator=indicator, year=year, base_year=base_year, departments=department
+        )
+        rows = service.comparison_rows(content)
+        return table(request, service.COMPARISON_COLUMNS, rows, format=wanted, name="comparison")
+
+    return await run_in_threadpool(rows)
 
 
 @router.get("/completeness", response_model=CompletenessRead, responses=FILE_RESPONSES)
-def get_completeness(
+async def get_completeness(
     request: Request,
     session: SessionDep,
     _: Viewer,
@@ -167,8 +173,14 @@ def get_completeness(
             body = dumps(completeness.report(session, year=year, department=department, section=section))
             return body, etag_of(body)
 
-        body, etag = COMPLETENESS.answer(key, compute, store=quiet and committed_only(session))
+        body, etag = await COMPLETENESS.answer_in_thread(
+            key, compute, store=quiet and committed_only(session)
+        )
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
-    content = completeness.report(session, year=year, department=department, section=section)
-    rows = completeness.item_rows(content)
-    return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")
+
+    def rows() -> Response:
+        content = completeness.report(session, year=year, department=department, section=section)
+        rows = completeness.item_rows(content)
+        return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")
+
+    return await run_in_threadpool(rows)

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Integer, Select, String, cast, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
 
@@ -50,6 +51,17 @@ class Memo(Generic[T]):
         if found is not None:
             return found
         value = compute()
+        if store:
+            self.put(key, value)
+        return value
+
+    async def answer_in_thread(self, key: Hashable, compute: Callable[[], T], *, store: bool = True) -> T:
+        """As answer(), called on the event loop: a kept answer costs no trip to a worker thread (its
+        key was read by one statement, on the loop); `compute()` runs in one."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        value = await run_in_threadpool(compute)
         if store:
             self.put(key, value)
         return value

@@ -9,6 +9,7 @@ refused, repeated or unknown parameter, no token, a bad token, a 304), and Hypot
 from collections.abc import Iterator
 from typing import Any
 
+import anyio.to_thread
 import fastapi.dependencies.utils
 import fastapi.routing
 import pytest
@@ -99,6 +100,10 @@ def _answer(response: Any) -> tuple[int, bytes, str | None, str | None]:
     )
 
 
+async def _never(plan: Any, request: Any) -> None:
+    return None
+
+
 def _both(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, url: str, headers: dict[str, str]
 ) -> tuple[tuple[Any, ...], tuple[Any, ...], int]:
@@ -107,11 +112,8 @@ def _both(
     planned = _answer(client.get(url, headers=headers))
     taken = prepared.prepared_requests["planned"] - before
 
-    async def never(plan: Any, request: Any) -> None:
-        return None
-
     with monkeypatch.context() as off:
-        off.setattr(prepared, "answer", never)
+        off.setattr(prepared, "answer", _never)
         unplanned = _answer(client.get(url, headers=headers))
     return planned, unplanned, taken
 
@@ -243,3 +245,27 @@ def test_any_query_is_answered_as_fastapi_answers_it(
     planned, unplanned, _ = _both(client, monkeypatch, url, viewer)
     assert planned == unplanned
     assert planned[0] < 500
+
+
+@pytest.mark.parametrize("url", HOT)
+def test_a_repeated_read_takes_no_trip_to_a_worker_thread(
+    served: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """One figure and the series are one statement on the event loop; a comparison, compliance and
+    completeness answered before are found by one (app.core.memo.Memo.answer_in_thread)."""
+    client, viewer = served
+    first = client.get(url, headers=viewer)
+    trips: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    again = client.get(url, headers=viewer)
+    assert (again.status_code, again.content) == (first.status_code, first.content) == (200, first.content)
+    assert trips == []
+    monkeypatch.setattr(prepared, "answer", _never)  # FastAPI's way: the same answer, the same trips
+    assert client.get(url, headers=viewer).content == first.content
+    assert trips == []
