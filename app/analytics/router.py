@@ -12,6 +12,7 @@ from app.auth import tokens
 from app.auth.dependencies import SessionDep, Viewer, ViewerToken
 from app.cells.http import YearQuery, year_range
 from app.core.config import get_settings
+from app.core.db.session import one_statement_now
 from app.core.fields import YEAR_MAX, YEAR_MIN, Code
 from app.core.http import conditional, etag_of
 from app.core.json import dumps
@@ -74,6 +75,7 @@ async def get_series(
         and department
         and len(set(indicator)) * len(set(department)) <= ON_LOOP_CELLS
     ):
+        one_statement_now(session)  # PostgreSQL: no BEGIN, no COMMIT
         content = service.cell_series(
             session,
             indicators=indicator,

@@ -65,6 +65,14 @@ def one_statement(endpoint: E) -> E:
     return endpoint
 
 
+def one_statement_now(session: Session) -> None:
+    """As one_statement, for a read that knows only once its parameters are read that its work is one
+    statement (a series of a few cells): said before its first statement, which PostgreSQL's session
+    then sends without BEGIN and COMMIT. A session that has begun, or on SQLite, is left as it is."""
+    if isinstance(session, UnitOfWork) and session.alone is not None and not session.in_transaction():
+        session.bind = session.alone
+
+
 def _commit(session: Session) -> None:
     try:
         resilience.commit(session)
@@ -102,6 +110,8 @@ class UnitOfWork(Session):
     committed = False
     # SQLite: the open file of writers beside the database, locked while this unit writes.
     writers: int | None = None
+    # PostgreSQL, a read in a snapshot: the engine of one_statement's reads (one_statement_now).
+    alone: Engine | None = None
 
 
 def sessionmaker_for(engine: Engine) -> "sessionmaker[UnitOfWork]":
@@ -227,6 +237,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             bind = _autocommit(engine) if alone else _snapshot(engine)
         session = maker(bind=bind)
         session.sqlite_write = write
+        if reading and dialect == "postgresql":
+            session.alone = _autocommit(engine)
         try:
             try:
                 yield session
