@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from app.auth import tokens
 from app.core.memo import fingerprint, query
 from app.core.memo import generation as read_generation
 from app.reporting.models import Approval, ApprovalAction, Assignment, Period
@@ -30,9 +31,10 @@ def _assignments() -> ColumnElement[Any]:
     return select(marker).select_from(Assignment).scalar_subquery()
 
 
-@lru_cache(maxsize=4)
-def _query(dialect: str) -> "Select[Any]":
-    """Built once per dialect, the year a parameter (app.core.memo.query)."""
+@lru_cache(maxsize=8)
+def _query(dialect: str, token: bool) -> "Select[Any]":
+    """Built once per dialect, the year a parameter (app.core.memo.query), with the reader's
+    token's check last or not."""
     markers = [
         *cells()[:1],  # the figures; targets play no part
         *catalogue(dialect),
@@ -40,9 +42,15 @@ def _query(dialect: str) -> "Select[Any]":
         select(func.max(ApprovalAction.id)).scalar_subquery(),
         select(func.count()).select_from(Approval).scalar_subquery(),
         select(Period.closes).where(Period.year == bindparam("year")).scalar_subquery(),
+        *([tokens.TOKEN_USE] if token else []),
     ]
     return query(markers, dialect)
 
 
-def generation(session: Session, year: int) -> tuple[tuple[Any, ...], bool]:
-    return read_generation(session, _query(session.get_bind().dialect.name), {"year": year})
+def generation(session: Session, year: int, token_hash: str | None = None) -> tuple[tuple[Any, ...], bool]:
+    """The generation; with `token_hash` the reader's token is checked by the same statement."""
+    dialect = session.get_bind().dialect.name
+    if token_hash is None:
+        return read_generation(session, _query(dialect, False), {"year": year})
+    read = read_generation(session, _query(dialect, True), {"year": year, "token_hash": token_hash})
+    return tokens.marks_checked(session, token_hash, read)

@@ -11,15 +11,21 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from app.auth import tokens
 from app.core.memo import generation as read_generation
 from app.core.memo import query
 from app.targets.compliance.generation import catalogue, cells
 
 
-@lru_cache(maxsize=4)
-def _query(dialect: str) -> "Select[Any]":
-    return query([*cells()[:1], *catalogue(dialect)], dialect)
+@lru_cache(maxsize=8)
+def _query(dialect: str, token: bool) -> "Select[Any]":
+    return query([*cells()[:1], *catalogue(dialect), *([tokens.TOKEN_USE] if token else [])], dialect)
 
 
-def generation(session: Session) -> tuple[tuple[Any, ...], bool]:
-    return read_generation(session, _query(session.get_bind().dialect.name))
+def generation(session: Session, token_hash: str | None = None) -> tuple[tuple[Any, ...], bool]:
+    """The generation; with `token_hash` the reader's token is checked by the same statement."""
+    dialect = session.get_bind().dialect.name
+    if token_hash is None:
+        return read_generation(session, _query(dialect, False))
+    read = read_generation(session, _query(dialect, True), {"token_hash": token_hash})
+    return tokens.marks_checked(session, token_hash, read)

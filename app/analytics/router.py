@@ -1,6 +1,9 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -9,7 +12,7 @@ from app.analytics.completeness_generation import generation
 from app.analytics.figures_generation import generation as figures_generation
 from app.analytics.schemas import ComparisonRead, CompletenessRead, SeriesRead
 from app.auth import tokens
-from app.auth.dependencies import SessionDep, Viewer, ViewerToken
+from app.auth.dependencies import SessionDep, ViewerToken
 from app.cells.http import YearQuery, year_range
 from app.core.config import get_settings
 from app.core.db.session import one_statement_now
@@ -31,6 +34,23 @@ YearRequired = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 # A series of at most this many cells (indicators x departments named) is read on the event loop, in
 # one indexed statement (service.cell_series): a trip to a worker thread costs more than its query.
 ON_LOOP_CELLS = 20
+
+
+def _check(session: Session, token: str | None) -> None:
+    """The token's check, where the read's own statement does not make it (ViewerToken)."""
+    if token is not None:
+        tokens.check_token(session, token)
+
+
+@contextmanager
+def _token_checked_on_refusal(session: Session, token: str | None) -> Iterator[None]:
+    """A request refused before its statement runs has its token checked first, as Viewer would
+    have: who may not read learns that first."""
+    try:
+        yield
+    except Problem:
+        _check(session, token)
+        raise
 
 
 def _json(request: Request, content: Any) -> Response:
@@ -62,13 +82,9 @@ async def get_series(
     """
     # The token is checked by the series' one statement (service.cell_series); a request refused
     # before it, or answered otherwise, has its token checked first, as Viewer would have.
-    try:
+    with _token_checked_on_refusal(session, token):
         wanted = requested_format(request, format)
         year_range(year_from, year_to)
-    except Problem:
-        if token is not None:
-            tokens.check_token(session, token)
-        raise
     if (
         wanted == "json"
         and not rollup
@@ -88,8 +104,7 @@ async def get_series(
             return _json(request, content)
 
     def answer() -> Response:  # the general case, and files: in a worker thread
-        if token is not None:
-            tokens.check_token(session, token)
+        _check(session, token)
         content = service.series(
             session,
             indicators=indicator,
@@ -111,7 +126,7 @@ async def get_series(
 async def get_comparison(
     request: Request,
     session: SessionDep,
-    _: Viewer,
+    token: ViewerToken,
     indicator: Code,
     year: YearRequired,
     base_year: YearRequired,
@@ -126,11 +141,13 @@ async def get_comparison(
     null without a value or for direction `none`. `?format=csv` (or `Accept: text/csv`) and
     `?format=xlsx` give the rows as a file.
     """
-    wanted = requested_format(request, format)
+    # The token is checked by the generation's statement (JSON), or first (files, refusals).
+    with _token_checked_on_refusal(session, token):
+        wanted = requested_format(request, format)
     if wanted == "json":
         # The generation is one statement, on the event loop; an answer not kept is computed in a
         # worker thread (Memo.answer_in_thread).
-        marks, quiet = figures_generation(session)
+        marks, quiet = figures_generation(session, token)
         key = (indicator, year, base_year, tuple(department), marks)
 
         def compute() -> tuple[bytes, str]:
@@ -144,6 +161,7 @@ async def get_comparison(
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
 
     def rows() -> Response:
+        _check(session, token)
         content = service.comparison(
             session, indicator=indicator, year=year, base_year=base_year, departments=department
         )
@@ -157,7 +175,7 @@ async def get_comparison(
 async def get_completeness(
     request: Request,
     session: SessionDep,
-    _: Viewer,
+    token: ViewerToken,
     year: YearRequired,
     department: Code | None = None,
     section: Annotated[str | None, Query(max_length=64)] = None,
@@ -166,8 +184,10 @@ async def get_completeness(
     """What each department was assigned for the year, what it reported, what is missing (codes, in
     code order), the rate to 6 places, its approval state and whether it was late; `department`
     includes the departments below it."""
-    if (kind := requested_format(request, format)) == "json":
-        marks, quiet = generation(session, year)
+    with _token_checked_on_refusal(session, token):
+        kind = requested_format(request, format)
+    if kind == "json":
+        marks, quiet = generation(session, year, token)
         settings = get_settings()
         key = (year, department, section, settings.timezone, settings.today(), marks)
 
@@ -181,6 +201,7 @@ async def get_completeness(
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
 
     def rows() -> Response:
+        _check(session, token)
         content = completeness.report(session, year=year, department=department, section=section)
         rows = completeness.item_rows(content)
         return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")

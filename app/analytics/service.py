@@ -116,10 +116,7 @@ def cell_series(
     else:
         rows = session.connection().execute(_CELLS_FOR_TOKEN, {**params, "token_hash": token_hash}).all()
         if rows:
-            use = rows[0][-1]
-            if use is None:
-                raise tokens.refusal(session, token_hash)
-            tokens.seen(session, token_hash, use)
+            tokens.in_force(session, token_hash, rows[0][-1])
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for _, i_code, unit, i_name, formula, _, d_code, d_name, year, value, qualifier, *_ in rows:
         if formula is not None:

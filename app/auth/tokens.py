@@ -138,12 +138,31 @@ def refusal(session: Session, token_hash: str) -> Unauthorized:
     return Unauthorized(UNKNOWN_TOKEN)
 
 
-def check_token(session: Session, token_hash: str) -> None:
-    """401 unless the token is in force (where a read's own query could not say)."""
-    use = session.connection().execute(select(TOKEN_USE), {"token_hash": token_hash}).scalar()
+def in_force(session: Session, token_hash: str, use: object) -> None:
+    """A token checked by a read's own statement, TOKEN_USE among its columns (`use`, as loaded):
+    401 when that found it not in force, else its use recorded (seen)."""
     if use is None:
         raise refusal(session, token_hash)
     seen(session, token_hash, use)
+
+
+def check_token(session: Session, token_hash: str) -> None:
+    """401 unless the token is in force (where a read's own query could not say)."""
+    in_force(
+        session,
+        token_hash,
+        session.connection().execute(select(TOKEN_USE), {"token_hash": token_hash}).scalar(),
+    )
+
+
+def marks_checked(
+    session: Session, token_hash: str, read: tuple[tuple[Any, ...], bool]
+) -> tuple[tuple[Any, ...], bool]:
+    """A memo's generation read by one statement whose last marker is TOKEN_USE (app.core.memo): the
+    token checked (in_force), the generation without it."""
+    marks, quiet = read
+    in_force(session, token_hash, marks[-1])
+    return marks[:-1], quiet
 
 
 _DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhd])$")

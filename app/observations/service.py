@@ -93,9 +93,7 @@ def read_by_codes(
             .first()
         )
         if row is not None:
-            if row.token_use is None:
-                raise tokens.refusal(session, token_hash)
-            tokens.seen(session, token_hash, row.token_use)
+            tokens.in_force(session, token_hash, row.token_use)
     if row is None:
         if token_hash is not None:
             tokens.check_token(session, token_hash)

@@ -158,6 +158,50 @@ def test_a_refused_token_is_refused_alike(
     assert planned[0] == 401
 
 
+# Reads whose token is checked by their own statement (ViewerToken): every other way through them
+# checks it first.
+OTHER_WAYS = (
+    "/api/v1/comparison?indicator=free-seals&year=2021&base_year=2020&format=csv",
+    "/api/v1/completeness?year=2021&format=xlsx",
+    "/api/v1/compliance?year=2021&format=csv",
+    "/api/v1/compliance?year_from=2019&year_to=2021",
+    "/api/v1/compliance?year=2021&cursor=not-a-cursor",  # 400 for a viewer
+    "/api/v1/compliance?year=2021&year_from=2019",  # 422 by the route
+    "/api/v1/series?indicator=free-seals&rollup=true&format=csv",
+    "/api/v1/series?indicator=free-seals&year_from=2022&year_to=2020",  # 422 by the route
+    "/api/v1/comparison?indicator=free-seals&year=2021&base_year=2020&format=pdf",  # 406
+    "/api/v1/completeness?year=2021&format=pdf",  # 422 by FastAPI
+)
+
+
+@pytest.mark.parametrize("url", OTHER_WAYS)
+def test_every_way_through_a_read_checks_the_token_first(
+    served: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    client, viewer = served
+    assert client.get(url, headers=viewer).status_code in (200, 400, 406, 422)
+    for headers in ({}, {"Authorization": "Bearer ind_not-a-token"}):
+        planned, unplanned, _ = _both(client, monkeypatch, url, headers)
+        assert planned == unplanned
+        assert planned[0] == 401, (url, planned)
+
+
+@pytest.mark.parametrize("url", HOT)
+def test_a_kept_answer_is_not_given_to_a_token_revoked_since(
+    served: tuple[TestClient, dict[str, str]], fresh: Engine, url: str
+) -> None:
+    client, _ = served
+    with Session(fresh) as session, session.begin():
+        _, secret = tokens.create(session, data=TokenCreate(name="leaving", role=Role.viewer), actor="test")
+    leaving = {"Authorization": f"Bearer {secret}"}
+    first = client.get(url, headers=leaving)
+    assert first.status_code == 200
+    assert client.get(url, headers=leaving).content == first.content  # kept, where the read keeps any
+    with Session(fresh) as session, session.begin():
+        tokens.revoke(session, name="leaving")
+    assert client.get(url, headers=leaving).status_code == 401
+
+
 @pytest.mark.parametrize("url", HOT)
 def test_a_known_etag_gets_304_from_the_plan(
     served: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch, url: str

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from app.auth import tokens
 from app.core.memo import fingerprint, instants, query
 from app.core.memo import generation as read_generation
 from app.departments.models import Department
@@ -36,11 +37,16 @@ def cells() -> list[ColumnElement[Any]]:
     return [select(func.max(m.id)).scalar_subquery() for m in (ObservationRevision, TargetRevision)]
 
 
-@lru_cache(maxsize=4)
-def _query(dialect: str) -> "Select[Any]":
-    """Built once per dialect (app.core.memo.query)."""
-    return query([*cells(), *catalogue(dialect)], dialect)
+@lru_cache(maxsize=8)
+def _query(dialect: str, token: bool) -> "Select[Any]":
+    """Built once per dialect (app.core.memo.query), with the reader's token's check last or not."""
+    return query([*cells(), *catalogue(dialect), *([tokens.TOKEN_USE] if token else [])], dialect)
 
 
-def generation(session: Session) -> tuple[tuple[Any, ...], bool]:
-    return read_generation(session, _query(session.get_bind().dialect.name))
+def generation(session: Session, token_hash: str | None = None) -> tuple[tuple[Any, ...], bool]:
+    """The generation; with `token_hash` the reader's token is checked by the same statement."""
+    dialect = session.get_bind().dialect.name
+    if token_hash is None:
+        return read_generation(session, _query(dialect, False))
+    read = read_generation(session, _query(dialect, True), {"token_hash": token_hash})
+    return tokens.marks_checked(session, token_hash, read)

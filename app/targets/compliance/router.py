@@ -5,14 +5,15 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from app.auth.dependencies import SessionDep, Viewer
+from app.auth import tokens
+from app.auth.dependencies import SessionDep, ViewerToken
 from app.cells.http import YearQuery, year_range
 from app.core.fields import Code
 from app.core.http import conditional, etag_of
 from app.core.json import dumps, paused_gc
 from app.core.memo import Memo, committed_only
 from app.core.pagination import Limit, decode_cursor, encode_cursor
-from app.core.problems import BadRequest, FieldError, InvalidValue
+from app.core.problems import BadRequest, FieldError, InvalidValue, Problem
 from app.core.routing import api_router
 from app.core.tables import FILES_OR_304, Format, FormatQuery, requested_format, table
 from app.targets.compliance import report as compliance
@@ -65,7 +66,7 @@ def _page(limit: int, cursor: str | None) -> compliance.Page:
 async def get_compliance(
     request: Request,
     session: SessionDep,
-    _: Viewer,
+    token: ViewerToken,
     year: YearQuery = None,
     year_from: YearQuery = None,
     year_to: YearQuery = None,
@@ -92,24 +93,35 @@ async def get_compliance(
     `Accept: text/csv`) and `?format=xlsx` give every item (or the yearly summaries) as a file,
     unpaged, the target's fields as `target_operator`, `target_value`, `target_upper`.
     """
-    wanted = requested_format(request, format)
-    _years(year, year_from, year_to)
+    try:
+        wanted = requested_format(request, format)
+        _years(year, year_from, year_to)
+        page = _page(limit, cursor)
+    except Problem:  # refused before the token's check: it comes first, as Viewer's would
+        _check(session, token)
+        raise
     filters = compliance.Filters(
         departments=department, indicators=indicator, sections=section, statuses=status, below=below
     )
-    page = _page(limit, cursor)
     if year is not None and wanted == "json":
         # A year's answer kept (app.core.memo) is found by one statement, the generation's, run on the
         # event loop as a series is read: a trip to a worker thread would cost more. One not kept is
         # computed in a worker thread.
-        key, keep = _key(session, year, filters, page, lang)
+        key, keep = _key(session, year, filters, page, lang, token)
         body, etag = await MEMO.answer_in_thread(
             key, lambda: _year(session, year, filters, page, lang), store=keep
         )
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
+    _check(session, token)
     return await run_in_threadpool(
         _answer, request, session, (year, year_from, year_to), filters, lang, wanted
     )
+
+
+def _check(session: Session, token: str | None) -> None:
+    """The token's check, where the generation's statement does not make it (ViewerToken)."""
+    if token is not None:
+        tokens.check_token(session, token)
 
 
 @paused_gc()
@@ -136,11 +148,16 @@ def _answer(
 
 
 def _key(
-    session: Session, year: int, filters: compliance.Filters, page: compliance.Page, lang: Lang
+    session: Session,
+    year: int,
+    filters: compliance.Filters,
+    page: compliance.Page,
+    lang: Lang,
+    token: str | None,
 ) -> tuple[tuple[object, ...], bool]:
     """The memo's key: the request's parameters, normalized (filters are sets), and the data's
     generation, read from the database on every request; and whether the answer may be kept."""
-    marks, quiet = generation(session)
+    marks, quiet = generation(session, token)  # the token checked by the same statement
     asked = (
         year,
         tuple(sorted(set(filters.departments))),
