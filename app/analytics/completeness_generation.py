@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from app.auth import tokens
 from app.core.memo import fingerprint, query
-from app.core.memo import generation as read_generation
 from app.reporting.models import Approval, ApprovalAction, Assignment, Period
 from app.targets.compliance.generation import catalogue, cells
 
@@ -49,8 +48,4 @@ def _query(dialect: str, token: bool) -> "Select[Any]":
 
 def generation(session: Session, year: int, token_hash: str | None = None) -> tuple[tuple[Any, ...], bool]:
     """The generation; with `token_hash` the reader's token is checked by the same statement."""
-    dialect = session.get_bind().dialect.name
-    if token_hash is None:
-        return read_generation(session, _query(dialect, False), {"year": year})
-    read = read_generation(session, _query(dialect, True), {"year": year, "token_hash": token_hash})
-    return tokens.marks_checked(session, token_hash, read)
+    return tokens.generation_checked(session, _query, {"year": year}, token_hash)

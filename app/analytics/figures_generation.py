@@ -12,7 +12,6 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.auth import tokens
-from app.core.memo import generation as read_generation
 from app.core.memo import query
 from app.targets.compliance.generation import catalogue, cells
 
@@ -24,8 +23,4 @@ def _query(dialect: str, token: bool) -> "Select[Any]":
 
 def generation(session: Session, token_hash: str | None = None) -> tuple[tuple[Any, ...], bool]:
     """The generation; with `token_hash` the reader's token is checked by the same statement."""
-    dialect = session.get_bind().dialect.name
-    if token_hash is None:
-        return read_generation(session, _query(dialect, False))
-    read = read_generation(session, _query(dialect, True), {"token_hash": token_hash})
-    return tokens.marks_checked(session, token_hash, read)
+    return tokens.generation_checked(session, _query, {}, token_hash)

@@ -5,9 +5,10 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, literal_column, select, update
+from sqlalchemy import Select, and_, bindparam, case, literal_column, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from app.core.db import engine as engines
 from app.core.db import retry
 from app.core.db.session import holds_write_lock
 from app.core.db.types import UTCDateTime, utcnow
+from app.core.memo import generation as read_generation
 from app.core.problems import Conflict, FieldError, InvalidValue, NotFound, Unauthorized
 
 PREFIX = "ind_"
@@ -155,12 +157,19 @@ def check_token(session: Session, token_hash: str) -> None:
     )
 
 
-def marks_checked(
-    session: Session, token_hash: str, read: tuple[tuple[Any, ...], bool]
+def generation_checked(
+    session: Session,
+    query: Callable[[str, bool], "Select[Any]"],
+    params: dict[str, Any],
+    token_hash: str | None,
 ) -> tuple[tuple[Any, ...], bool]:
-    """A memo's generation read by one statement whose last marker is TOKEN_USE (app.core.memo): the
-    token checked (in_force), the generation without it."""
-    marks, quiet = read
+    """A memo's generation (app.core.memo), read by the one statement `query(dialect, token)` builds;
+    with `token_hash` that statement's last marker is TOKEN_USE, and the reader's token is checked by
+    it (in_force): the generation without it."""
+    dialect = session.get_bind().dialect.name
+    if token_hash is None:
+        return read_generation(session, query(dialect, False), params)
+    marks, quiet = read_generation(session, query(dialect, True), {**params, "token_hash": token_hash})
     in_force(session, token_hash, marks[-1])
     return marks[:-1], quiet
 

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from app.auth import tokens
 from app.core.memo import fingerprint, instants, query
-from app.core.memo import generation as read_generation
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import ObservationRevision
@@ -45,8 +44,4 @@ def _query(dialect: str, token: bool) -> "Select[Any]":
 
 def generation(session: Session, token_hash: str | None = None) -> tuple[tuple[Any, ...], bool]:
     """The generation; with `token_hash` the reader's token is checked by the same statement."""
-    dialect = session.get_bind().dialect.name
-    if token_hash is None:
-        return read_generation(session, _query(dialect, False))
-    read = read_generation(session, _query(dialect, True), {"token_hash": token_hash})
-    return tokens.marks_checked(session, token_hash, read)
+    return tokens.generation_checked(session, _query, {}, token_hash)
