@@ -125,6 +125,16 @@ def _walk(dependant: Dependant) -> list[Dependant]:
     return found
 
 
+@dataclass(slots=True)
+class _Solving:
+    """One request's solving: its arguments by node, the dependencies solved, the overrides."""
+
+    request: Request
+    arguments: dict[int, dict[str, Any]]
+    cache: dict[Endpoint, Any]
+    overrides: dict[Endpoint, Endpoint]
+
+
 class Plan:
     """How to call one route's endpoint with its dependencies and parameters solved."""
 
@@ -166,9 +176,11 @@ class Plan:
                 ):
                     raise _HandOn  # an override that takes parameters: FastAPI solves them
         # Every parameter of the tree first: a refused one hands the request on before anything runs.
-        arguments = {key: self._parameters(key, request) for key in self.nodes}
-        values = arguments[id(self.dependant)]
-        await self._solve(self.dependant, request, arguments, {}, overrides)
+        solving = _Solving(
+            request, {key: self._parameters(key, request) for key in self.nodes}, {}, overrides
+        )
+        values = solving.arguments[id(self.dependant)]
+        await self._solve(self.dependant, solving)
         if self.endpoint_async:
             result: Response = await self.endpoint(**values)
         else:
@@ -191,36 +203,22 @@ class Plan:
             values[request_name] = request
         return values
 
-    async def _solve(
-        self,
-        node: Dependant,
-        request: Request,
-        arguments: dict[int, dict[str, Any]],
-        cache: dict[Endpoint, Any],
-        overrides: dict[Endpoint, Endpoint],
-    ) -> None:
+    async def _solve(self, node: Dependant, solving: "_Solving") -> None:
         """The node's dependencies, each solved once, into its arguments (FastAPI's order and cache)."""
-        values = arguments[id(node)]
+        values, cache = solving.arguments[id(node)], solving.cache
         for sub in self.nodes[id(node)][0]:
             original = sub.call
             if original in cache:
                 solved = cache[original]
             else:
-                solved = await self._call(sub, request, arguments, cache, overrides)
+                solved = await self._call(sub, solving)
                 cache[original] = solved
             if sub.name is not None:
                 values[sub.name] = solved
 
-    async def _call(
-        self,
-        sub: _Call,
-        request: Request,
-        arguments: dict[int, dict[str, Any]],
-        cache: dict[Endpoint, Any],
-        overrides: dict[Endpoint, Endpoint],
-    ) -> Any:
-        dependant, call, kind = sub.dependant, sub.call, sub.kind
-        replacement = overrides.get(call)
+    async def _call(self, sub: _Call, solving: "_Solving") -> Any:
+        dependant, call, kind, request = sub.dependant, sub.call, sub.kind, solving.request
+        replacement = solving.overrides.get(call)
         if replacement is not None:
             # An override that takes nothing (a test's session or settings), called as FastAPI would.
             call, kind = replacement, _kind(replacement) or "sync"
@@ -229,8 +227,8 @@ class Plan:
             )
             given: dict[str, Any] = {}
         else:
-            await self._solve(dependant, request, arguments, cache, overrides)
-            given = arguments[id(dependant)]
+            await self._solve(dependant, solving)
+            given = solving.arguments[id(dependant)]
         if kind == "generator":
             stack = request.scope[
                 "fastapi_function_astack" if dependant.scope == "function" else "fastapi_inner_astack"
