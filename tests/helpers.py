@@ -13,6 +13,7 @@ from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
 
 if TYPE_CHECKING:  # bench/ imports this module too, and needs no test client
+    import pytest
     from fastapi.testclient import TestClient
 
 
@@ -108,3 +109,19 @@ def reopen_2021(session: Session) -> None:
     for department in ("zone", "emergency-management", "urban-management"):
         data = ActionWrite(reason="tests write 2021 figures")
         approvals.act(session, department=department, year=2021, action=Step.reopen, data=data, actor=SYSTEM)
+
+
+def thread_trips(monkeypatch: "pytest.MonkeyPatch") -> list[Any]:
+    """The functions sent to a worker thread from now on (anyio's run_sync, which Starlette's
+    run_in_threadpool and FastAPI use), in order."""
+    import anyio.to_thread
+
+    trips: list[Any] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(func)
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    return trips

@@ -13,7 +13,6 @@ import sqlite3
 import time
 from typing import Any
 
-import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import Engine, event
@@ -29,7 +28,7 @@ from app.core.db import session as database
 from app.core.db.types import utcnow
 from app.main import create_app
 from seed.loader import load
-from tests.helpers import reopen_2021, revisions, stored
+from tests.helpers import reopen_2021, revisions, stored, thread_trips
 
 CELL = "/api/v1/observations/service-items-on-time/zone/2021"
 KEY = ("service-items-on-time", "zone", 2021)
@@ -56,14 +55,7 @@ def test_a_put_takes_no_trip_to_a_thread_on_sqlite_and_one_on_postgresql(
     served: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, secret = served
-    trips: list[Any] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(func)
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    trips = thread_trips(monkeypatch)
 
     async def scenario() -> httpx.Response:
         async with _client() as client:

@@ -9,7 +9,6 @@ refused, repeated or unknown parameter, no token, a bad token, a 304), and Hypot
 from collections.abc import Iterator
 from typing import Any
 
-import anyio.to_thread
 import fastapi.dependencies.utils
 import fastapi.routing
 import pytest
@@ -27,6 +26,7 @@ from app.core.db import migrate
 from app.core.db import session as database
 from app.main import create_app
 from seed.loader import load
+from tests.helpers import thread_trips
 
 ONE = "/api/v1/observations/service-items-on-time/zone/2021"
 SERIES = "/api/v1/series?indicator=service-items-on-time&department=zone&year_from=2019&year_to=2021"
@@ -299,14 +299,7 @@ def test_a_repeated_read_takes_no_trip_to_a_worker_thread(
     completeness answered before are found by one (app.core.memo.Memo.answer_in_thread)."""
     client, viewer = served
     first = client.get(url, headers=viewer)
-    trips: list[Any] = []
-    run_sync = anyio.to_thread.run_sync
-
-    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
-        trips.append(func)
-        return await run_sync(func, *args, **kwargs)
-
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    trips = thread_trips(monkeypatch)
     again = client.get(url, headers=viewer)
     assert (again.status_code, again.content) == (first.status_code, first.content) == (200, first.content)
     assert trips == []
