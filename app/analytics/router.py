@@ -1,9 +1,6 @@
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -11,8 +8,7 @@ from app.analytics import completeness, service
 from app.analytics.completeness_generation import generation
 from app.analytics.figures_generation import generation as figures_generation
 from app.analytics.schemas import ComparisonRead, CompletenessRead, SeriesRead
-from app.auth import tokens
-from app.auth.dependencies import SessionDep, ViewerToken
+from app.auth.dependencies import ReaderFirst, SessionDep, ViewerToken, check_reader
 from app.cells.http import YearQuery, year_range
 from app.core.config import get_settings
 from app.core.db.session import one_statement_now
@@ -20,7 +16,6 @@ from app.core.fields import YEAR_MAX, YEAR_MIN, Code
 from app.core.http import conditional, etag_of
 from app.core.json import dumps
 from app.core.memo import Memo, committed_only
-from app.core.problems import Problem
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FILES_OR_304, Format, FormatQuery, requested_format, table
 
@@ -34,23 +29,6 @@ YearRequired = Annotated[int, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 # A series of at most this many cells (indicators x departments named) is read on the event loop, in
 # one indexed statement (service.cell_series): a trip to a worker thread costs more than its query.
 ON_LOOP_CELLS = 20
-
-
-def _check(session: Session, token: str | None) -> None:
-    """The token's check, where the read's own statement does not make it (ViewerToken)."""
-    if token is not None:
-        tokens.check_token(session, token)
-
-
-@contextmanager
-def _token_checked_on_refusal(session: Session, token: str | None) -> Iterator[None]:
-    """A request refused before its statement runs has its token checked first, as Viewer would
-    have: who may not read learns that first."""
-    try:
-        yield
-    except Problem:
-        _check(session, token)
-        raise
 
 
 def _json(request: Request, content: Any) -> Response:
@@ -82,7 +60,7 @@ async def get_series(
     """
     # The token is checked by the series' one statement (service.cell_series); a request refused
     # before it, or answered otherwise, has its token checked first, as Viewer would have.
-    with _token_checked_on_refusal(session, token):
+    with ReaderFirst(session, token):
         wanted = requested_format(request, format)
         year_range(year_from, year_to)
     if (
@@ -104,7 +82,7 @@ async def get_series(
             return _json(request, content)
 
     def answer() -> Response:  # the general case, and files: in a worker thread
-        _check(session, token)
+        check_reader(session, token)
         content = service.series(
             session,
             indicators=indicator,
@@ -142,7 +120,7 @@ async def get_comparison(
     `?format=xlsx` give the rows as a file.
     """
     # The token is checked by the generation's statement (JSON), or first (files, refusals).
-    with _token_checked_on_refusal(session, token):
+    with ReaderFirst(session, token):
         wanted = requested_format(request, format)
     if wanted == "json":
         # The generation is one statement, on the event loop; an answer not kept is computed in a
@@ -161,7 +139,7 @@ async def get_comparison(
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
 
     def rows() -> Response:
-        _check(session, token)
+        check_reader(session, token)
         content = service.comparison(
             session, indicator=indicator, year=year, base_year=base_year, departments=department
         )
@@ -184,7 +162,7 @@ async def get_completeness(
     """What each department was assigned for the year, what it reported, what is missing (codes, in
     code order), the rate to 6 places, its approval state and whether it was late; `department`
     includes the departments below it."""
-    with _token_checked_on_refusal(session, token):
+    with ReaderFirst(session, token):
         kind = requested_format(request, format)
     if kind == "json":
         marks, quiet = generation(session, year, token)
@@ -201,7 +179,7 @@ async def get_completeness(
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
 
     def rows() -> Response:
-        _check(session, token)
+        check_reader(session, token)
         content = completeness.report(session, year=year, department=department, section=section)
         rows = completeness.item_rows(content)
         return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")

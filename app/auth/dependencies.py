@@ -101,6 +101,32 @@ async def read_token(
 REQUIRED_ROLES[read_token] = Role.viewer
 
 
+def check_reader(session: Session, token_hash: str | None) -> None:
+    """read_token's token checked where the read's own statement does not check it (a file, a range,
+    the general case); nothing to check under public read (None)."""
+    if token_hash is not None:
+        tokens.check_token(session, token_hash)
+
+
+class ReaderFirst:
+    """`with ReaderFirst(session, token):` around what may refuse a read (read_token) before its
+    statement runs, a 406 or a 422 of the route's own: the token is checked first, as Viewer's would
+    have been, so that who may not read learns that first. A class, not a generator: the series and
+    compliance enter it on every request."""
+
+    __slots__ = ("session", "token_hash")
+
+    def __init__(self, session: Session, token_hash: str | None) -> None:
+        self.session, self.token_hash = session, token_hash
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, Problem):
+            check_reader(self.session, self.token_hash)  # its 401 takes the refusal's place
+
+
 class WriteToken(NamedTuple):
     """A write's token, checked by the query that resolves the cell written
     (app.cells.http.write_cell): its hash, and the role it needs."""

@@ -5,15 +5,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from app.auth import tokens
-from app.auth.dependencies import SessionDep, ViewerToken
+from app.auth.dependencies import ReaderFirst, SessionDep, ViewerToken, check_reader
 from app.cells.http import YearQuery, year_range
 from app.core.fields import Code
 from app.core.http import conditional, etag_of
 from app.core.json import dumps, paused_gc
 from app.core.memo import Memo, committed_only
 from app.core.pagination import Limit, decode_cursor, encode_cursor
-from app.core.problems import BadRequest, FieldError, InvalidValue, Problem
+from app.core.problems import BadRequest, FieldError, InvalidValue
 from app.core.routing import api_router
 from app.core.tables import FILES_OR_304, Format, FormatQuery, requested_format, table
 from app.targets.compliance import report as compliance
@@ -93,13 +92,10 @@ async def get_compliance(
     `Accept: text/csv`) and `?format=xlsx` give every item (or the yearly summaries) as a file,
     unpaged, the target's fields as `target_operator`, `target_value`, `target_upper`.
     """
-    try:
+    with ReaderFirst(session, token):
         wanted = requested_format(request, format)
         _years(year, year_from, year_to)
         page = _page(limit, cursor)
-    except Problem:  # refused before the token's check: it comes first, as Viewer's would
-        _check(session, token)
-        raise
     filters = compliance.Filters(
         departments=department, indicators=indicator, sections=section, statuses=status, below=below
     )
@@ -112,16 +108,10 @@ async def get_compliance(
             key, lambda: _year(session, year, filters, page, lang), store=keep
         )
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
-    _check(session, token)
+    check_reader(session, token)
     return await run_in_threadpool(
         _answer, request, session, (year, year_from, year_to), filters, lang, wanted
     )
-
-
-def _check(session: Session, token: str | None) -> None:
-    """The token's check, where the generation's statement does not make it (ViewerToken)."""
-    if token is not None:
-        tokens.check_token(session, token)
 
 
 @paused_gc()
