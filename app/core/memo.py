@@ -56,15 +56,12 @@ class Memo(Generic[T]):
         return value
 
     async def answer_in_thread(self, key: Hashable, compute: Callable[[], T], *, store: bool = True) -> T:
-        """As answer(), called on the event loop: a kept answer costs no trip to a worker thread (its
-        key was read by one statement, on the loop); `compute()` runs in one."""
+        """answer(), called on the event loop: a kept answer costs no trip to a worker thread (its
+        key was read by one statement, on the loop); one not kept is answered in one."""
         found = self.get(key)
         if found is not None:
             return found
-        value = await run_in_threadpool(compute)
-        if store:
-            self.put(key, value)
-        return value
+        return await run_in_threadpool(self.answer, key, compute, store=store)
 
     def clear(self) -> None:
         with self._lock:
