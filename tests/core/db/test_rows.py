@@ -1,0 +1,75 @@
+"""DriverQuery: a statement run straight on the driver gives what SQLAlchemy's execution gives."""
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, bindparam, event, literal, select, text
+from sqlalchemy.orm import Session
+
+from app.core.db import retry
+from app.core.db.rows import DriverQuery
+from app.observations.models import Observation, ObservationRevision, Qualifier
+
+_O = Observation.__table__.c
+_R = ObservationRevision.__table__.c
+
+# Every kind of column a read takes: text, integers, an exact decimal (text on SQLite), an enum, an
+# aware time, NULLs among them; and a literal of the statement's own beside the parameters.
+_FIGURES = select(
+    _O.id, _O.year, _O.value, _O.qualifier, _O.note, _O.updated_at, _O.updated_by, literal(7).label("seven")
+).where(_O.year == bindparam("year"), _O.version >= literal(1))
+_REVISIONS = select(_R.value_before, _R.qualifier_before, _R.changed_at).where(_R.year == bindparam("year"))
+
+
+@pytest.mark.parametrize("statement", [_FIGURES, _REVISIONS, _FIGURES.where(_O.year == -1)])
+def test_rows_are_what_sqlalchemy_gives(session: Session, statement: Any) -> None:
+    expected = [tuple(row) for row in session.execute(statement, {"year": 2021})]
+    got = [tuple(row) for row in DriverQuery(statement).rows(session, {"year": 2021})]
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+    if statement is _FIGURES:
+        assert len(got) > 10
+        assert all(isinstance(row[2], Decimal) and isinstance(row[3], Qualifier) for row in got)
+        assert all(row[5].utcoffset() is not None and row[7] == 7 for row in got)
+        assert any(row[2] == 1007 for row in got)
+    if statement is _REVISIONS:
+        assert any(row[0] is None and row[1] is None for row in got)  # a creation: nothing before
+
+
+def test_a_parameter_the_driver_would_need_converted_is_refused(session: Session) -> None:
+    query = DriverQuery(select(_O.id).where(_O.value == bindparam("value", type_=_O.value.type)))
+    with pytest.raises(TypeError, match="'value' would need converting"):
+        query.rows(session, {"value": Decimal(1007)})
+
+
+def test_the_engines_listeners_see_the_statement(engine: Engine, session: Session) -> None:
+    sent: list[tuple[str, Any]] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        DriverQuery(_FIGURES).rows(session, {"year": 2020})
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    sent = [(sql, params) for sql, params in sent if not sql.startswith("SAVEPOINT")]  # the test's session
+    assert len(sent) == 1 and "FROM observation" in sent[0][0]
+    assert 2020 in (sent[0][1].values() if isinstance(sent[0][1], dict) else sent[0][1])
+
+
+def test_a_connection_found_broken_is_invalidated(engine: Engine) -> None:
+    """The server closes the connection under the statement: the driver's error is one the retry
+    runs again, and the pool does not hand that connection out again."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: a server that closes the connection")
+    with Session(engine) as session:
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(Exception) as failed:
+            DriverQuery(_FIGURES).rows(session, {"year": 2021})
+        assert retry.classify(failed.value) == "retry"
+        assert session.connection().invalidated
+    with Session(engine) as session:  # the next unit of work gets a working connection
+        assert DriverQuery(_FIGURES).rows(session, {"year": 2021})
