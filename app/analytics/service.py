@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import CursorResult, Select, and_, bindparam, func, select, true
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from app.analytics import computed, schemas
 from app.analytics.rollup import Group, Partial, Parts, combine, gather
 from app.auth import tokens
 from app.cells.http import unknown_codes
+from app.core.db.rows import DriverQuery
 from app.core.decimals import WIDE, round_div
 from app.core.fields import YEAR_MAX, YEAR_MIN
 from app.core.problems import FieldError, InvalidValue
@@ -62,30 +63,45 @@ _DEPARTMENTS_BY_CODE = select(_D.code, _D.id, _D.name).where(_D.code.in_(bindpar
 
 # A series of a few cells named by their codes, in one statement: each indicator asked with each
 # department named, and their figures (none: a row of NULLs). The years' bounds default to the
-# whole range a year may take (the tables' CHECK), so that it is one statement, compiled once.
-_CELLS = (
-    select(
-        _I.id, _I.code, _I.unit, _I.name, _I.formula, _D.id, _D.code, _D.name, _O.year, _O.value, _O.qualifier
-    )
-    .select_from(
-        Indicator.__table__.join(Department.__table__, true()).outerjoin(
-            Observation.__table__,
-            and_(
-                _O.indicator_id == _I.id,
-                _O.department_id == _D.id,
-                _O.year >= bindparam("year_from"),
-                _O.year <= bindparam("year_to"),
-            ),
+# whole range a year may take (the tables' CHECK), so that a shape is one statement, compiled once,
+# run straight on the driver (DriverQuery): by the number of indicators and departments named, and
+# whether it checks the reader's token in it (app.auth.tokens.TOKEN_USE), as GET one observation does.
+_CELLS: dict[tuple[int, int, bool], DriverQuery] = {}
+
+
+def _codes_in(column: Any, prefix: str, count: int) -> ColumnElement[bool]:
+    """column = :prefix0, or column IN (:prefix0, :prefix1, ...): one parameter per code."""
+    if count == 1:
+        return cast(ColumnElement[bool], column == bindparam(f"{prefix}0"))
+    return cast(ColumnElement[bool], column.in_([bindparam(f"{prefix}{k}") for k in range(count)]))
+
+
+def _cells(indicators: int, departments: int, token: bool) -> DriverQuery:
+    found = _CELLS.get((indicators, departments, token))
+    if found is None:
+        query = (
+            select(
+                *(_I.id, _I.code, _I.unit, _I.name, _I.formula),
+                *(_D.id, _D.code, _D.name, _O.year, _O.value, _O.qualifier),
+            )
+            .select_from(
+                Indicator.__table__.join(Department.__table__, true()).outerjoin(
+                    Observation.__table__,
+                    and_(
+                        _O.indicator_id == _I.id,
+                        _O.department_id == _D.id,
+                        _O.year >= bindparam("year_from"),
+                        _O.year <= bindparam("year_to"),
+                    ),
+                )
+            )
+            .where(_codes_in(_I.code, "i", indicators), _codes_in(_D.code, "d", departments))
+            .order_by(_O.year)
         )
-    )
-    .where(
-        _I.code.in_(bindparam("indicators", expanding=True)),
-        _D.code.in_(bindparam("departments", expanding=True)),
-    )
-    .order_by(_O.year)
-)
-# The same, checking the reader's token in it (app.auth.tokens.TOKEN_USE), as GET one observation does.
-_CELLS_FOR_TOKEN = _CELLS.add_columns(tokens.TOKEN_USE)
+        if token:
+            query = query.add_columns(tokens.TOKEN_USE)
+        found = _CELLS[indicators, departments, token] = DriverQuery(query)
+    return found
 
 
 def cell_series(
@@ -106,17 +122,15 @@ def cell_series(
     wanted = list(dict.fromkeys(indicators))
     named = list(dict.fromkeys(departments))
     params: dict[str, Any] = {
-        "indicators": wanted,
-        "departments": named,
         "year_from": YEAR_MIN if year_from is None else year_from,
         "year_to": YEAR_MAX if year_to is None else year_to,
+        "token_hash": token_hash,
     }
-    if token_hash is None:
-        rows = session.connection().execute(_CELLS, params).all()
-    else:
-        rows = session.connection().execute(_CELLS_FOR_TOKEN, {**params, "token_hash": token_hash}).all()
-        if rows:
-            tokens.in_force(session, token_hash, rows[0][-1])
+    params.update((f"i{k}", code) for k, code in enumerate(wanted))
+    params.update((f"d{k}", code) for k, code in enumerate(named))
+    rows = _cells(len(wanted), len(named), token_hash is not None).rows(session, params)
+    if token_hash is not None and rows:
+        tokens.in_force(session, token_hash, rows[0][-1])
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for _, i_code, unit, i_name, formula, _, d_code, d_name, year, value, qualifier, *_ in rows:
         if formula is not None:
