@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, bindparam, event, literal, select, text
 from sqlalchemy.orm import Session
@@ -67,7 +68,7 @@ def test_a_connection_found_broken_is_invalidated(engine: Engine) -> None:
         pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
         with engine.connect() as other:
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        with pytest.raises(Exception) as failed:
+        with pytest.raises(psycopg.OperationalError) as failed:
             DriverQuery(_FIGURES).rows(session, {"year": 2021})
         assert retry.classify(failed.value) == "retry"
         assert session.connection().invalidated
