@@ -10,10 +10,11 @@ the key (whether a department is late depends on it).
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.auth import tokens
+from app.core.db.rows import DriverQuery
 from app.core.memo import fingerprint, query
 from app.reporting.models import Approval, ApprovalAction, Assignment, Period
 from app.targets.compliance.generation import catalogue, cells
@@ -31,7 +32,7 @@ def _assignments() -> ColumnElement[Any]:
 
 
 @lru_cache(maxsize=8)
-def _query(dialect: str, token: bool) -> "Select[Any]":
+def _query(dialect: str, token: bool) -> DriverQuery:
     """Built once per dialect, the year a parameter (app.core.memo.query), with the reader's
     token's check last or not."""
     markers = [

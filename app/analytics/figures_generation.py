@@ -8,16 +8,16 @@ indicators' codes, directions and formulas, the departments' codes), as for comp
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.auth import tokens
+from app.core.db.rows import DriverQuery
 from app.core.memo import query
 from app.targets.compliance.generation import catalogue, cells
 
 
 @lru_cache(maxsize=8)
-def _query(dialect: str, token: bool) -> "Select[Any]":
+def _query(dialect: str, token: bool) -> DriverQuery:
     return query([*cells()[:1], *catalogue(dialect), *([tokens.TOKEN_USE] if token else [])], dialect)
 
 

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, literal_column, select, update
+from sqlalchemy import and_, bindparam, case, literal_column, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from app.auth.principal import Principal
 from app.auth.schemas import TokenCreate, TokenRead, WhoAmI
 from app.core.db import engine as engines
 from app.core.db import retry
+from app.core.db.rows import DriverQuery
 from app.core.db.session import holds_write_lock
 from app.core.db.types import UTCDateTime, utcnow
 from app.core.memo import generation as read_generation
@@ -159,7 +160,7 @@ def check_token(session: Session, token_hash: str) -> None:
 
 def generation_checked(
     session: Session,
-    query: Callable[[str, bool], "Select[Any]"],
+    query: Callable[[str, bool], DriverQuery],
     params: dict[str, Any],
     token_hash: str | None,
 ) -> tuple[tuple[Any, ...], bool]:

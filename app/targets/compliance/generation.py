@@ -10,10 +10,11 @@ rows stamped `updated_at`, or rows added or deleted: their count and the sum of 
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from app.auth import tokens
+from app.core.db.rows import DriverQuery
 from app.core.memo import fingerprint, instants, query
 from app.departments.models import Department
 from app.indicators.models import Indicator
@@ -37,7 +38,7 @@ def cells() -> list[ColumnElement[Any]]:
 
 
 @lru_cache(maxsize=8)
-def _query(dialect: str, token: bool) -> "Select[Any]":
+def _query(dialect: str, token: bool) -> DriverQuery:
     """Built once per dialect (app.core.memo.query), with the reader's token's check last or not."""
     return query([*cells(), *catalogue(dialect), *([tokens.TOKEN_USE] if token else [])], dialect)
 
