@@ -1,4 +1,4 @@
-"""A read route's parameters and dependencies, solved by a plan made once per route.
+"""A route's parameters, JSON body and dependencies, solved by a plan made once per route.
 
 For every request FastAPI walks the route's dependency tree and works out again, parameter by
 parameter, what kind each one is, where it is read from and whether it may repeat, before it validates
@@ -11,14 +11,18 @@ answers once, when the route is built, and then takes FastAPI's own steps in Fas
 - each path and query parameter is validated by its own field, FastAPI's validator, from the same
   request key, with the same default.
 
-A plan is made only for a GET whose tree holds nothing else: path and query parameters by name, the
-`Request`, and dependencies that are plain functions. A request the plan cannot finish alone -- a
-parameter missing or refused (its 422 is FastAPI's to word), or a dependency overridden by one that
-takes parameters -- goes FastAPI's whole way, before anything has run, and is answered exactly as
-before. `prepared_requests` counts the requests a plan answered, for the tests to see that it does.
+A plan is made only for a route answering a Response whose tree holds nothing else: path and query
+parameters by name, the `Request`, dependencies that are plain functions, and at most one JSON body,
+the endpoint's own, a model not embedded (a PUT of one figure). Its body is read as FastAPI reads it
+(app.core.routing.DecimalJSONRequest, on the request FastAPI is then given) and validated by its own
+field. A request the plan cannot finish alone -- a parameter missing or refused, a body that is not
+JSON or not valid (its 422 is FastAPI's to word), or a dependency overridden by one that takes
+parameters -- goes FastAPI's whole way, before anything has run, and is answered exactly as before.
+`prepared_requests` counts the requests a plan answered, for the tests to see that it does.
 """
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from copy import deepcopy
 from dataclasses import dataclass
@@ -28,7 +32,9 @@ from fastapi import params
 from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import _solve_generator, get_dependant
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -90,13 +96,30 @@ def _kind(call: Endpoint) -> str | None:
     return None  # a class, a partial, an object with __call__: FastAPI's way
 
 
+def _reads_body(dependant: Dependant) -> bool:
+    """Whether the endpoint's body is one a plan reads: one JSON body, a model, not embedded (not a
+    form, not several bodies, not an embedded one)."""
+    if len(dependant.body_params) != 1:
+        return False
+    info = dependant.body_params[0].field_info
+    model = info.annotation
+    return (
+        isinstance(info, params.Body)
+        and not isinstance(info, params.Form)
+        and not info.embed
+        and info.validation_alias is None
+        and isinstance(model, type)
+        and issubclass(model, BaseModel)
+    )
+
+
 def _plannable(dependant: Dependant) -> bool:
-    """Whether every node of the tree holds only what a plan solves."""
+    """Whether every node of the tree holds only what a plan solves (its body: _body)."""
     for node in (dependant, *_walk(dependant)):
         if (
             node.header_params
             or node.cookie_params
-            or node.body_params
+            or (node.body_params and (node is not dependant or not _reads_body(node)))
             or node.websocket_param_name
             or node.http_connection_param_name
             or node.response_param_name
@@ -140,6 +163,8 @@ class Plan:
 
     def __init__(self, dependant: Dependant, endpoint: Endpoint, overrides_provider: Any) -> None:
         self.dependant = dependant
+        # The endpoint's JSON body's field (FastAPI's ModelField), or None.
+        self.body: Any = dependant.body_params[0] if dependant.body_params else None
         self.overrides_provider = overrides_provider
         self.endpoint = endpoint
         self.endpoint_async = inspect.iscoroutinefunction(endpoint)
@@ -180,12 +205,33 @@ class Plan:
             request, {key: self._parameters(key, request) for key in self.nodes}, {}, overrides
         )
         values = solving.arguments[id(self.dependant)]
+        if self.body is not None:
+            values[self.body.name] = await self._read_body(request)
         await self._solve(self.dependant, solving)
         if self.endpoint_async:
             result: Response = await self.endpoint(**values)
         else:
             result = await run_in_threadpool(self.endpoint, **values)
         return result
+
+    async def _read_body(self, request: Request) -> Any:
+        """The body, read and validated as FastAPI does (raises _HandOn for one it refuses). Called
+        only for a request with a body, which app.core.routing has found to be JSON; `request` is the
+        one FastAPI is given after, so that the body read here is read once."""
+        try:
+            document = await request.json()
+        except json.JSONDecodeError:
+            raise _HandOn from None  # FastAPI words the 422, from the body kept on the request
+        except HTTPException:
+            raise  # the body limit's 413 (app.core.limits), as FastAPI lets it through
+        except Exception as exc:  # the client gone while it sent the body
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
+        if document is None:
+            raise _HandOn
+        checked, errors = self.body.validate(document, {}, loc=("body",))
+        if errors:
+            raise _HandOn
+        return checked
 
     def _parameters(self, key: int, request: Request) -> dict[str, Any]:
         """A node's own path and query parameters, and the Request (raises _HandOn)."""
@@ -244,7 +290,7 @@ def plan_for(
 ) -> Callable[[Request], Awaitable[Response]] | None:
     """A route's plan, or None when FastAPI's own way must serve it (module docstring)."""
     endpoint = dependant.call
-    if not method_names or not method_names <= {"GET", "HEAD"} or endpoint is None:
+    if not method_names or endpoint is None:
         return None
     answer = inspect.signature(endpoint).return_annotation
     if not (isinstance(answer, type) and issubclass(answer, Response)) or not _plannable(dependant):

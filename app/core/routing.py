@@ -132,7 +132,7 @@ class DecimalRoute(APIRoute):
         # themselves and have no body model.
         json_only = self.body_field is not None
         known = _query_names(self.dependant)
-        # A GET's parameters and dependencies solved by a plan made once (app.core.prepared).
+        # A route's parameters, body and dependencies solved by a plan made once (app.core.prepared).
         effective = _as_included(self)
         plan = prepared.plan_for(self.methods, effective.dependant, effective.dependency_overrides_provider)
 
@@ -182,12 +182,15 @@ class DecimalRoute(APIRoute):
                         for name in dict.fromkeys(unknown)
                     ]
                 )
-            if plan is not None:
-                response = await prepared.answer(plan, request)
+            # One request object for the plan and FastAPI's way: a body the plan read (and refused)
+            # is kept on it for FastAPI to read again.
+            decimal_request = DecimalJSONRequest(request.scope, request.receive)
+            if plan is not None and (not json_only or _has_body(request)):  # no body: FastAPI's 422
+                response = await prepared.answer(plan, decimal_request)
                 if response is not None:
                     return response
             try:
-                return await handler(DecimalJSONRequest(request.scope, request.receive))
+                return await handler(decimal_request)
             except RequestValidationError as exc:
                 # FastAPI names a JSON decoding error by its position in the body; a NUL in a text
                 # is named by its field, as any other refused text is.
