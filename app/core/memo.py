@@ -7,7 +7,6 @@ generation the next reader sees, and the memo is never consulted for the old one
 recently used answer goes first.
 """
 
-import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -22,10 +21,6 @@ from app.core.db.rows import DriverQuery
 T = TypeVar("T")
 
 
-class _Failed(Exception):
-    """What the first of several requests computing one answer leaves to the others when it fails."""
-
-
 def committed_only(session: Session) -> bool:
     """Whether what `session` reads is committed data only, as far as the memo can tell: not inside
     a savepoint, whose outer transaction may hold writes that can still be rolled back."""
@@ -37,8 +32,6 @@ class Memo(Generic[T]):
         self._size = size
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, T] = OrderedDict()
-        # The answers being computed on this process's event loop, by key (answer_in_thread).
-        self._computing: dict[Hashable, asyncio.Future[T]] = {}
 
     def get(self, key: Hashable) -> T | None:
         with self._lock:
@@ -66,37 +59,11 @@ class Memo(Generic[T]):
 
     async def answer_in_thread(self, key: Hashable, compute: Callable[[], T], *, store: bool = True) -> T:
         """answer(), called on the event loop: a kept answer costs no trip to a worker thread (its
-        key was read by one statement, on the loop); one not kept is answered in one.
-
-        Requests that miss the same key at once, an answer to be kept, wait for the first one's
-        answer rather than each computing it: after a write, every request in flight misses the
-        new generation together (32 at once computed one completeness each: a p99 of 80-120 ms).
-        When the first one fails, each computes its own. An answer not to be kept (store=False: it
-        may read data the key does not mark) is computed by each request alone."""
+        key was read by one statement, on the loop); one not kept is answered in one."""
         found = self.get(key)
         if found is not None:
             return found
-        loop = asyncio.get_running_loop()
-        first = self._computing.get(key) if store else None
-        if first is not None and first.get_loop() is loop:
-            try:
-                return await asyncio.shield(first)
-            except _Failed:
-                pass
-        if not store or first is not None:
-            return await run_in_threadpool(self.answer, key, compute, store=store)
-        computing: asyncio.Future[T] = loop.create_future()
-        self._computing[key] = computing
-        try:
-            value = await run_in_threadpool(self.answer, key, compute, store=store)
-            computing.set_result(value)
-            return value
-        finally:
-            if not computing.done():
-                computing.set_exception(_Failed())
-                computing.exception()  # retrieved: no warning when no one waited
-            if self._computing.get(key) is computing:
-                del self._computing[key]
+        return await run_in_threadpool(self.answer, key, compute, store=store)
 
     def clear(self) -> None:
         with self._lock:

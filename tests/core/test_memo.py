@@ -5,9 +5,7 @@ Two servers (two app instances, each its own memo) on one database: each answer 
 on both. Each check compares the summaries with what the write must have changed.
 """
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,41 +169,3 @@ def test_the_memo_keeps_the_most_recently_used_answers_only() -> None:
     assert len(memo) == 2 and memo.get("b") is None and memo.get("a") == b"a"
     answer("d", store=False)
     assert memo.get("d") is None and len(memo) == 2
-
-
-def test_requests_missing_one_answer_at_once_compute_it_once() -> None:
-    """After a write every request in flight misses the new generation together: the first computes
-    the answer, the others wait for it. An answer not to be kept is computed by each; when the first
-    fails, the others compute their own."""
-    memo: Memo[str] = Memo(size=4)
-    computed: list[str] = []
-
-    def computing(key: str, fail: bool = False) -> Callable[[], str]:
-        def compute() -> str:
-            computed.append(key)
-            time.sleep(0.05)  # in a worker thread: the others arrive meanwhile
-            if fail:
-                raise RuntimeError("the database went away")
-            return f"answer {key}"
-
-        return compute
-
-    async def together(*calls: Awaitable[str]) -> list[Any]:
-        return await asyncio.gather(*calls, return_exceptions=True)
-
-    answers = asyncio.run(together(*(memo.answer_in_thread("a", computing("a")) for _ in range(16))))
-    assert answers == ["answer a"] * 16 and computed == ["a"]
-
-    computed.clear()
-    answers = asyncio.run(
-        together(*(memo.answer_in_thread("b", computing("b"), store=False) for _ in range(4)))
-    )
-    assert answers == ["answer b"] * 4 and computed == ["b"] * 4 and memo.get("b") is None
-
-    computed.clear()
-    calls = [memo.answer_in_thread("c", computing("c", fail=True))]
-    calls += [memo.answer_in_thread("c", computing("c")) for _ in range(3)]
-    answers = asyncio.run(together(*calls))
-    assert isinstance(answers[0], RuntimeError) and answers[1:] == ["answer c"] * 3
-    assert computed == ["c"] * 4  # the first, then each of the others on its own
-    assert memo._computing == {}
