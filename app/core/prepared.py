@@ -114,7 +114,7 @@ def _reads_body(dependant: Dependant) -> bool:
 
 
 def _plannable(dependant: Dependant) -> bool:
-    """Whether every node of the tree holds only what a plan solves (its body: _body)."""
+    """Whether every node of the tree holds only what a plan solves (the endpoint's body: _reads_body)."""
     for node in (dependant, *_walk(dependant)):
         if (
             node.header_params
