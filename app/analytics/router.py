@@ -1,3 +1,4 @@
+from collections.abc import Hashable
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -124,9 +125,10 @@ async def get_comparison(
         wanted = requested_format(request, format)
     if wanted == "json":
         # The generation is one statement, on the event loop; an answer not kept is computed in a
-        # worker thread (Memo.answer_in_thread).
-        marks, quiet = figures_generation(session, token)
-        key = (indicator, year, base_year, tuple(department), marks)
+        # worker thread (Memo.answer_by_generation).
+        def key() -> tuple[Hashable, bool]:
+            marks, quiet = figures_generation(session, token)
+            return (indicator, year, base_year, tuple(department), marks), quiet and committed_only(session)
 
         def compute() -> tuple[bytes, str]:
             content = service.comparison(
@@ -135,7 +137,7 @@ async def get_comparison(
             body = dumps(content)
             return body, etag_of(body)
 
-        body, etag = await COMPARISONS.answer_in_thread(key, compute, store=quiet and committed_only(session))
+        body, etag = await COMPARISONS.answer_by_generation(session, key, compute)
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
 
     def rows() -> Response:
@@ -165,17 +167,18 @@ async def get_completeness(
     with ReaderFirst(session, token):
         kind = requested_format(request, format)
     if kind == "json":
-        marks, quiet = generation(session, year, token)
         settings = get_settings()
-        key = (year, department, section, settings.timezone, settings.today(), marks)
+
+        def key() -> tuple[Hashable, bool]:
+            marks, quiet = generation(session, year, token)
+            asked = (year, department, section, settings.timezone, settings.today(), marks)
+            return asked, quiet and committed_only(session)
 
         def compute() -> tuple[bytes, str]:
             body = dumps(completeness.report(session, year=year, department=department, section=section))
             return body, etag_of(body)
 
-        body, etag = await COMPLETENESS.answer_in_thread(
-            key, compute, store=quiet and committed_only(session)
-        )
+        body, etag = await COMPLETENESS.answer_by_generation(session, key, compute)
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
 
     def rows() -> Response:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.db.rows import DriverQuery
+from app.core.db.session import one_statement_now, snapshot_again
 
 T = TypeVar("T")
 
@@ -57,13 +58,26 @@ class Memo(Generic[T]):
             self.put(key, value)
         return value
 
-    async def answer_in_thread(self, key: Hashable, compute: Callable[[], T], *, store: bool = True) -> T:
-        """answer(), called on the event loop: a kept answer costs no trip to a worker thread (its
-        key was read by one statement, on the loop); one not kept is answered in one."""
-        found = self.get(key)
+    async def answer_by_generation(
+        self, session: Session, key: Callable[[], tuple[Hashable, bool]], compute: Callable[[], T]
+    ) -> T:
+        """The answer under the key `key()` reads (with its generation, by one statement, on the event
+        loop), kept, or else computed in a worker thread; `key()` also says whether it may be kept.
+        A kept answer costs no trip to a worker thread.
+
+        On PostgreSQL the key's statement is sent on its own, without BEGIN and COMMIT, so that a
+        kept answer costs one round trip. An answer not kept is computed in the read's snapshot:
+        the key is read again there, first, so that the answer is kept under the generation it
+        was computed from."""
+        alone = one_statement_now(session)
+        found_key, keep = key()
+        found = self.get(found_key)
         if found is not None:
             return found
-        return await run_in_threadpool(self.answer, key, compute, store=store)
+        if alone:
+            snapshot_again(session)
+            found_key, keep = key()
+        return await run_in_threadpool(self.answer, found_key, compute, store=keep)
 
     def clear(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from app.analytics.router import COMPARISONS, COMPLETENESS
 from app.auth import tokens
 from app.auth.models import Role
 from app.auth.schemas import TokenCreate
@@ -27,6 +28,7 @@ from app.core.db import migrate
 from app.core.db import session as database
 from app.core.db.types import utcnow
 from app.main import create_app
+from app.targets.compliance import router as compliance_router
 from seed.loader import load
 from tests.helpers import reopen_2021, revisions, stored, thread_trips
 
@@ -251,6 +253,54 @@ def test_a_read_of_one_statement_sends_no_begin_or_commit_on_postgresql(served: 
     assert response.status_code == 200, response.text
     if engine.dialect.name == "postgresql":
         assert len(modes) > 1 and not any(autocommit for _, autocommit in modes), modes
+
+
+KEPT = (
+    "/api/v1/comparison?indicator=service-items-on-time&year=2021&base_year=2020",
+    "/api/v1/compliance?year=2021",
+    "/api/v1/completeness?year=2021",
+)
+
+
+@pytest.mark.parametrize("path", KEPT)
+def test_a_kept_answer_is_found_by_one_statement_sent_alone_on_postgresql(
+    served: tuple[Engine, str], path: str
+) -> None:
+    """A comparison, compliance or completeness answer kept (app.core.memo) is found by the one
+    statement of its generation, without BEGIN and COMMIT on PostgreSQL. One not kept is computed in
+    a snapshot, which reads the generation again first: the answer is kept under the generation of
+    the data it was computed from."""
+    engine, secret = served
+    for memo in (COMPARISONS, COMPLETENESS, compliance_router.MEMO):
+        memo.clear()
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        sent.append((statement, getattr(conn.connection.driver_connection, "autocommit", None) is True))
+
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    async def read(url: str) -> httpx.Response:
+        async with _client() as client:
+            return await client.get(url, headers=headers)
+
+    asyncio.run(read(CELL))  # the token's use in this hour is recorded (tests/auth/test_expiry)
+    event.listen(engine, "before_cursor_execute", record)
+    first = asyncio.run(read(path))
+    assert first.status_code == 200, first.text
+    computed = list(sent)
+    sent.clear()
+    again = asyncio.run(read(path))
+    assert (again.status_code, again.content) == (200, first.content)
+    assert len(sent) == 1, sent
+    generation = sent[0][0]
+    if engine.dialect.name != "postgresql":
+        return
+    assert sent[0][1], "a kept answer's statement runs in autocommit"
+    # The answer not kept: the generation alone, then again in the snapshot its answer was read in.
+    assert computed[0] == (generation, True), computed[:2]
+    assert computed[1] == (generation, False), computed[:2]
+    assert len(computed) > 2 and not any(alone for _, alone in computed[1:]), computed
 
 
 def test_an_authenticated_read_of_one_cell_checks_its_token_in_its_one_query(

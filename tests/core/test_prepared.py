@@ -296,7 +296,7 @@ def test_a_repeated_read_takes_no_trip_to_a_worker_thread(
     served: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
     """One figure and the series are one statement on the event loop; a comparison, compliance and
-    completeness answered before are found by one (app.core.memo.Memo.answer_in_thread)."""
+    completeness answered before are found by one (app.core.memo.Memo.answer_by_generation)."""
     client, viewer = served
     first = client.get(url, headers=viewer)
     trips = thread_trips(monkeypatch)

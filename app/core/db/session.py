@@ -10,9 +10,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import (
-    Engine,
-)
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import get_settings
@@ -65,12 +63,24 @@ def one_statement(endpoint: E) -> E:
     return endpoint
 
 
-def one_statement_now(session: Session) -> None:
+def one_statement_now(session: Session) -> bool:
     """As one_statement, for a read that knows only once its parameters are read that its work is one
     statement (a series of a few cells): said before its first statement, which PostgreSQL's session
-    then sends without BEGIN and COMMIT. A session that has begun, or on SQLite, is left as it is."""
+    then sends without BEGIN and COMMIT. A session that has begun, or on SQLite, is left as it is.
+    True when the session now sends its statements on their own (snapshot_again undoes it)."""
     if isinstance(session, UnitOfWork) and session.alone is not None and not session.in_transaction():
+        session.snapshot = session.bind
         session.bind = session.alone
+        return True
+    return False
+
+
+def snapshot_again(session: Session) -> None:
+    """Undo one_statement_now once its read found it needs more than one statement: what ran so far
+    committed on its own; the session's next statements run in one snapshot, as a read's do."""
+    assert isinstance(session, UnitOfWork) and session.snapshot is not None
+    session.close()  # the connection back to the pool: no transaction, nothing to send
+    session.bind, session.snapshot = session.snapshot, None
 
 
 def _commit(session: Session) -> None:
@@ -112,6 +122,8 @@ class UnitOfWork(Session):
     writers: int | None = None
     # PostgreSQL, a read in a snapshot: the engine of one_statement's reads (one_statement_now).
     alone: Engine | None = None
+    # The engine of its snapshot while one_statement_now has it send statements alone.
+    snapshot: Engine | Connection | None = None
 
 
 def sessionmaker_for(engine: Engine) -> "sessionmaker[UnitOfWork]":

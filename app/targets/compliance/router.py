@@ -101,11 +101,12 @@ async def get_compliance(
     )
     if year is not None and wanted == "json":
         # A year's answer kept (app.core.memo) is found by one statement, the generation's, run on the
-        # event loop as a series is read: a trip to a worker thread would cost more. One not kept is
-        # computed in a worker thread.
-        key, keep = _key(session, year, filters, page, lang, token)
-        body, etag = await MEMO.answer_in_thread(
-            key, lambda: _year(session, year, filters, page, lang), store=keep
+        # event loop as a series is read, and on PostgreSQL without BEGIN and COMMIT: a trip to a
+        # worker thread would cost more. One not kept is computed in a worker thread.
+        body, etag = await MEMO.answer_by_generation(
+            session,
+            lambda: _key(session, year, filters, page, lang, token),
+            lambda: _year(session, year, filters, page, lang),
         )
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
     check_reader(session, token)
