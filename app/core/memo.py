@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, String, cast, func, literal_column, select
+from sqlalchemy import BigInteger, ColumnElement, Engine, Integer, String, cast, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from starlette.concurrency import run_in_threadpool
 
@@ -24,7 +24,10 @@ T = TypeVar("T")
 
 def committed_only(session: Session) -> bool:
     """Whether what `session` reads is committed data only, as far as the memo can tell: not inside
-    a savepoint, whose outer transaction may hold writes that can still be rolled back."""
+    a savepoint, whose outer transaction may hold writes that can still be rolled back. A session
+    bound to an engine that has begun nothing read on its own (app.core.db.session.lend)."""
+    if isinstance(session.bind, Engine) and not session.in_transaction():
+        return True
     return not session.connection().in_nested_transaction()
 
 

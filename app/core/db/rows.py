@@ -5,8 +5,10 @@ Decimal on PostgreSQL), without SQLAlchemy's Row and result processing, which co
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Dialect, Executable, Select
+from sqlalchemy import Connection, CursorResult, Dialect, Executable, Select
 from sqlalchemy.orm import Session
+
+from app.core.db.session import Lent, give_back, lend
 
 CHUNK = 50_000
 
@@ -75,8 +77,18 @@ class DriverQuery:
         return found
 
     def rows(self, session: Session, params: dict[str, Any]) -> list[Sequence[Any]]:
-        """Every row of the statement with `params`, in the session's transaction."""
-        connection = session.connection()
+        """Every row of the statement with `params`, in the session's transaction; or, when the
+        session sends its statements alone (app.core.db.session.lend), on a connection lent by the
+        pool for this statement only."""
+        lent = lend(session)
+        if lent is None:
+            return self._rows(session.connection(), params)
+        try:
+            return self._rows(lent, params)
+        finally:
+            give_back(lent)
+
+    def _rows(self, connection: Connection | Lent, params: dict[str, Any]) -> list[Sequence[Any]]:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
         values = {**compiled.defaults, **params} if compiled.defaults else params

@@ -4,13 +4,13 @@ import fcntl
 import os
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import anyio
 import anyio.to_thread
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.config import get_settings
@@ -81,6 +81,52 @@ def snapshot_again(session: Session) -> None:
     assert isinstance(session, UnitOfWork) and session.snapshot is not None
     session.close()  # the connection back to the pool: no transaction, nothing to send
     session.bind, session.snapshot = session.snapshot, None
+
+
+class Lent(NamedTuple):
+    """A pooled connection lent to one statement of a session that sends its statements alone
+    (lend); what before_cursor_execute's listeners are given for it, in place of SQLAlchemy's
+    Connection: the pool's DBAPI connection, the engine's dispatch and its dialect."""
+
+    connection: Any  # the pool's DBAPI connection (its driver_connection: psycopg's)
+    dispatch: Any
+    dialect: Dialect
+
+    def invalidate(self) -> None:
+        self.connection.invalidate()
+
+
+def lend(session: Session) -> Lent | None:
+    """A connection of the pool for one statement that `session` would send alone (one_statement,
+    one_statement_now: PostgreSQL, no BEGIN, no COMMIT), without the Session's transaction and
+    SQLAlchemy's Connection around it, which cost a read of one statement more CPU than the
+    statement (BENCHMARKS.md); None when the session sends its statements in a transaction, or has
+    begun. give_back() returns it."""
+    if not isinstance(session, UnitOfWork) or session.alone is None or session.bind is not session.alone:
+        return None
+    if session.in_transaction():
+        return None
+    engine = session.alone
+    connection: Any = engine.raw_connection()
+    try:
+        connection.driver_connection.autocommit = True
+    except BaseException:
+        connection.invalidate()
+        raise
+    return Lent(connection, engine.dispatch, engine.dialect)
+
+
+def give_back(lent: Lent) -> None:
+    """A lent connection back to the pool, as it was lent: out of autocommit, or invalidated when
+    it cannot be (the server closed it, or a statement is still running on it)."""
+    driver = lent.connection.driver_connection
+    try:
+        if driver is not None:
+            driver.autocommit = False
+    except Exception:
+        lent.connection.invalidate()
+    finally:
+        lent.connection.close()
 
 
 def _commit(session: Session) -> None:
@@ -262,6 +308,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
                 raise
             if session.committed:
                 session.close()  # nothing left to send: the connection goes back to the pool
+            elif reading and not session.in_transaction():
+                session.close()  # its statements went alone on lent connections (lend), or none ran
             elif reading or session.inline:
                 _commit(session)  # waits on no lock: no trip to a thread
             else:

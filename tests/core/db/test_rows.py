@@ -9,6 +9,8 @@ from sqlalchemy import Engine, bindparam, event, literal, select, text
 from sqlalchemy.orm import Session
 
 from app.core.db import retry
+from app.core.db import session as database
+from app.core.db.engine import make_engine
 from app.core.db.rows import DriverQuery
 from app.observations.models import Observation, ObservationRevision, Qualifier
 
@@ -74,3 +76,61 @@ def test_a_connection_found_broken_is_invalidated(engine: Engine) -> None:
         assert session.connection().invalidated
     with Session(engine) as session:  # the next unit of work gets a working connection
         assert DriverQuery(_FIGURES).rows(session, {"year": 2021})
+
+
+def _alone(engine: Engine) -> database.UnitOfWork:
+    """A request's session that sends its statements alone, as get_session makes a read's on
+    PostgreSQL (one_statement)."""
+    alone = database._autocommit(engine)
+    session = database.sessionmaker_for(engine)(bind=alone)
+    session.alone = alone
+    return session
+
+
+def test_a_statement_sent_alone_runs_on_a_lent_connection_given_back_as_it_was(engine: Engine) -> None:
+    """On PostgreSQL a session that sends its statements alone has its DriverQuery run on a
+    connection the pool lends for that statement, in autocommit: the same rows, seen by the
+    listeners, the Session never begun, and the connection back in the pool out of autocommit."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: statements sent alone")
+    single = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    seen: list[bool] = []
+    event.listen(
+        single, "before_cursor_execute", lambda c, *_: seen.append(c.connection.driver_connection.autocommit)
+    )
+    try:
+        with Session(single) as session:
+            expected = [tuple(row) for row in session.execute(_FIGURES, {"year": 2021})]
+        seen.clear()
+        session = _alone(single)
+        got = [tuple(row) for row in DriverQuery(_FIGURES).rows(session, {"year": 2021})]
+        assert sorted(got, key=repr) == sorted(expected, key=repr) and got
+        assert seen == [True]
+        assert not session.in_transaction()
+        session.close()
+        with single.connect() as connection:  # the pool's one connection, as it was lent
+            assert connection.connection.driver_connection.autocommit is False
+            connection.execute(text("CREATE TEMPORARY TABLE t (x int)"))
+            connection.rollback()  # a transaction still: nothing of it stays
+            assert connection.execute(text("SELECT to_regclass('pg_temp.t')")).scalar() is None
+    finally:
+        single.dispose()
+
+
+def test_a_lent_connection_found_broken_is_invalidated(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: statements sent alone")
+    single = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    try:
+        with single.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(psycopg.OperationalError) as failed:
+            DriverQuery(_FIGURES).rows(_alone(single), {"year": 2021})
+        assert retry.classify(failed.value) == "retry"
+        assert DriverQuery(_FIGURES).rows(_alone(single), {"year": 2021})  # a new connection
+        with single.connect() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+    finally:
+        single.dispose()
