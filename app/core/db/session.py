@@ -44,9 +44,14 @@ def _snapshot(engine: Engine) -> Engine:
 
 
 @lru_cache(maxsize=4)
-def _autocommit(engine: Engine) -> Engine:
-    """The engine whose statements each commit on their own: no BEGIN, no COMMIT (see one_statement)."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+def _alone(engine: Engine) -> Engine:
+    """The engine of reads whose statements each go alone, no BEGIN, no COMMIT (see one_statement):
+    in autocommit on PostgreSQL. On SQLite the same engine under a name of its own: lend() knows a
+    session sending its statements alone by it (any statement the Session itself sends still
+    begins, app.core.db.engine)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine.execution_options(indicators_alone=True)
 
 
 E = TypeVar("E", bound=Callable[..., Any])
@@ -56,17 +61,17 @@ _ONE_STATEMENT = "indicators_one_statement"
 
 def one_statement(endpoint: E) -> E:
     """Mark a read route whose work is one statement, its token checked in it (GET one observation,
-    app.auth.dependencies.read_token): on PostgreSQL its session sends it without BEGIN and COMMIT.
-    A statement in autocommit sees the database as it is when it runs; a read of one statement needs
-    no more."""
+    app.auth.dependencies.read_token): its session sends it without BEGIN and COMMIT, on a connection
+    the pool lends it (lend). A statement in autocommit sees the database as it is when it runs; a
+    read of one statement needs no more."""
     setattr(endpoint, _ONE_STATEMENT, True)
     return endpoint
 
 
 def one_statement_now(session: Session) -> bool:
     """As one_statement, for a read that knows only once its parameters are read that its work is one
-    statement (a series of a few cells): said before its first statement, which PostgreSQL's session
-    then sends without BEGIN and COMMIT. A session that has begun, or on SQLite, is left as it is.
+    statement (a series of a few cells): said before its first statement, which the session then
+    sends without BEGIN and COMMIT. A session that has begun, or not a read's, is left as it is.
     True when the session now sends its statements on their own (snapshot_again undoes it)."""
     if isinstance(session, UnitOfWork) and session.alone is not None and not session.in_transaction():
         session.snapshot = session.bind
@@ -98,21 +103,23 @@ class Lent(NamedTuple):
 
 def lend(session: Session) -> Lent | None:
     """A connection of the pool for one statement that `session` would send alone (one_statement,
-    one_statement_now: PostgreSQL, no BEGIN, no COMMIT), without the Session's transaction and
-    SQLAlchemy's Connection around it, which cost a read of one statement more CPU than the
-    statement (BENCHMARKS.md); None when the session sends its statements in a transaction, or has
-    begun. give_back() returns it."""
+    one_statement_now: no BEGIN, no COMMIT; in autocommit on PostgreSQL, outside a transaction on
+    SQLite, whose connections pysqlite leaves to us, app.core.db.engine), without the Session's
+    transaction and SQLAlchemy's Connection around it, which cost a read of one statement more CPU
+    than the statement (BENCHMARKS.md); None when the session sends its statements in a
+    transaction, or has begun. give_back() returns it."""
     if not isinstance(session, UnitOfWork) or session.alone is None or session.bind is not session.alone:
         return None
     if session.in_transaction():
         return None
     engine = session.alone
     connection: Any = engine.raw_connection()
-    try:
-        connection.driver_connection.autocommit = True
-    except BaseException:
-        connection.invalidate()
-        raise
+    if engine.dialect.name == "postgresql":
+        try:
+            connection.driver_connection.autocommit = True
+        except BaseException:
+            connection.invalidate()
+            raise
     return Lent(connection, engine.dispatch, engine.dialect)
 
 
@@ -121,7 +128,7 @@ def give_back(lent: Lent) -> None:
     it cannot be (the server closed it, or a statement is still running on it)."""
     driver = lent.connection.driver_connection
     try:
-        if driver is not None:
+        if driver is not None and lent.dialect.name == "postgresql":
             driver.autocommit = False
     except Exception:
         lent.connection.invalidate()
@@ -166,7 +173,7 @@ class UnitOfWork(Session):
     committed = False
     # SQLite: the open file of writers beside the database, locked while this unit writes.
     writers: int | None = None
-    # PostgreSQL, a read in a snapshot: the engine of one_statement's reads (one_statement_now).
+    # A read: the engine of one_statement's reads (one_statement_now).
     alone: Engine | None = None
     # The engine of its snapshot while one_statement_now has it send statements alone.
     snapshot: Engine | Connection | None = None
@@ -290,13 +297,16 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         bind = engine
         if write:
             bind = _immediate(engine)
-        elif reading and dialect == "postgresql":
+        elif reading:
             alone = getattr(request.scope.get("endpoint"), _ONE_STATEMENT, False)
-            bind = _autocommit(engine) if alone else _snapshot(engine)
+            if alone:
+                bind = _alone(engine)
+            elif dialect == "postgresql":
+                bind = _snapshot(engine)
         session = maker(bind=bind)
         session.sqlite_write = write
-        if reading and dialect == "postgresql":
-            session.alone = _autocommit(engine)
+        if reading:
+            session.alone = _alone(engine)
         try:
             try:
                 yield session

@@ -79,24 +79,31 @@ def test_a_connection_found_broken_is_invalidated(engine: Engine) -> None:
 
 
 def _alone(engine: Engine) -> database.UnitOfWork:
-    """A request's session that sends its statements alone, as get_session makes a read's on
-    PostgreSQL (one_statement)."""
-    alone = database._autocommit(engine)
+    """A request's session that sends its statements alone, as get_session makes a read's
+    (one_statement)."""
+    alone = database._alone(engine)
     session = database.sessionmaker_for(engine)(bind=alone)
     session.alone = alone
     return session
 
 
+def _outside_a_transaction(driver: Any) -> bool:
+    if isinstance(driver, psycopg.Connection):
+        return driver.autocommit
+    return not driver.in_transaction
+
+
 def test_a_statement_sent_alone_runs_on_a_lent_connection_given_back_as_it_was(engine: Engine) -> None:
-    """On PostgreSQL a session that sends its statements alone has its DriverQuery run on a
-    connection the pool lends for that statement, in autocommit: the same rows, seen by the
-    listeners, the Session never begun, and the connection back in the pool out of autocommit."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL: statements sent alone")
+    """A session that sends its statements alone has its DriverQuery run on a connection the pool
+    lends for that statement, outside a transaction (autocommit on PostgreSQL): the same rows, seen
+    by the listeners, the Session never begun, and the connection back in the pool as it was, its
+    next statements in a transaction (out of autocommit on PostgreSQL)."""
     single = make_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
     seen: list[bool] = []
     event.listen(
-        single, "before_cursor_execute", lambda c, *_: seen.append(c.connection.driver_connection.autocommit)
+        single,
+        "before_cursor_execute",
+        lambda c, *_: seen.append(_outside_a_transaction(c.connection.driver_connection)),
     )
     try:
         with Session(single) as session:
@@ -109,10 +116,13 @@ def test_a_statement_sent_alone_runs_on_a_lent_connection_given_back_as_it_was(e
         assert not session.in_transaction()
         session.close()
         with single.connect() as connection:  # the pool's one connection, as it was lent
-            assert connection.connection.driver_connection.autocommit is False
             connection.execute(text("CREATE TEMPORARY TABLE t (x int)"))
+            assert not _outside_a_transaction(connection.connection.driver_connection)
             connection.rollback()  # a transaction still: nothing of it stays
-            assert connection.execute(text("SELECT to_regclass('pg_temp.t')")).scalar() is None
+            if single.dialect.name == "postgresql":
+                assert connection.execute(text("SELECT to_regclass('pg_temp.t')")).scalar() is None
+            else:
+                assert connection.execute(text("SELECT name FROM sqlite_temp_master")).all() == []
     finally:
         single.dispose()
 
