@@ -68,8 +68,9 @@ class Memo(Generic[T]):
         loop), kept, or else computed in a worker thread; `key()` also says whether it may be kept.
         A kept answer costs no trip to a worker thread.
 
-        On PostgreSQL the key's statement is sent on its own, without BEGIN and COMMIT, so that a
-        kept answer costs one round trip. An answer not kept is computed in the read's snapshot:
+        The key's statement is sent on its own, without BEGIN and COMMIT, on a connection the pool
+        lends it (app.core.db.session.lend): a kept answer costs one round trip on PostgreSQL, and
+        no Session's transaction. An answer not kept is computed in the read's snapshot:
         the key is read again there, first, so that the answer is kept under the generation it
         was computed from."""
         alone = one_statement_now(session)

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from app.analytics.router import COMPARISONS, COMPLETENESS
 from app.auth import tokens
-from app.auth.models import Role
+from app.auth.models import ApiToken, Role
 from app.auth.schemas import TokenCreate
 from app.core.config import get_settings
 from app.core.db import engine as engines
@@ -301,6 +301,28 @@ def test_a_kept_answer_is_found_by_one_statement_sent_alone_on_postgresql(
     assert computed[0] == (generation, True), computed[:2]
     assert computed[1] == (generation, False), computed[:2]
     assert len(computed) > 2 and not any(alone for _, alone in computed[1:]), computed
+
+
+@pytest.mark.parametrize("path", KEPT)
+def test_a_tokens_first_read_of_an_answer_not_kept_records_its_use(
+    served: tuple[Engine, str], path: str
+) -> None:
+    """The generation's statement, sent alone, checks the token and records its use; the answer not
+    kept is then computed in a snapshot, and the use stays recorded (tests/auth/test_expiry)."""
+    engine, secret = served
+    for memo in (COMPARISONS, COMPLETENESS, compliance_router.MEMO):
+        memo.clear()
+
+    async def read() -> httpx.Response:
+        async with _client() as client:
+            return await client.get(path, headers={"Authorization": f"Bearer {secret}"})
+
+    with Session(engine) as session:
+        assert session.scalar(select(ApiToken.last_used_at).where(ApiToken.name == "writer")) is None
+    response = asyncio.run(read())
+    assert response.status_code == 200, response.text
+    with Session(engine) as session:
+        assert session.scalar(select(ApiToken.last_used_at).where(ApiToken.name == "writer")) is not None
 
 
 def test_an_authenticated_read_of_one_cell_checks_its_token_in_its_one_query(

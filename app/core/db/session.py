@@ -82,9 +82,13 @@ def one_statement_now(session: Session) -> bool:
 
 def snapshot_again(session: Session) -> None:
     """Undo one_statement_now once its read found it needs more than one statement: what ran so far
-    committed on its own; the session's next statements run in one snapshot, as a read's do."""
+    is committed (a token's use recorded: on its own on PostgreSQL, in the transaction the Session
+    began for it on SQLite); the session's next statements run in one snapshot, as a read's do."""
     assert isinstance(session, UnitOfWork) and session.snapshot is not None
-    session.close()  # the connection back to the pool: no transaction, nothing to send
+    if session.in_transaction():
+        _commit(session)  # and closed: the connection back to the pool
+    else:
+        session.close()
     session.bind, session.snapshot = session.snapshot, None
 
 
@@ -93,7 +97,7 @@ class Lent(NamedTuple):
     (lend); what before_cursor_execute's listeners are given for it, in place of SQLAlchemy's
     Connection: the pool's DBAPI connection, the engine's dispatch and its dialect."""
 
-    connection: Any  # the pool's DBAPI connection (its driver_connection: psycopg's)
+    connection: Any  # the pool's DBAPI connection (its driver_connection: psycopg's or sqlite3's)
     dispatch: Any
     dialect: Dialect
 

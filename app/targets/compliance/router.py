@@ -101,8 +101,8 @@ async def get_compliance(
     )
     if year is not None and wanted == "json":
         # A year's answer kept (app.core.memo) is found by one statement, the generation's, run on the
-        # event loop as a series is read, and on PostgreSQL without BEGIN and COMMIT: a trip to a
-        # worker thread would cost more. One not kept is computed in a worker thread.
+        # event loop as a series is read, without BEGIN and COMMIT: a trip to a worker thread would
+        # cost more. One not kept is computed in a worker thread.
         body, etag = await MEMO.answer_by_generation(
             session,
             lambda: _key(session, year, filters, page, lang, token),
