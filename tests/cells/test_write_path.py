@@ -262,7 +262,15 @@ KEPT = (
 )
 
 
+@pytest.fixture
+def nothing_kept() -> None:
+    """No answer kept by an earlier test (the memos are the process's): the first read computes."""
+    for memo in (COMPARISONS, COMPLETENESS, compliance_router.MEMO):
+        memo.clear()
+
+
 @pytest.mark.parametrize("path", KEPT)
+@pytest.mark.usefixtures("nothing_kept")
 def test_a_kept_answer_is_found_by_one_statement_sent_alone_on_postgresql(
     served: tuple[Engine, str], path: str
 ) -> None:
@@ -271,8 +279,6 @@ def test_a_kept_answer_is_found_by_one_statement_sent_alone_on_postgresql(
     a snapshot, which reads the generation again first: the answer is kept under the generation of
     the data it was computed from."""
     engine, secret = served
-    for memo in (COMPARISONS, COMPLETENESS, compliance_router.MEMO):
-        memo.clear()
     sent: list[tuple[str, bool]] = []
 
     def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
@@ -304,14 +310,13 @@ def test_a_kept_answer_is_found_by_one_statement_sent_alone_on_postgresql(
 
 
 @pytest.mark.parametrize("path", KEPT)
+@pytest.mark.usefixtures("nothing_kept")
 def test_a_tokens_first_read_of_an_answer_not_kept_records_its_use(
     served: tuple[Engine, str], path: str
 ) -> None:
     """The generation's statement, sent alone, checks the token and records its use; the answer not
     kept is then computed in a snapshot, and the use stays recorded (tests/auth/test_expiry)."""
     engine, secret = served
-    for memo in (COMPARISONS, COMPLETENESS, compliance_router.MEMO):
-        memo.clear()
 
     async def read() -> httpx.Response:
         async with _client() as client:
