@@ -64,8 +64,12 @@ class DriverQuery:
         found = self._compiled[dialect.name] = _Compiled(str(compiled), order, defaults)
         return found
 
-    def _processors_for(self, dialect: Dialect, description: Sequence[Any]) -> _Processors:
-        kinds = tuple(column[1] for column in description)
+    def _processors_for(self, dialect: Dialect, cursor: Any) -> _Processors:
+        result = getattr(cursor, "pgresult", None)
+        if result is not None:  # psycopg: the types' oids, without the Column objects of its description
+            kinds = tuple(map(result.ftype, range(result.nfields)))
+        else:
+            kinds = tuple(column[1] for column in cursor.description)
         found = self._processors.get((dialect.name, kinds))
         if found is None:
             processors = (
@@ -105,7 +109,7 @@ class DriverQuery:
             if getattr(driver, "broken", False) or getattr(driver, "closed", False):
                 connection.invalidate()
             raise
-        processors = self._processors_for(dialect, cursor.description)
+        processors = self._processors_for(dialect, cursor)
         if not processors:
             return rows
         converted: list[Sequence[Any]] = []
