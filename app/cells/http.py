@@ -6,7 +6,7 @@ from typing import Annotated, Any, NamedTuple, Protocol, TypeVar
 
 from fastapi import Path, Query, Request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Select, bindparam, exists, select, true
+from sqlalchemy import ColumnElement, bindparam, exists, select, true
 from sqlalchemy.orm import Session, aliased
 from starlette.responses import Response
 
@@ -17,6 +17,7 @@ from app.auth.principal import Principal
 from app.cells.key import Cell
 from app.cells.store import CellStore, Outcome, Precondition
 from app.core.config import get_settings
+from app.core.db.rows import DriverQuery
 from app.core.db.session import run_write
 from app.core.fields import REASON_MAX, YEAR_MAX, YEAR_MIN
 from app.core.http import check_if_match
@@ -99,11 +100,13 @@ def resolve(session: Session, indicator: str, department: str, year: int) -> Cel
 
 
 @functools.cache
-def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
+def _for_write(store: CellStore[Any], also: "tuple[ColumnElement[Any], ...]" = ()) -> DriverQuery:
     """A write's first query, built once per store: the token's holder (no row: 401), the path's
     indicator and department (NULL: unknown), whether the department lies within the holder's own
     (a clerk's scope, walking up its short chain of parents), and the cell's current row in `store`,
-    locked (NULL: none yet), in this order (read by position). One round trip where these were three."""
+    locked (NULL: none yet), in this order (read by position), `also` between the last two (a
+    domain's own, such as the reporting lock a write of figures takes: app.reporting.locks.HELD).
+    One round trip where these were three, sent by the driver itself."""
     table = store.table
     indicator_id = select(Indicator.id).where(Indicator.code == bindparam("indicator")).scalar_subquery()
     department_id = select(Department.id).where(Department.code == bindparam("department")).scalar_subquery()
@@ -119,7 +122,7 @@ def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
     )
     own = aliased(Department, name="own")
     chain = departments.chain_up(Department.code == bindparam("department"))
-    return (
+    return DriverQuery(
         select(
             ApiToken.name,
             ApiToken.role,
@@ -133,6 +136,7 @@ def _for_write(store: CellStore[Any]) -> "Select[*tuple[Any, ...]]":
             Department.code,
             exists().where(chain.c.id == ApiToken.department_id).label("within"),
             tokens.RECENTLY_USED,
+            *also,
             *current.c,
         )
         .select_from(
@@ -155,14 +159,21 @@ class Claim(NamedTuple):
 
 
 def _resolve_for_write(
-    session: Session, store: CellStore[Any], indicator: str, department: str, year: int, token: WriteToken
+    session: Session,
+    store: CellStore[Any],
+    indicator: str,
+    department: str,
+    year: int,
+    token: WriteToken,
+    also: "tuple[ColumnElement[Any], ...]" = (),
 ) -> Claim:
     """The cell a path names, for the holder of `token` to write in `store`, with its current row
     read and locked: 401, 403 (role), 404 (path), 403 (a clerk's scope), in that order."""
     params = {"token_hash": token.hash, "indicator": indicator, "department": department, "year": year}
-    found = session.connection().execute(_for_write(store), params).first()
-    if found is None:
+    rows = _for_write(store, also).rows(session, params)
+    if not rows:
         raise tokens.refusal(session, token.hash)
+    found = rows[0]
     name, role, own_id, own_code, indicator_id, indicator_code, value_type, formula = found[:8]
     department_id, department_code, within, recently_used = found[8:12]
     writer = Principal(name, Role(role), own_id, own_code)
@@ -174,7 +185,7 @@ def _resolve_for_write(
         raise departments.unknown(department)
     if not writer.has(Role.commission) and not within:  # a clerk: their department and below
         raise out_of_scope(writer, department_code)
-    current = found[12:]
+    current = found[12 + len(also) :]
     cell = Cell(
         indicator=_Indicator(indicator_id, indicator_code, value_type, formula),
         department=_Department(department_id, department_code),
@@ -191,13 +202,15 @@ async def write_cell(
     year: int,
     token: WriteToken,
     change: Callable[[Claim], T],
+    also: "tuple[ColumnElement[Any], ...]" = (),
 ) -> tuple[Cell, T]:
     """Resolve the cell a path names for the holder of `token`, and let them change it in `store`,
     as one short write (app.core.db.session.run_write). `change` gets the claim: the cell, its
-    writer and its current row, read and locked."""
+    writer and its current row, read and locked. `also`: columns the query that resolves it selects
+    too, for what they do (a lock taken), not for their values."""
 
     def write() -> tuple[Cell, T]:
-        claim = _resolve_for_write(session, store, indicator, department, year, token)
+        claim = _resolve_for_write(session, store, indicator, department, year, token, also)
         return claim.cell, change(claim)
 
     return await run_write(session, write)
@@ -235,6 +248,7 @@ async def patch_cell(
     put: Callable[[Claim, W], T],
     noun: str,
     writable: Callable[[Claim], None] | None = None,
+    also: "tuple[ColumnElement[Any], ...]" = (),
 ) -> tuple[Cell, T]:
     """PATCH of a cell (observations and targets alike): 404 when it holds no `noun`, else the merge
     of its current row and `patch` (merge) written by `put` as a PUT of the whole would be, under
@@ -248,7 +262,7 @@ async def patch_cell(
             raise NotFound(f"No {noun} for {claim.cell.describe()}")
         return put(claim, merge(write, (*store.fields, "note", "source"), claim.current, patch))
 
-    return await write_cell(session, store, indicator, department, year, token, change)
+    return await write_cell(session, store, indicator, department, year, token, change, also)
 
 
 def put_answer(body: object, row: _Versioned, outcome: Outcome, location: str) -> Response:

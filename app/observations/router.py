@@ -1,7 +1,6 @@
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.dependencies import ClerkToken, SessionDep, Viewer, ViewerToken
@@ -36,10 +35,12 @@ from app.observations.schemas import (
     ObservationWritten,
     RevisionRead,
 )
-from app.quality import warnings
+from app.reporting import locks
 
 router = api_router("/observations", "observations")
 SettingsDep = Annotated[Settings, Depends(current_settings)]
+# A write's first query takes the department-year's reporting lock (one round trip fewer).
+HELD = (locks.HELD,)
 _FUTURE = {"description": "A year after the current one (INDICATORS_OPEN_FUTURE_YEARS), or a bad value"}
 # app.reporting.locks: the department-year submitted or approved, or its entry period closed
 LOCKED: dict[int | str, dict[str, Any]] = {
@@ -48,21 +49,6 @@ LOCKED: dict[int | str, dict[str, Any]] = {
         "or a derived indicator's figure (`derived`: computed, never written)"
     }
 }
-
-
-def _written(
-    session: Session, claim: Claim, written: tuple[Observation, Outcome]
-) -> tuple[Observation, Outcome, list[Any]]:
-    """A write's figure and outcome, with its warnings, asked in the write's own transaction."""
-    observation, outcome = written
-    found = warnings.for_figure(
-        session,
-        indicator_id=claim.cell.indicator.id,
-        department_id=claim.cell.department.id,
-        year=claim.cell.year,
-        value=observation.value,
-    )
-    return observation, outcome, found
 
 
 def _answer(cell: Cell, written: tuple[Observation, Outcome, list[Any]]) -> Response:
@@ -99,19 +85,17 @@ async def put_observation(
         department,
         year,
         token,
-        lambda claim: _written(
+        lambda claim: service.put_warned(
             session,
-            claim,
-            service.put(
-                session,
-                cell=claim.cell,
-                data=data,
-                actor=claim.writer,
-                precondition=precondition(request),
-                current=claim.current,
-                scope_checked=True,
-            ),
+            cell=claim.cell,
+            data=data,
+            actor=claim.writer,
+            precondition=precondition(request),
+            current=claim.current,
+            scope_checked=True,
+            lock_held=True,
         ),
+        also=HELD,
     )
     return _answer(cell, written)
 
@@ -161,8 +145,10 @@ async def delete_observation(
             precondition=precondition(request),
             current=claim.current,
             scope_checked=True,
+            lock_held=True,
             reason=reason,
         ),
+        also=HELD,
     )
     return Response(status_code=204)
 
@@ -226,7 +212,7 @@ async def patch_observation(
     service.check_open_year(year, settings.last_open_year())
 
     def put(claim: Claim, data: ObservationWrite) -> tuple[Observation, Outcome, list[Any]]:
-        written = service.put(
+        return service.put_warned(
             session,
             cell=claim.cell,
             data=data,
@@ -234,8 +220,8 @@ async def patch_observation(
             precondition=precondition(request),
             current=claim.current,
             scope_checked=True,
+            lock_held=True,
         )
-        return _written(session, claim, written)
 
     cell, written = await patch_cell(
         session,
@@ -249,5 +235,6 @@ async def patch_observation(
         put=put,
         noun="observation",
         writable=lambda claim: service.check_writable(claim.cell),
+        also=HELD,
     )
     return _answer(cell, written)

@@ -22,6 +22,7 @@ from app.observations import derived
 from app.observations.models import Observation, ObservationRevision
 from app.observations.rules import future_year_message, violation
 from app.observations.schemas import ObservationRead, ObservationWrite, RevisionRead
+from app.quality import warnings
 from app.reporting import locks
 
 
@@ -151,6 +152,13 @@ def check_value(indicator: IndicatorRef, value: Decimal, loc: builtins.list[str 
         )
 
 
+# After the write's first query took the lock (locks.HELD): the department-year's state (locks.STATE)
+# read with the cell's rows that its warnings are judged by (warnings.CELL), in one statement, a
+# round trip fewer per PUT. Other years' figures only: what the write changes is not among them.
+_STATE_AND_CELL = DriverQuery(warnings.CELL.add_columns(*locks.STATE))
+_STATE_FROM = len(warnings.CELL.selected_columns)  # where the state's columns begin in its rows
+
+
 def put(
     session: Session,
     *,
@@ -160,17 +168,61 @@ def put(
     precondition: Precondition | None = None,
     current: Any = NOT_READ,
     scope_checked: bool = False,
+    lock_held: bool = False,
 ) -> tuple[Observation, Outcome]:
-    """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure."""
+    """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure.
+    `lock_held`: the query that read `current` took the department-year's lock (locks.HELD)."""
+    observation, outcome, _ = _put(
+        session, cell, data, actor, precondition, current, scope_checked, lock_held, warned=False
+    )
+    return observation, outcome
+
+
+def put_warned(
+    session: Session,
+    *,
+    cell: Cell,
+    data: ObservationWrite,
+    actor: Principal,
+    precondition: Precondition | None = None,
+    current: Any = NOT_READ,
+    scope_checked: bool = False,
+    lock_held: bool = False,
+) -> tuple[Observation, Outcome, builtins.list[dict[str, Any]]]:
+    """put, and the warnings of the figure written (app.quality.warnings.for_figure), asked in the
+    write's transaction: a PUT's or PATCH's answer."""
+    return _put(session, cell, data, actor, precondition, current, scope_checked, lock_held, warned=True)
+
+
+def _put(
+    session: Session,
+    cell: Cell,
+    data: ObservationWrite,
+    actor: Principal,
+    precondition: Precondition | None,
+    current: Any,
+    scope_checked: bool,
+    lock_held: bool,
+    *,
+    warned: bool,
+) -> tuple[Observation, Outcome, builtins.list[dict[str, Any]]]:
     check_writable(cell)
     check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])
-    locks.check(
-        session, actor, department_id=cell.department.id, department=cell.department.code, year=cell.year
-    )
+    department, year = cell.department, cell.year
+    rows = None
+    if warned and lock_held:
+        key = {"indicator_id": cell.indicator.id, "department_id": department.id, "year": year}
+        rows = _STATE_AND_CELL.rows(session, key) or None  # none: the indicator is gone since
+    if rows is not None:
+        locks.check_state(actor, rows[0][_STATE_FROM:], department=department.code, year=year)
+    else:
+        locks.check(
+            session, actor, department_id=department.id, department=department.code, year=year, held=lock_held
+        )
     fields = data.model_dump()
     reason = fields.pop("reason")  # kept with the version, not part of the figure
-    return STORE.put(
+    observation, outcome = STORE.put(
         session,
         key=cell.key,
         data=fields,
@@ -179,6 +231,17 @@ def put(
         current=current,
         reason=reason,
     )
+    if not warned:
+        return observation, outcome, []
+    found = warnings.for_figure(
+        session,
+        indicator_id=cell.indicator.id,
+        department_id=department.id,
+        year=year,
+        value=observation.value,
+        rows=rows,
+    )
+    return observation, outcome, found
 
 
 def delete(
@@ -190,12 +253,18 @@ def delete(
     current: Any = NOT_READ,
     reason: str | None = None,
     scope_checked: bool = False,
+    lock_held: bool = False,
 ) -> None:
-    """Remove a cell's figure; the deletion is kept as a version of its own."""
+    """Remove a cell's figure; the deletion is kept as a version of its own. `lock_held` as for put."""
     check_writable(cell)
     check_scope(session, actor, cell, checked=scope_checked)
     locks.check(
-        session, actor, department_id=cell.department.id, department=cell.department.code, year=cell.year
+        session,
+        actor,
+        department_id=cell.department.id,
+        department=cell.department.code,
+        year=cell.year,
+        held=lock_held,
     )
     deleted = STORE.delete(
         session, key=cell.key, actor=actor.name, precondition=precondition, current=current, reason=reason

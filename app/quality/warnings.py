@@ -10,14 +10,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session
 
+from app.core.db.rows import DriverQuery
 from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.quality import outliers, service, validation
 from app.quality.judge import Breach, Status
-from app.quality.models import Operator
+from app.quality.models import Operator, RuleOperand
 
 CHECKED = ("modified_z_score", "min_max")
 _SYMBOL = {
@@ -67,15 +68,31 @@ def outlier_warning(algorithm: str, found: dict[str, Any]) -> dict[str, Any]:
 
 
 # One query: the cell's other years, its indicator's bounds, and whether a rule reads the indicator
-# (a row even without other years): a write of a figure no rule reads asks nothing more. Sent by the
-# driver itself, its ids written in as integers: through SQLAlchemy's execution and result machinery
-# it cost a PUT a third of its instructions.
-_CELL = (
-    "SELECT i.expected_min, i.expected_max,"
-    " EXISTS (SELECT 1 FROM validation_rule_operand r WHERE r.indicator_id = i.id), o.year, o.value"
-    " FROM indicator i LEFT OUTER JOIN observation o ON o.indicator_id = i.id AND o.department_id = {d}"
-    " WHERE i.id = {i}"
+# (a row even without other years, read by position): a write of a figure no rule reads asks nothing
+# more. Sent by the driver itself (DriverQuery): through SQLAlchemy's execution and result machinery
+# it cost a PUT a third of its instructions. A write of one figure may read it in its own statement,
+# with more columns after these (app.observations.service.put).
+_OBSERVED = outliers.RAW.alias("o")
+CELL = (
+    select(
+        Indicator.expected_min,
+        Indicator.expected_max,
+        exists().where(RuleOperand.indicator_id == Indicator.id),
+        _OBSERVED.c.year,
+        _OBSERVED.c.value,
+    )
+    .select_from(
+        Indicator.__table__.outerjoin(
+            _OBSERVED,
+            and_(
+                _OBSERVED.c.indicator_id == Indicator.id,
+                _OBSERVED.c.department_id == bindparam("department_id"),
+            ),
+        )
+    )
+    .where(Indicator.id == bindparam("indicator_id"))
 )
+_CELL = DriverQuery(CELL)
 
 
 def _exact(value: Any) -> Decimal | None:
@@ -84,13 +101,7 @@ def _exact(value: Any) -> Decimal | None:
 
 
 def _cell(session: Session, indicator_id: int, department_id: int) -> builtins.list[Any]:
-    driver: Any = session.connection().connection.driver_connection
-    cursor = driver.cursor()
-    try:
-        cursor.execute(_CELL.format(d=int(department_id), i=int(indicator_id)))
-        return builtins.list(cursor.fetchall())
-    finally:
-        cursor.close()
+    return _CELL.rows(session, {"indicator_id": indicator_id, "department_id": department_id})
 
 
 def _cell_outliers(
@@ -105,11 +116,20 @@ def _cell_outliers(
 
 
 def for_figure(
-    session: Session, *, indicator_id: int, department_id: int, year: int, value: Decimal
+    session: Session,
+    *,
+    indicator_id: int,
+    department_id: int,
+    year: int,
+    value: Decimal,
+    rows: builtins.list[Any] | None = None,
 ) -> builtins.list[dict[str, Any]]:
-    """The warnings of one figure just written (a PUT or PATCH), in the write's transaction."""
+    """The warnings of one figure just written (a PUT or PATCH), in the write's transaction. `rows`:
+    the cell's CELL, when the write read it already (its other years, which the write leaves as
+    they were); each row may carry more columns after CELL's."""
     warnings: builtins.list[dict[str, Any]] = []
-    rows = _cell(session, indicator_id, department_id)
+    if rows is None:
+        rows = _cell(session, indicator_id, department_id)
     if not rows:
         return warnings
     low, high, ruled = _exact(rows[0][0]), _exact(rows[0][1]), rows[0][2]
@@ -117,7 +137,7 @@ def for_figure(
         rules = service.rules(session, reading=[indicator_id])
         report = validation.evaluate(session, year=year, rules=rules, department_ids={department_id})
         warnings += [rule_warning(b) for b, _ in report.breaches]
-    others = [v for *_, y, v in rows if y is not None and y != year]
+    others = [row[4] for row in rows if row[3] is not None and row[3] != year]
     if len(others) < outliers.MIN_OTHER_YEARS or not outliers.screen(
         float(value),
         [float(v) for v in others],

@@ -11,16 +11,21 @@ state is read by a statement after the lock). On SQLite writes are serialised by
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, select, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.auth.models import Role
 from app.auth.principal import Principal
 from app.core.config import get_settings
+from app.core.db.rows import DriverQuery
 from app.core.problems import Conflict
+from app.departments.models import Department
 from app.reporting.models import Approval, Period, PeriodException, State
 
 
@@ -33,6 +38,31 @@ class PeriodClosed(Conflict):
 
 
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:department_id, :year)")
+
+
+class _Held(FunctionElement[Any]):
+    """The shared lock of a department-year (department id, year), taken by the query that selects
+    it: on PostgreSQL pg_advisory_xact_lock_shared, which a write's first query selects (HELD), so that
+    the lock costs no round trip of its own; NULL elsewhere (SQLite serialises writers)."""
+
+    inherit_cache = True
+    name = "held"
+
+
+@compiles(_Held)
+def _held(element: _Held, compiler: SQLCompiler, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(_Held, "postgresql")
+def _held_postgresql(element: _Held, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"pg_advisory_xact_lock_shared({compiler.process(element.clauses, **kw)})"
+
+
+# For app.cells.http.write_cell's `also`: the department-year of the path written, locked by the
+# query that resolves it (its department is that query's Department, its year the path's). A write
+# that selected it says so to check() (held=True), which then reads the state alone.
+HELD = _Held(Department.id, bindparam("year")).label("held")
 # A batch's department-years in one statement (in one order, as every batch takes them).
 _SHARED_MANY = text(
     "SELECT count(pg_advisory_xact_lock_shared(d, y)) FROM (SELECT d, y FROM "
@@ -41,7 +71,10 @@ _SHARED_MANY = text(
 
 _D: BindParameter[int] = bindparam("department_id")
 _Y: BindParameter[int] = bindparam("year")
-_STATE = select(
+# A department-year's state, period and exception, as five columns bound to `department_id` and
+# `year`, for check_state: another query may select them beside its own, once the lock is held by
+# an earlier statement (app.observations.service.put).
+STATE = (
     select(Approval.state).where(Approval.department_id == _D, Approval.year == _Y).scalar_subquery(),
     select(Approval.approved_by).where(Approval.department_id == _D, Approval.year == _Y).scalar_subquery(),
     select(Period.opens).where(Period.year == _Y).scalar_subquery(),
@@ -50,6 +83,7 @@ _STATE = select(
     .where(PeriodException.year == _Y, PeriodException.department_id == _D)
     .scalar_subquery(),
 )
+_STATE = select(*STATE)
 
 
 def lock_for_approval(session: Session, department_id: int, year: int) -> None:
@@ -113,37 +147,34 @@ _LOCK_AND_STATE = (
 )
 
 
-# SQLite: the same question by the driver itself (its statement cache, no SQLAlchemy compile or result
-# processing on the write's hot path); dates come back as the ISO text SQLAlchemy's Date stores.
-_STATE_SQLITE = (
-    "SELECT (SELECT state FROM approval WHERE department_id = ?1 AND year = ?2), "
-    "(SELECT approved_by FROM approval WHERE department_id = ?1 AND year = ?2), "
-    "(SELECT opens FROM period WHERE year = ?2), (SELECT closes FROM period WHERE year = ?2), "
-    "(SELECT until FROM period_exception WHERE year = ?2 AND department_id = ?1)"
-)
+_STATE_READ = DriverQuery(_STATE)
 
 
-def _date(value: str | None) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(value)
+def _state(session: Session, department_id: int, year: int, held: bool) -> Sequence[Any]:
+    if not held and session.connection().dialect.name == "postgresql":
+        driver: Any = session.connection().connection.driver_connection
+        with driver.cursor() as cursor:
+            cursor.execute(_LOCK_AND_STATE.format(d=int(department_id), y=int(year)))
+            cursor.nextset()
+            found: Sequence[Any] = cursor.fetchone()
+            return found
+    # One statement, on SQLite (which serialises writers) or after the lock's: by the driver itself
+    # (no SQLAlchemy compile or result processing on the write's hot path); prepared by psycopg once
+    # it has run a few times.
+    return _STATE_READ.rows(session, {"department_id": department_id, "year": year})[0]
 
 
-def _state(session: Session, department_id: int, year: int) -> Any:
-    connection = session.connection()
-    driver: Any = connection.connection.driver_connection
-    if connection.dialect.name == "sqlite":
-        state, by, opens, closes, until = driver.execute(_STATE_SQLITE, (department_id, year)).fetchone()
-        return state, by, _date(opens), _date(closes), _date(until)
-    if connection.dialect.name != "postgresql":
-        return connection.execute(_STATE, {"department_id": department_id, "year": year}).one()
-    with driver.cursor() as cursor:
-        cursor.execute(_LOCK_AND_STATE.format(d=int(department_id), y=int(year)))
-        cursor.nextset()
-        return cursor.fetchone()
+def check(
+    session: Session, actor: Principal, *, department_id: int, department: str, year: int, held: bool = False
+) -> None:
+    """409 `locked` or `period-closed` when the actor may not write figures of this department-year.
+    `held`: the write's first query took its lock (HELD); else it is taken here, first."""
+    check_state(actor, _state(session, department_id, year, held), department=department, year=year)
 
 
-def check(session: Session, actor: Principal, *, department_id: int, department: str, year: int) -> None:
-    """409 `locked` or `period-closed` when the actor may not write figures of this department-year."""
-    state, approved_by, opens, closes, until = _state(session, department_id, year)
+def check_state(actor: Principal, read: Sequence[Any], *, department: str, year: int) -> None:
+    """check(), the state read already: STATE's five columns, in its order."""
+    state, approved_by, opens, closes, until = read
     found = refusal(actor, state, approved_by, opens, closes, until, get_settings().today())
     if found is not None:
         kind, why, extra = found

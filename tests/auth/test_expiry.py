@@ -178,7 +178,14 @@ def test_the_statements_that_check_a_token_are_compiled_once() -> None:
     """SQLAlchemy caches a statement's SQL only when each of its parts has a cache key: a part
     without one would have every GET of one observation compile its query again (3x the cost)."""
     from app.cells.http import _for_write
+    from app.observations.router import HELD
     from app.observations.service import _CURRENT_FOR_TOKEN, STORE
 
-    for statement in (_CURRENT_FOR_TOKEN.statement, tokens._AUTHENTICATE, _for_write(STORE)):
+    written = _for_write(STORE, HELD).statement
+    for statement in (
+        _CURRENT_FOR_TOKEN.statement,
+        tokens._AUTHENTICATE,
+        _for_write(STORE).statement,
+        written,
+    ):
         assert statement._generate_cache_key() is not None

@@ -165,12 +165,13 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     served: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One query checks the token, resolves the path, checks the clerk's scope and reads the current
-    row, locked; one reads the department-year's approval state and period, by the driver itself (on
-    PostgreSQL after its shared advisory lock, in the same round trip: app.reporting.locks); on
-    PostgreSQL the revision and the update go as one statement. Then the warnings
-    (app.quality.warnings): one query, sent by the driver itself, reads the cell's other years, the
-    indicator's bounds and whether a rule reads it; expert-hazards-found is an operand of a seed rule,
-    which four more judge (the rules, the department's code, their operands, the figures)."""
+    row, locked (on PostgreSQL it also takes the department-year's shared advisory lock:
+    app.reporting.locks.HELD); one, after it, reads the department-year's approval state and period
+    with the cell's other years, the indicator's bounds and whether a rule reads it (for the
+    warnings, app.quality.warnings); on PostgreSQL the revision and the update go as one statement.
+    Then expert-hazards-found, an operand of a seed rule, has it judged by four more (the rules, the
+    department's code, their operands, the figures). Each statement is seen by the listeners, those
+    the driver sends itself (app.core.db.rows.DriverQuery) included."""
     engine, _ = served
     with Session(engine) as session, session.begin():
         data = TokenCreate(name="zone-clerk", role=Role.clerk, department="zone")
@@ -192,15 +193,14 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     steps = [
         # the token, the path, whether it lies within the clerk's department, the current row
         "WITH RECURSIVE chain",
-        # the department-year's state (PostgreSQL: with its lock, in one query text) is asked by the
-        # driver itself, unseen here (app.reporting.locks; the lock tests show it is asked)
+        # the cell's other years, bounds and rules, with the department-year's state
+        "SELECT indicator.expected_min",
         *(
             ["INSERT INTO observation_revision", "UPDATE observation"]
             if engine.dialect.name == "sqlite"
             else ["WITH revision AS (INSERT INTO observation_revision"]
         ),
-        # the warnings: the cell's other years, bounds and rules asked by the driver itself (unseen),
-        # then the seed rule reading expert-hazards-found judged
+        # the seed rule reading expert-hazards-found judged
         "SELECT validation_rule.",
         "SELECT department.id, department.code",
         "SELECT indicator.id, indicator.code",
@@ -209,8 +209,11 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     assert len(sent) == len(steps), sent
     assert all(statement.startswith(step) for statement, step in zip(sent, steps, strict=True)), sent
     assert "FROM api_token" in sent[0] and "FROM observation" in sent[0]
+    assert "FROM approval" in sent[1] and "FROM period_exception" in sent[1]
     if engine.dialect.name == "postgresql":
-        assert "FOR UPDATE" in sent[0]
+        assert "FOR UPDATE" in sent[0] and "pg_advisory_xact_lock_shared(department.id" in sent[0]
+    else:
+        assert "pg_advisory" not in " ".join(sent)
     with Session(engine) as session:
         assert revisions(session, "expert-hazards-found", "emergency-management", 2021)[-1].value_after == 400
 
