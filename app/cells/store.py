@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from app.cells.tables import Action
+from app.core.db.rows import DriverQuery
 from app.core.db.types import utcnow
 
 if TYPE_CHECKING:
@@ -98,9 +99,17 @@ class CellStore(Generic[M]):
         self._insert_revision = insert(history)
         # PostgreSQL: the revision and the change of the current row in one statement, one round trip
         # fewer per write (SQLite has no INSERT or DELETE inside WITH, and no round trips to save).
-        revise = insert(history).values({c.name: bindparam(f"r_{c.name}") for c in _written(history)})
-        self._update_with_revision = self._update.add_cte(revise.cte("revision"))
-        self._delete_with_revision = self._delete.add_cte(revise.cte("revision"))
+        # Sent by the driver itself (DriverQuery): through SQLAlchemy's execution it cost a PUT a tenth
+        # of its instructions.
+        revise = insert(history).values(
+            {c.name: bindparam(f"r_{c.name}", type_=c.type) for c in _written(history)}
+        )
+        # The columns a change sets, each bound as `n_<column>` (a name of its own: SQLAlchemy keeps
+        # the columns' names for the values a statement is executed with).
+        changed = (*self._compared, "version", "updated_at", "updated_by")
+        update_all = self._update.values({c: bindparam(f"n_{c}", type_=table.c[c].type) for c in changed})
+        self._update_with_revision = DriverQuery(update_all.add_cte(revise.cte("revision")))
+        self._delete_with_revision = DriverQuery(self._delete.add_cte(revise.cte("revision")))
 
     def find(self, session: Session, key: dict[str, int]) -> M | None:
         return session.scalar(self._find, key)
@@ -182,7 +191,7 @@ class CellStore(Generic[M]):
         self,
         connection: Connection,
         change: Executable,
-        change_with_revision: Executable,
+        change_with_revision: DriverQuery,
         current_id: int,
         revision: dict[str, Any],
         values: dict[str, Any],
@@ -190,7 +199,8 @@ class CellStore(Generic[M]):
         """Record the revision, then change (or delete) the current row: one statement on PostgreSQL."""
         if connection.dialect.name == "postgresql":
             revised = {f"r_{name}": value for name, value in revision.items()}
-            connection.execute(change_with_revision, {"current_id": current_id, **values, **revised})
+            changes = {f"n_{name}": value for name, value in values.items()}
+            change_with_revision.execute(connection, {"current_id": current_id, **changes, **revised})
             return
         connection.execute(self._insert_revision, revision)
         connection.execute(change, {"current_id": current_id, **values})

@@ -5,7 +5,7 @@ Decimal on PostgreSQL), without SQLAlchemy's Row and result processing, which co
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, CursorResult, Dialect, Executable, Select
+from sqlalchemy import Connection, CursorResult, Dialect, Executable
 from sqlalchemy.orm import Session
 
 from app.core.db.session import Lent, give_back, lend
@@ -28,26 +28,29 @@ class _Compiled(NamedTuple):
     sql: str
     order: tuple[str, ...] | None  # the parameters' names in their order (qmark), or None (named)
     defaults: dict[str, Any]  # the values the statement itself binds (its literals)
+    # The parameters whose type turns a value into what the driver takes (a Decimal into text on
+    # SQLite, an aware datetime into UTC, an enum member into its name), with how: as SQLAlchemy would.
+    converters: dict[str, Callable[[Any], Any]]
 
 
 _Processors = list[tuple[int, Callable[[Any], Any]]]
 
 
 class DriverQuery:
-    """A SELECT built once, run straight on the driver: its SQL compiled once per dialect, its rows'
-    values turned by each column's own type into what SQLAlchemy would give (a Decimal, an enum
-    member, an aware datetime).
+    """A statement built once, run straight on the driver: its SQL compiled once per dialect, its
+    parameters turned by their types into what the driver takes, a SELECT's rows' values turned by
+    each column's own type into what SQLAlchemy would give (a Decimal, an enum member, an aware
+    datetime).
 
-    For the reads a dashboard repeats most, where SQLAlchemy's execution of a cached statement (its
-    cache key, its execution context, its Row objects) costs more than the database's indexed work.
-    Its parameters go to the driver as they are: codes, years, hashes, nothing a column type turns
-    into something else (a statement binding one of those is refused when compiled). A failure of
-    the driver is its own exception, which app.core.db.retry classifies as it does SQLAlchemy's; a
-    connection it finds broken is invalidated, as SQLAlchemy would, so that it is not used again.
-    Listeners of the engine's before_cursor_execute see its statement (without a cursor or an
-    execution context), so that what a request sends can be counted as SQLAlchemy's own are."""
+    For the reads a dashboard repeats most and the statements of a one-cell write, where
+    SQLAlchemy's execution of a cached statement (its cache key, its execution context, its Row
+    objects) costs more than the database's indexed work. A failure of the driver is its own
+    exception, which app.core.db.retry classifies as it does SQLAlchemy's; a connection it finds
+    broken is invalidated, as SQLAlchemy would, so that it is not used again. Listeners of the
+    engine's before_cursor_execute see its statement (without a cursor or an execution context), so
+    that what a request sends can be counted as SQLAlchemy's own are."""
 
-    def __init__(self, statement: "Select[*tuple[Any, ...]]") -> None:
+    def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
         # By dialect and the driver's types of the columns: the columns to convert, with how.
@@ -56,12 +59,14 @@ class DriverQuery:
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
         defaults: dict[str, Any] = {}
+        converters: dict[str, Callable[[Any], Any]] = {}
         for bind, name in compiled.bind_names.items():
-            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
-                raise TypeError(f"DriverQuery: the parameter {name!r} would need converting for the driver")
+            convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if convert is not None:
+                converters[name] = convert
             defaults[name] = bind.effective_value
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
-        found = self._compiled[dialect.name] = _Compiled(str(compiled), order, defaults)
+        found = self._compiled[dialect.name] = _Compiled(str(compiled), order, defaults, converters)
         return found
 
     def _processors_for(self, dialect: Dialect, cursor: Any) -> _Processors:
@@ -92,24 +97,14 @@ class DriverQuery:
         finally:
             give_back(lent)
 
+    def execute(self, connection: Connection, params: dict[str, Any]) -> None:
+        """The statement (one that returns no rows: an INSERT, UPDATE or DELETE) with `params`, in
+        the transaction of `connection`."""
+        self._send(connection, params)
+
     def _rows(self, connection: Connection | Lent, params: dict[str, Any]) -> list[Sequence[Any]]:
-        dialect = connection.dialect
-        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
-        values = {**compiled.defaults, **params} if compiled.defaults else params
-        driver: Any = connection.connection.driver_connection
-        sent = values if compiled.order is None else tuple(values[n] for n in compiled.order)
-        listeners = connection.dispatch.before_cursor_execute
-        if listeners:
-            for listener in listeners:
-                listener(connection, None, compiled.sql, sent, None, False)
-        try:
-            cursor = driver.execute(compiled.sql, sent)
-            rows: list[Sequence[Any]] = cursor.fetchall()
-        except Exception:
-            if getattr(driver, "broken", False) or getattr(driver, "closed", False):
-                connection.invalidate()
-            raise
-        processors = self._processors_for(dialect, cursor)
+        cursor, rows = self._send(connection, params, fetch=True)
+        processors = self._processors_for(connection.dialect, cursor)
         if not processors:
             return rows
         converted: list[Sequence[Any]] = []
@@ -119,3 +114,29 @@ class DriverQuery:
                 cells[i] = convert(cells[i])
             converted.append(cells)
         return converted
+
+    def _send(
+        self, connection: Connection | Lent, params: dict[str, Any], fetch: bool = False
+    ) -> tuple[Any, list[Sequence[Any]]]:
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        values = {**compiled.defaults, **params} if compiled.defaults else params
+        if compiled.converters:
+            values = dict(values)
+            for name, convert in compiled.converters.items():
+                if name in values:
+                    values[name] = convert(values[name])
+        driver: Any = connection.connection.driver_connection
+        sent = values if compiled.order is None else tuple(values[n] for n in compiled.order)
+        listeners = connection.dispatch.before_cursor_execute
+        if listeners:
+            for listener in listeners:
+                listener(connection, None, compiled.sql, sent, None, False)
+        try:
+            cursor = driver.execute(compiled.sql, sent)
+            rows: list[Sequence[Any]] = cursor.fetchall() if fetch else []
+        except Exception:
+            if getattr(driver, "broken", False) or getattr(driver, "closed", False):
+                connection.invalidate()
+            raise
+        return cursor, rows

@@ -1,11 +1,12 @@
 """DriverQuery: a statement run straight on the driver gives what SQLAlchemy's execution gives."""
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, bindparam, event, literal, select, text
+from sqlalchemy import Engine, bindparam, event, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from app.core.db import retry
@@ -39,10 +40,44 @@ def test_rows_are_what_sqlalchemy_gives(session: Session, statement: Any) -> Non
         assert any(row[0] is None and row[1] is None for row in got)  # a creation: nothing before
 
 
-def test_a_parameter_the_driver_would_need_converted_is_refused(session: Session) -> None:
-    query = DriverQuery(select(_O.id).where(_O.value == bindparam("value", type_=_O.value.type)))
-    with pytest.raises(TypeError, match="'value' would need converting"):
-        query.rows(session, {"value": Decimal(1007)})
+def test_parameters_are_converted_as_sqlalchemy_converts_them(session: Session) -> None:
+    """An exact decimal (text on SQLite), an enum member and an aware time as parameters."""
+    query = select(_O.id, _O.value).where(
+        _O.value == bindparam("value", type_=_O.value.type),
+        _O.qualifier == bindparam("qualifier", type_=_O.qualifier.type),
+        _O.updated_at < bindparam("before", type_=_O.updated_at.type),
+    )
+    east = dt.timezone(dt.timedelta(hours=8))
+    params = {
+        "value": Decimal(1007),
+        "qualifier": Qualifier.exact,
+        "before": dt.datetime(2100, 1, 1, tzinfo=east),
+    }
+    expected = [tuple(row) for row in session.execute(query, params)]
+    assert [tuple(row) for row in DriverQuery(query).rows(session, params)] == expected
+    assert len(expected) == 1 and expected[0][1] == 1007
+
+
+def test_a_change_is_stored_as_sqlalchemy_stores_it(session: Session) -> None:
+    """DriverQuery.execute: an UPDATE whose values need converting, read back by SQLAlchemy."""
+    target = session.execute(select(_O.id).order_by(_O.id).limit(1)).scalar_one()
+    change = (
+        update(Observation)
+        .where(_O.id == bindparam("target"))
+        .values(
+            value=bindparam("value", type_=_O.value.type),
+            qualifier=bindparam("qualifier", type_=_O.qualifier.type),
+            updated_at=bindparam("at", type_=_O.updated_at.type),
+        )
+    )
+    at = dt.datetime(2026, 12, 6, 20, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    DriverQuery(change).execute(
+        session.connection(),
+        {"target": target, "value": Decimal("1234.500001"), "qualifier": Qualifier.at_least, "at": at},
+    )
+    stored = session.execute(select(_O.value, _O.qualifier, _O.updated_at).where(_O.id == target)).one()
+    assert stored == (Decimal("1234.500001"), Qualifier.at_least, at)
+    assert stored.updated_at.utcoffset() == dt.timedelta(0)  # kept in UTC, as UTCDateTime keeps times
 
 
 def test_the_engines_listeners_see_the_statement(engine: Engine, session: Session) -> None:
