@@ -7,6 +7,7 @@ generation the next reader sees, and the memo is never consulted for the old one
 recently used answer goes first.
 """
 
+import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -36,6 +37,9 @@ class Memo(Generic[T]):
         self._size = size
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, T] = OrderedDict()
+        # The answers being computed now, by key (answer_by_generation, on the event loop): done when
+        # the computation ends, kept or not.
+        self._flights: dict[Hashable, asyncio.Future[None]] = {}
 
     def get(self, key: Hashable) -> T | None:
         with self._lock:
@@ -72,16 +76,41 @@ class Memo(Generic[T]):
         lends it (app.core.db.session.lend): a kept answer costs one round trip on PostgreSQL, and
         no Session's transaction. An answer not kept is computed in the read's snapshot:
         the key is read again there, first, so that the answer is kept under the generation it
-        was computed from."""
+        was computed from.
+
+        An answer that may be kept and that another request of this worker is computing already is
+        waited for, not computed again beside it: after a write, a dashboard's requests all miss at
+        once, and their computations competed for the one interpreter (each took many times as
+        long); one computes, the others take its answer (or compute their own if it kept none)."""
         alone = one_statement_now(session)
         found_key, keep = key()
         found = self.get(found_key)
         if found is not None:
             return found
+        if keep and (found := await self._after_flight(found_key)) is not None:
+            return found
         if alone:
             snapshot_again(session)
             found_key, keep = key()
-        return await run_in_threadpool(self.answer, found_key, compute, store=keep)
+        if not keep:
+            return await run_in_threadpool(self.answer, found_key, compute, store=False)
+        flight = asyncio.get_running_loop().create_future()
+        self._flights.setdefault(found_key, flight)
+        try:
+            return await run_in_threadpool(self.answer, found_key, compute, store=True)
+        finally:
+            if self._flights.get(found_key) is flight:
+                del self._flights[found_key]
+            flight.set_result(None)
+
+    async def _after_flight(self, key: Hashable) -> T | None:
+        """The answer under `key` once the computation of it under way on this event loop ends; None
+        when there is none, or it kept no answer."""
+        flight = self._flights.get(key)
+        if flight is None or flight.get_loop() is not asyncio.get_running_loop():
+            return None
+        await asyncio.shield(flight)  # a waiter cancelled leaves the computation to the others
+        return self.get(key)
 
     def clear(self) -> None:
         with self._lock:

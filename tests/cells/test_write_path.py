@@ -27,6 +27,7 @@ from app.core.db import engine as engines
 from app.core.db import migrate
 from app.core.db import session as database
 from app.core.db.types import utcnow
+from app.core.memo import Memo
 from app.main import create_app
 from app.targets.compliance import router as compliance_router
 from seed.loader import load
@@ -310,6 +311,39 @@ def test_a_kept_answer_is_found_by_one_statement_sent_alone_on_postgresql(
     assert computed[0] == (generation, True), computed[:2]
     assert computed[1] == (generation, False), computed[:2]
     assert len(computed) > 2 and not any(alone for _, alone in computed[1:]), computed
+
+
+@pytest.mark.parametrize("path", KEPT)
+@pytest.mark.usefixtures("nothing_kept")
+def test_requests_missing_the_same_answer_at_once_compute_it_once(
+    served: tuple[Engine, str], path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six requests for an answer no worker keeps yet, at once (a dashboard after a write): one
+    computes it, the other five wait for it and send the same bytes (app.core.memo)."""
+    _, secret = served
+    computed: list[object] = []
+    answer = Memo.answer
+
+    def slow(self: Memo[Any], key: object, compute: Any, *, store: bool = True) -> Any:
+        def counted() -> Any:
+            computed.append(key)
+            time.sleep(0.3)  # every other request arrives while it runs
+            return compute()
+
+        return answer(self, key, counted, store=store)
+
+    monkeypatch.setattr(Memo, "answer", slow)
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    async def burst() -> list[httpx.Response]:
+        async with _client() as client:
+            assert (await client.get(CELL, headers=headers)).status_code == 200  # the token's use recorded
+            return list(await asyncio.gather(*(client.get(path, headers=headers) for _ in range(6))))
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 6, responses[0].text
+    assert len({r.content for r in responses}) == 1
+    assert len(computed) == 1, computed
 
 
 @pytest.mark.parametrize("path", KEPT)
