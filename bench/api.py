@@ -96,6 +96,9 @@ class Row:
     core_rps: float | None = None
     key: str = ""
     notes: list[str] = field(default_factory=list)
+    # With several workers: how many of the connections each worker held (largest first). The
+    # kernel spreads them by a hash of each connection's addresses (SO_REUSEPORT), unevenly.
+    split: list[int] = field(default_factory=list)
 
     @property
     def cpu_us_per_request(self) -> float:
@@ -304,8 +307,9 @@ def sample_answers(base: str, work_list: list[Work], skipped: list[str]) -> list
 
 def measure(
     server: Server, work: Workload, connections: int, seconds: float, client: str, *, warm_up: bool
-) -> tuple[LoadResult, float, float]:
-    """The timed run (after a one-second warm-up if asked): the load, the server's peak RSS, its CPU."""
+) -> tuple[LoadResult, float, float, list[int]]:
+    """The timed run (after a one-second warm-up if asked): the load, the server's peak RSS, its CPU,
+    and how the connections were spread over its workers (largest first)."""
     if warm_up:
         if work.body is not None:
             work = Workload(work.method, work.paths, work.headers, work.body, unique_base())
@@ -317,7 +321,7 @@ def measure(
     with server.rss_sampler() as rss:
         result = run_load(server.base, work, connections=connections, seconds=seconds, client=client)
     cpu = (cpu_seconds(pids) - cpu_before) / result.seconds if result.seconds else 0.0
-    return result, rss.peak, cpu
+    return result, rss.peak, cpu, rss.split
 
 
 def revision_count(url: str) -> int:
@@ -362,14 +366,14 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     core[work.core] = run.rps
                 key = work.ceiling or work.key
                 if key not in ceilings:
-                    ceilings[key], _, _ = measure(
+                    ceilings[key], _, _, _ = measure(
                         bare_server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                     )
-                    floors[key], _, _ = measure(
+                    floors[key], _, _, _ = measure(
                         fastapi_floor, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                     )
                 before = revision_count(ctx.url) if work.writes else 0
-                result, rss, cpu = measure(
+                result, rss, cpu, split = measure(
                     server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                 )
                 row = Row(
@@ -390,6 +394,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     fastapi_rps=floors[key].rps,
                     core_rps=core.get(work.core) if work.core else None,
                     key=work.key,
+                    split=split if workers > 1 else [],
                 )
                 if work.writes:
                     written = revision_count(ctx.url) - before
@@ -528,6 +533,8 @@ def goals(rows: list[Row]) -> list[str]:
             text = f"{row.vs_core * 100:4.0f}% of Core (goal {PUT_GOAL:.0%}) {verdict}"
         else:
             continue
+        if row.split:
+            text += f"; connections per worker {'/'.join(map(str, row.split))}"
         lines.append(f"  {row.backend:<10} w={row.workers} conn={row.connections:>2} {row.work:<29} {text}")
     return ["Issue 21 (reads against the composed ceiling, PUT against Core):", *lines] if lines else []
 

@@ -117,18 +117,67 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-class RssSampler:
-    """Samples the resident memory of a process tree every 50 ms; `peak` is the largest sum seen."""
+def _established(port: int) -> set[int]:
+    """The socket inodes of the TCP connections established to `port` on this machine."""
+    found: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    # local address hex "ADDR:PORT", state 01: ESTABLISHED, inode the tenth field
+                    if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        found.add(int(fields[9]))
+        except OSError:
+            continue
+    return found
 
-    def __init__(self, pid: int) -> None:
+
+def connections_by_process(pids: list[int], port: int) -> list[int]:
+    """How many of the connections established to `port` each process holds, in `pids`' order:
+    how the kernel spread a load generator's connections over a server's workers."""
+    inodes = _established(port)
+    counts = []
+    for pid in pids:
+        held = 0
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                    held += 1
+        except OSError:
+            pass
+        counts.append(held)
+    return counts
+
+
+class RssSampler:
+    """Samples the resident memory of a process tree every 50 ms; `peak` is the largest sum seen.
+    Given the server's port, also how its connections are spread over its processes (`split`: the
+    counts of the workers that hold any, largest first, at the sample that saw the most)."""
+
+    def __init__(self, pid: int, port: int | None = None) -> None:
         self.pid = pid
+        self.port = port
         self.peak = 0.0
+        self.split: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        sampled = 0
         while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb(process_tree(self.pid)))
+            pids = process_tree(self.pid)
+            self.peak = max(self.peak, rss_mb(pids))
+            if self.port is not None and sampled < 5:  # a few samples: reading /proc costs the machine
+                sampled += 1
+                split = sorted((n for n in connections_by_process(pids, self.port) if n), reverse=True)
+                if sum(split) > sum(self.split):
+                    self.split = split
             self._stop.wait(0.05)
 
     def __enter__(self) -> Self:
@@ -191,7 +240,7 @@ class Server:
 
     def rss_sampler(self) -> RssSampler:
         assert self.process is not None
-        return RssSampler(self.process.pid)
+        return RssSampler(self.process.pid, self.port)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
