@@ -90,7 +90,7 @@ def load(session: Session) -> Counts:
             data = ObservationWrite(
                 value=Decimal(row["value"]), qualifier=Qualifier(row["qualifier"]), source=row["source"]
             )
-            _, outcome = observations.put(session, cell=cell, data=data, actor=SEED)
+            _, outcome, _ = observations.put(session, cell=cell, data=data, actor=SEED)
             counts.add("observations", outcome is Outcome.created)
         else:
             counts.add("observations", False)

@@ -1,6 +1,7 @@
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.dependencies import ClerkToken, SessionDep, Viewer, ViewerToken
@@ -51,6 +52,24 @@ LOCKED: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _put(
+    session: Session, request: Request, claim: Claim, data: ObservationWrite
+) -> tuple[Observation, Outcome, list[Any]]:
+    """A PUT's or PATCH's write of the figure `data` to the cell claimed (its first query took the
+    department-year's lock: HELD), with its warnings."""
+    return service.put(
+        session,
+        cell=claim.cell,
+        data=data,
+        actor=claim.writer,
+        precondition=precondition(request),
+        current=claim.current,
+        scope_checked=True,
+        lock_held=True,
+        warned=True,
+    )
+
+
 def _answer(cell: Cell, written: tuple[Observation, Outcome, list[Any]]) -> Response:
     observation, outcome, found = written
     # as a dict: each warning carries only the fields of its type (ObservationWritten documents them)
@@ -85,16 +104,7 @@ async def put_observation(
         department,
         year,
         token,
-        lambda claim: service.put_warned(
-            session,
-            cell=claim.cell,
-            data=data,
-            actor=claim.writer,
-            precondition=precondition(request),
-            current=claim.current,
-            scope_checked=True,
-            lock_held=True,
-        ),
+        lambda claim: _put(session, request, claim, data),
         also=HELD,
     )
     return _answer(cell, written)
@@ -211,18 +221,6 @@ async def patch_observation(
     whole as a PUT's would be; the same figure again makes no new version. If-Match is honoured."""
     service.check_open_year(year, settings.last_open_year())
 
-    def put(claim: Claim, data: ObservationWrite) -> tuple[Observation, Outcome, list[Any]]:
-        return service.put_warned(
-            session,
-            cell=claim.cell,
-            data=data,
-            actor=claim.writer,
-            precondition=precondition(request),
-            current=claim.current,
-            scope_checked=True,
-            lock_held=True,
-        )
-
     cell, written = await patch_cell(
         session,
         service.STORE,
@@ -232,7 +230,7 @@ async def patch_observation(
         token,
         patch=patch,
         write=ObservationWrite,
-        put=put,
+        put=lambda claim, data: _put(session, request, claim, data),
         noun="observation",
         writable=lambda claim: service.check_writable(claim.cell),
         also=HELD,

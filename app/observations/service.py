@@ -169,29 +169,13 @@ def put(
     current: Any = NOT_READ,
     scope_checked: bool = False,
     lock_held: bool = False,
-) -> tuple[Observation, Outcome]:
-    """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure.
-    `lock_held`: the query that read `current` took the department-year's lock (locks.HELD)."""
-    observation, outcome, _ = _put(
-        session, cell, data, actor, precondition, current, scope_checked, lock_held, warned=False
-    )
-    return observation, outcome
-
-
-def put_warned(
-    session: Session,
-    *,
-    cell: Cell,
-    data: ObservationWrite,
-    actor: Principal,
-    precondition: Precondition | None = None,
-    current: Any = NOT_READ,
-    scope_checked: bool = False,
-    lock_held: bool = False,
+    warned: bool = False,
 ) -> tuple[Observation, Outcome, builtins.list[dict[str, Any]]]:
-    """put, and the warnings of the figure written (app.quality.warnings.for_figure), asked in the
-    write's transaction: a PUT's or PATCH's answer."""
-    return _put(session, cell, data, actor, precondition, current, scope_checked, lock_held, warned=True)
+    """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure.
+    `lock_held`: the query that read `current` took the department-year's lock (locks.HELD).
+    `warned`: with the warnings of the figure written (app.quality.warnings.for_figure), asked in
+    the write's transaction, a PUT's or PATCH's answer (else none)."""
+    return _put(session, cell, data, actor, precondition, current, scope_checked, lock_held, warned=warned)
 
 
 def _put(
