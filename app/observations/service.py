@@ -175,21 +175,6 @@ def put(
     `lock_held`: the query that read `current` took the department-year's lock (locks.HELD).
     `warned`: with the warnings of the figure written (app.quality.warnings.for_figure), asked in
     the write's transaction, a PUT's or PATCH's answer (else none)."""
-    return _put(session, cell, data, actor, precondition, current, scope_checked, lock_held, warned=warned)
-
-
-def _put(
-    session: Session,
-    cell: Cell,
-    data: ObservationWrite,
-    actor: Principal,
-    precondition: Precondition | None,
-    current: Any,
-    scope_checked: bool,
-    lock_held: bool,
-    *,
-    warned: bool,
-) -> tuple[Observation, Outcome, builtins.list[dict[str, Any]]]:
     check_writable(cell)
     check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])

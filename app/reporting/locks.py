@@ -38,6 +38,7 @@ class PeriodClosed(Conflict):
 
 
 _EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:department_id, :year)")
+_SHARED = text("SELECT pg_advisory_xact_lock_shared(:department_id, :year)")
 
 
 class _Held(FunctionElement[Any]):
@@ -135,33 +136,18 @@ def refusal(
     return None
 
 
-# PostgreSQL, one round trip: two statements in one query text, sent by the simple query protocol
-# (no parameters: the ids are the database's own integers). Under READ COMMITTED each statement reads
-# its own snapshot, so the second sees whatever an approve waited for by the first committed.
-_LOCK_AND_STATE = (
-    "SELECT pg_advisory_xact_lock_shared({d}, {y}); "
-    "SELECT (SELECT state FROM approval WHERE department_id = {d} AND year = {y}), "
-    "(SELECT approved_by FROM approval WHERE department_id = {d} AND year = {y}), "
-    "(SELECT opens FROM period WHERE year = {y}), (SELECT closes FROM period WHERE year = {y}), "
-    "(SELECT until FROM period_exception WHERE year = {y} AND department_id = {d})"
-)
-
-
 _STATE_READ = DriverQuery(_STATE)
 
 
 def _state(session: Session, department_id: int, year: int, held: bool) -> Sequence[Any]:
+    params = {"department_id": department_id, "year": year}
     if not held and session.connection().dialect.name == "postgresql":
-        driver: Any = session.connection().connection.driver_connection
-        with driver.cursor() as cursor:
-            cursor.execute(_LOCK_AND_STATE.format(d=int(department_id), y=int(year)))
-            cursor.nextset()
-            found: Sequence[Any] = cursor.fetchone()
-            return found
-    # One statement, on SQLite (which serialises writers) or after the lock's: by the driver itself
-    # (no SQLAlchemy compile or result processing on the write's hot path); prepared by psycopg once
-    # it has run a few times.
-    return _STATE_READ.rows(session, {"department_id": department_id, "year": year})[0]
+        # Under READ COMMITTED the state's statement, after the lock's, sees whatever an approve
+        # waited for by the lock committed. (A PUT's first query takes it: HELD.)
+        session.connection().execute(_SHARED, params)
+    # By the driver itself (no SQLAlchemy compile or result processing on the write's hot path);
+    # prepared by psycopg once it has run a few times. SQLite serialises writers.
+    return _STATE_READ.rows(session, params)[0]
 
 
 def check(
