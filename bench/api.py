@@ -96,8 +96,8 @@ class Row:
     core_rps: float | None = None
     key: str = ""
     notes: list[str] = field(default_factory=list)
-    # With several workers: how many of the connections each worker held (largest first). The
-    # kernel spreads them by a hash of each connection's addresses (SO_REUSEPORT), unevenly.
+    # With several workers: how many of the connections each worker held (largest first); the
+    # supervisor passes each to the worker that holds the fewest (app.core.server).
     split: list[int] = field(default_factory=list)
 
     @property

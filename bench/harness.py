@@ -136,7 +136,7 @@ def _established(port: int) -> set[int]:
 
 def connections_by_process(pids: list[int], port: int) -> list[int]:
     """How many of the connections established to `port` each process holds, in `pids`' order:
-    how the kernel spread a load generator's connections over a server's workers."""
+    how a load generator's connections were spread over a server's workers."""
     inodes = _established(port)
     counts = []
     for pid in pids:
@@ -175,7 +175,9 @@ class RssSampler:
             self.peak = max(self.peak, rss_mb(pids))
             if self.port is not None and sampled < 5:  # a few samples: reading /proc costs the machine
                 sampled += 1
-                split = sorted((n for n in connections_by_process(pids, self.port) if n), reverse=True)
+                # Not the supervisor's: it holds each connection too, to see it end (app.core.server).
+                workers = [pid for pid in pids if pid != self.pid]
+                split = sorted((n for n in connections_by_process(workers, self.port) if n), reverse=True)
                 if sum(split) > sum(self.split):
                     self.split = split
             self._stop.wait(0.05)

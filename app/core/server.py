@@ -1,16 +1,29 @@
-"""Serving the app with uvicorn; with several workers, each listens on a socket of its own.
+"""Serving the app with uvicorn; with several workers, the supervisor hands each new connection to the
+worker that holds the fewest.
 
 uvicorn's workers share one listening socket, and the worker that wakes first for a burst of new
 connections accepts all of them: with 32 keep-alive connections opened at once, one of two workers
-often served every one of them while the other idled (BENCHMARKS.md). Here each worker opens its
-own socket on the same port with SO_REUSEPORT, and the kernel spreads new connections over them.
-uvicorn's own supervisor still starts, watches and restarts the workers.
+often served every one of them while the other idled. Each worker then listened on a socket of its
+own with SO_REUSEPORT, and the kernel spread connections over them by a hash of their addresses:
+unevenly, 7/1 of 8 and 24/8 of 32 seen, and the connections of the worker with the larger share wait
+longest (BENCHMARKS.md). So here, as Node's cluster module does by default, the supervisor listens,
+accepts, and passes each connection (its file descriptor, SCM_RIGHTS) over a Unix socket pair to the
+worker that holds the fewest; each worker says on the same pair when it is ready and when it closes
+one. uvicorn's own supervisor still starts, watches and restarts the workers, and each worker's
+uvicorn serves its end of the pair as asyncio serves a listening socket.
 """
 
+import asyncio
+import contextlib
 import errno
 import logging
+import queue
+import resource
+import select
 import socket
 import sys
+import threading
+import time
 from typing import Any, cast
 
 import uvicorn
@@ -19,46 +32,278 @@ from uvicorn.supervisors import Multiprocess
 
 logger = logging.getLogger("uvicorn.error")
 
+# What a worker says on its channel, one byte each: it has its end (the supervisor closes its own
+# copy of that end, so that the worker's exit reads as the end of the channel), and it serves. The
+# supervisor sends one byte with each connection's descriptor.
+_HELLO, _READY, _CONNECTION = b"h", b"+", b"c"
 
-def _socket(host: str, *, reuse_port: bool = True) -> socket.socket:
+
+def _socket(host: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP rather than 0, as uvicorn makes it: asyncio sets TCP_NODELAY only on connections
     # whose socket says it is TCP, and without it answers wait on delayed ACKs (uvloop sets it anyway).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     return sock
 
 
-def listen_on_own_socket(host: str, port: int, backlog: int) -> socket.socket:
-    """A worker's listening socket, one of the group bound to host:port (runs in the worker)."""
-    sock = _socket(host)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:  # a startup failure: uvicorn's supervisor then stops, not restarts it
-        logger.error(exc)
-        sys.exit(STARTUP_FAILURE)
-    sock.listen(backlog)
-    return sock
+class _Connection(socket.socket):
+    """A connection passed to a worker. The supervisor holds it open too, to see it end: closing
+    it shuts it down, so that the client sees the worker close it at once."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        if not self._closed:  # type: ignore[attr-defined]  # socket.socket's own slot
+            with contextlib.suppress(OSError):  # the client has gone already
+                self.shutdown(socket.SHUT_RDWR)
+        super().close()
 
 
-class _OwnSocket:
-    """Stands in for a listening socket in the supervisor: passed to each worker it is pickled, and
-    unpickled there as a new socket of that worker's own (uvicorn would pass a copy of one socket)."""
+class Channel(socket.socket):
+    """A worker's end of its channel from the supervisor, which asyncio serves as it serves a
+    listening socket: `listen` (called as it starts serving) says the worker is ready, and `accept`
+    takes the next connection passed to it."""
 
-    def __init__(self, host: str, port: int, backlog: int) -> None:
-        self.address = (host, port, backlog)
+    __slots__ = ()
 
-    def __reduce__(self) -> tuple[Any, tuple[str, int, int]]:
-        return listen_on_own_socket, self.address
+    def listen(self, backlog: int = 0) -> None:
+        self.send(_READY)
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        # One byte with one descriptor at a time; asyncio calls again until BlockingIOError.
+        data, fds, _, _ = socket.recv_fds(self, 1, 1, socket.MSG_CMSG_CLOEXEC)
+        if not fds:
+            if not data:  # the supervisor is gone: take no more (the connections open are served)
+                asyncio.get_running_loop().remove_reader(self.fileno())
+                logger.warning("The supervisor closed this worker's channel; it takes no new connections")
+            raise ConnectionAbortedError
+        conn = _Connection(fileno=fds[0])
+        try:
+            return conn, conn.getpeername()
+        except OSError:  # the client has gone already
+            conn.close()
+            raise ConnectionAbortedError from None
+
+
+def worker_channel(end: socket.socket) -> Channel:
+    """The worker's end of its channel, as the worker unpickles it (runs in the worker)."""
+    channel = Channel(fileno=end.detach())
+    channel.send(_HELLO)
+    return channel
+
+
+class _Worker:
+    def __init__(self, channel: socket.socket, theirs: socket.socket) -> None:
+        self.channel = channel
+        self.theirs: socket.socket | None = theirs  # the supervisor's copy of the worker's end
+        self.ready = False
+        self.connections: set[int] = set()  # passed to it and not yet ended (their descriptors)
+
+
+# A connection has ended, for the supervisor, when either side has shut it down: the client (EPOLLRDHUP,
+# the moment its FIN arrives, however busy the worker is) or the worker (EPOLLHUP, from _Connection.close).
+_START_WAIT = 10.0  # seconds
+
+_ENDED = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+
+
+class Dispatcher:
+    """In the supervisor, a thread of its own: accepts on the listening socket and passes each
+    connection to the ready worker that holds the fewest. Until a worker is ready, connections wait
+    in the listening socket's backlog.
+
+    Who holds how many is the kernel's word, not the workers': the supervisor keeps its descriptor
+    of each connection it passed, watched for its end only (never for data, which is the worker's).
+    A worker's own count would come late: a load generator that closes its 32 connections and opens
+    32 new ones at once finds a busy worker not yet done with the closes, and 24 of the new ones
+    went to the other worker (bench.api, this session)."""
+
+    def __init__(self, listener: socket.socket, workers: int) -> None:
+        _raise_descriptor_limit()  # the supervisor holds a descriptor of every open connection
+        self._listener = listener
+        listener.setblocking(False)
+        self._epoll = select.epoll()
+        self._wake, self._waker = socket.socketpair()
+        self._wake.setblocking(False)
+        self._epoll.register(self._wake.fileno(), select.EPOLLIN)
+        self._new: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._workers: list[_Worker] = []
+        self._channels: dict[int, _Worker] = {}  # by the descriptor of the supervisor's end
+        self._held: dict[int, tuple[socket.socket, _Worker]] = {}  # passed connections, by descriptor
+        self._accepting = False
+        # At start, connections wait until every worker is ready (or one has been for a while), so
+        # that those opened at once, as a pool opens them, do not all go to the first one up.
+        self._expected = workers
+        self._started = False
+        self._first_ready: float | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def channel(self) -> socket.socket:
+        """A new worker's end of a new channel (called as the worker is started)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setblocking(False)
+        self._new.put(_Worker(ours, theirs))
+        self._waker.send(b"w")
+        return theirs
+
+    def close(self) -> None:
+        self._stopping = True
+        self._waker.send(b"w")
+        self._thread.join(5)
+        for worker in [*self._workers]:
+            self._drop(worker)
+        while not self._new.empty():
+            worker = self._new.get()
+            worker.channel.close()
+            if worker.theirs is not None:
+                worker.theirs.close()
+        self._epoll.close()
+        self._wake.close()
+        self._waker.close()
+        self._listener.close()
+
+    def _run(self) -> None:
+        listener, wake = self._listener.fileno(), self._wake.fileno()
+        while not self._stopping:
+            timeout = -1.0
+            if not self._started and self._first_ready is not None:
+                timeout = max(0.0, self._first_ready + _START_WAIT - time.monotonic())
+                if timeout == 0:
+                    logger.warning(
+                        "Not every worker is ready after %.0f s; serving with those that are", _START_WAIT
+                    )
+                    self._started = True
+                    self._readiness()
+            for fd, events in self._epoll.poll(timeout):
+                try:
+                    if fd == listener:
+                        self._accept()
+                    elif fd == wake:
+                        self._take_new()
+                    elif fd in self._channels:
+                        self._hear(self._channels[fd])
+                    elif fd in self._held and events & _ENDED:
+                        self._ended(fd)
+                except Exception:  # a fault here must not stop the service taking connections
+                    logger.exception("The dispatcher failed on an event; it goes on")
+
+    def _take_new(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self._wake.recv(4096)
+        while not self._new.empty():
+            worker = self._new.get()
+            self._workers.append(worker)
+            self._channels[worker.channel.fileno()] = worker
+            self._epoll.register(worker.channel.fileno(), select.EPOLLIN)
+
+    def _hear(self, worker: _Worker) -> None:
+        try:
+            said = worker.channel.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            said = b""
+        if not said:  # the worker has exited (or stopped serving)
+            self._drop(worker)
+            return
+        if _HELLO in said and worker.theirs is not None:
+            worker.theirs.close()
+            worker.theirs = None
+        if _READY in said:
+            worker.ready = True
+            if self._first_ready is None:
+                self._first_ready = time.monotonic()
+            self._readiness()
+
+    def _ended(self, fd: int) -> None:
+        conn, worker = self._held.pop(fd)
+        worker.connections.discard(fd)
+        self._epoll.unregister(fd)
+        conn.close()
+
+    def _drop(self, worker: _Worker) -> None:
+        """Forget a worker that has exited, and let go of the connections it held."""
+        self._workers.remove(worker)
+        del self._channels[worker.channel.fileno()]
+        self._epoll.unregister(worker.channel.fileno())
+        worker.channel.close()
+        if worker.theirs is not None:
+            worker.theirs.close()
+        for fd in [*worker.connections]:
+            self._ended(fd)
+        self._readiness()
+
+    def _readiness(self) -> None:
+        """Accept while any worker is ready, once started: once every worker first was."""
+        ready = sum(w.ready for w in self._workers)
+        self._started = self._started or ready >= self._expected
+        self._listen(self._started and ready > 0)
+
+    def _listen(self, accepting: bool) -> None:
+        if accepting != self._accepting:
+            if accepting:
+                self._epoll.register(self._listener.fileno(), select.EPOLLIN)
+            else:
+                self._epoll.unregister(self._listener.fileno())
+            self._accepting = accepting
+
+    def _accept(self) -> None:
+        for _ in range(64):  # then hear the rest, whose ends change who holds the fewest
+            try:
+                conn, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:  # out of descriptors, say: the connection waits in the backlog
+                logger.error("Could not accept a connection: %s", exc)
+                return
+            self._pass(conn)
+            if not self._accepting:
+                return
+
+    def _pass(self, conn: socket.socket) -> None:
+        for worker in sorted((w for w in self._workers if w.ready), key=lambda w: len(w.connections)):
+            try:
+                socket.send_fds(worker.channel, [_CONNECTION], [conn.fileno()])
+            except BlockingIOError:  # this worker has not taken what it was given: try another
+                continue
+            except OSError:  # the worker has exited
+                self._drop(worker)
+                continue
+            fd = conn.fileno()
+            self._held[fd] = (conn, worker)
+            worker.connections.add(fd)
+            self._epoll.register(fd, _ENDED)
+            return
+        logger.error("No worker could take a connection; it is closed")
+        conn.close()
+
+
+def _raise_descriptor_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class _Channelled:
+    """Stands in for a listening socket in the supervisor: passed to each worker as it is started,
+    it is pickled, and unpickled there as the worker's end of a new channel from the dispatcher."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    def __reduce__(self) -> tuple[Any, tuple[socket.socket]]:
+        return worker_channel, (self.dispatcher.channel(),)
 
 
 def unavailable(host: str, port: int) -> str | None:
     """Why `host:port` cannot be listened on, in one line; None when it can. Checked before anything
     else `serve` does, so that a port in use is said plainly rather than in a traceback."""
     try:
-        with _socket(host, reuse_port=False) as probe:
+        with _socket(host) as probe:
             probe.bind((host, port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
@@ -78,22 +323,18 @@ def run(app: str, *, host: str, port: int, workers: int, **options: Any) -> None
         uvicorn.run(app, factory=True, host=host, port=port, **options)
         return
     config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, **options)
+    listener = _socket(host)
     try:
-        # Bound without SO_REUSEPORT, the port is refused while anything listens on it, another
-        # `indicators serve` included, which would otherwise join this one's group unnoticed.
-        with _socket(host, reuse_port=False) as probe:
-            probe.bind((host, port))
-            port = probe.getsockname()[1]  # port 0 becomes a free one
-        # Bound and never listening, this one keeps the port for the workers' sockets to join, and
-        # receives no connections.
-        held = _socket(host)
-        held.bind((host, port))
+        listener.bind((host, port))
+        listener.listen(config.backlog)
     except OSError as exc:
         logger.error(exc)
+        listener.close()
         sys.exit(STARTUP_FAILURE)
+    port = listener.getsockname()[1]  # port 0 becomes a free one
     logger.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
+    dispatcher = Dispatcher(listener, workers)
     try:
-        own = cast(socket.socket, _OwnSocket(host, port, config.backlog))
-        Multiprocess(config, sockets=[own]).run()
+        Multiprocess(config, sockets=[cast(socket.socket, _Channelled(dispatcher))]).run()
     finally:
-        held.close()
+        dispatcher.close()

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from uvicorn.config import STARTUP_FAILURE
 
 from app.core import server
-from tests.servers import ROOT, serving
+from tests.servers import ROOT, Server, process_tree, serving
 
 
 def _listening_inodes(port: int) -> set[str]:
@@ -48,21 +49,140 @@ def _parent(pid: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
-def test_each_worker_listens_on_a_socket_of_its_own_and_all_of_them_answer(tmp_path: Path) -> None:
+def _established(port: int) -> set[str]:
+    """The inodes of the server ends of the connections established to 127.0.0.1:port."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "01":
+            found.add(fields[9])
+    return found
+
+
+def _server_end(port: int, conn: socket.socket) -> str:
+    """The inode of the server's end of a client's connection."""
+    client = f"0100007F:{conn.getsockname()[1]:04X}"
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[2] == client:
+            return fields[9]
+    raise AssertionError(f"no connection from {client}")
+
+
+def _workers(live: Server) -> set[int]:
+    """The server's workers (not multiprocessing's resource tracker, its other child)."""
+    found = set()
+    for pid in process_tree(live.process.pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.add(pid)
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+def _held_by_workers(live: Server) -> dict[int, int]:
+    """How many of the connections established to the server each of its workers holds."""
+    port = int(live.url.rsplit(":", 1)[1])
+    held = _holders(_established(port))
+    counts = dict.fromkeys(_workers(live), 0)
+    for pids in held.values():
+        for pid in pids & counts.keys():  # not the supervisor, which holds each one too
+            counts[pid] += 1
+    return counts
+
+
+def _connect(live: Server, n: int) -> list[socket.socket]:
+    """`n` keep-alive connections, each of which has had an answer (so a worker holds it)."""
+    port = int(live.url.rsplit(":", 1)[1])
+    opened = []
+    for _ in range(n):
+        conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200 ")
+        opened.append(conn)
+    return opened
+
+
+def _settled(live: Server, *, total: int) -> dict[int, int]:
+    """The workers' counts once `total` connections are held (closes reach the server a little later)."""
+    deadline = time.monotonic() + 10
+    while True:
+        counts = _held_by_workers(live)
+        if sum(counts.values()) == total or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.05)
+
+
+def test_the_supervisor_listens_and_spreads_connections_evenly_over_the_workers(tmp_path: Path) -> None:
     with serving(f"sqlite:///{tmp_path / 'served.db'}", workers=2) as live:
         port = int(live.url.rsplit(":", 1)[1])
         holders = _holders(_listening_inodes(port))
-        assert len(holders) == 2, holders  # not one socket shared by both
-        owners = list(holders.values())
-        assert all(len(pids) == 1 for pids in owners), owners
-        workers = {pid for pids in owners for pid in pids}
-        assert len(workers) == 2
-        assert live.process.pid not in workers  # the supervisor listens on nothing
-        assert {_parent(pid) for pid in workers} == {live.process.pid}
+        assert list(holders.values()) == [{live.process.pid}]  # one socket, the supervisor's
+        workers = _workers(live)
+        assert len(workers) == 2 and {_parent(pid) for pid in workers} == {live.process.pid}
 
-        with ThreadPoolExecutor(32) as pool:  # 32 connections at once, as a load balancer opens them
-            statuses = list(pool.map(lambda _: httpx.get(f"{live.url}/healthz").status_code, range(32)))
-        assert statuses == [200] * 32
+        # 32 connections at once, as a load balancer opens them: 16 each, where the kernel's hash of
+        # their addresses (SO_REUSEPORT) gave 18/14 or 24/8.
+        with ThreadPoolExecutor(32) as pool:
+            batches = list(pool.map(lambda _: _connect(live, 1), range(32)))
+        try:
+            assert sorted(_settled(live, total=32).values()) == [16, 16]
+        finally:
+            for batch in batches:
+                batch[0].close()
+
+
+def test_a_new_connection_goes_to_the_worker_that_holds_fewest(tmp_path: Path) -> None:
+    with serving(f"sqlite:///{tmp_path / 'served.db'}", workers=2) as live:
+        opened = _connect(live, 8)
+        counts = _settled(live, total=8)
+        assert sorted(counts.values()) == [4, 4], counts
+        # Close the four one worker holds: the next four all go to it.
+        emptied = next(iter(counts))
+        port = int(live.url.rsplit(":", 1)[1])
+        mine = {inode for inode, pids in _holders(_established(port)).items() if emptied in pids}
+        kept = []
+        for conn in opened:
+            if _server_end(port, conn) in mine:
+                conn.close()
+            else:
+                kept.append(conn)
+        assert len(kept) == 4
+        assert _settled(live, total=4)[emptied] == 0
+        time.sleep(0.2)  # the worker's word of its closes reaches the supervisor
+        kept += _connect(live, 4)
+        try:
+            assert _settled(live, total=8) == dict.fromkeys(counts, 4)
+        finally:
+            for conn in kept:
+                conn.close()
+
+
+def test_a_worker_that_dies_is_sent_nothing_and_its_replacement_takes_connections(tmp_path: Path) -> None:
+    with serving(f"sqlite:///{tmp_path / 'served.db'}", workers=2) as live:
+        first = _workers(live)
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        # New connections meanwhile go to the worker that lives: none is lost.
+        for _ in range(20):
+            assert httpx.get(f"{live.url}/healthz", timeout=10).status_code == 200
+        deadline = time.monotonic() + 60
+        while not _workers(live) - first:
+            assert time.monotonic() < deadline, "the supervisor did not replace the worker"
+            time.sleep(0.1)
+        replacement = (_workers(live) - first).pop()
+        deadline = time.monotonic() + 60
+        while True:  # until it serves: then it holds the fewest, and takes new connections
+            opened = _connect(live, 4)
+            counts = _settled(live, total=4)
+            for conn in opened:
+                conn.close()
+            if counts.get(replacement):
+                break
+            assert time.monotonic() < deadline, f"the replacement was given no connection: {counts}"
+            time.sleep(0.2)
+        assert killed not in counts
 
 
 def test_a_second_server_on_a_port_in_use_is_refused_and_the_first_serves_on(tmp_path: Path) -> None:
@@ -80,55 +200,83 @@ def test_a_second_server_on_a_port_in_use_is_refused_and_the_first_serves_on(tmp
             text=True,
             timeout=60,
         )
-        assert second.returncode == 3, second.stderr  # uvicorn's STARTUP_FAILURE
+        assert second.returncode == STARTUP_FAILURE, second.stderr
         assert "Address already in use" in second.stderr
         time.sleep(0.2)
         assert httpx.get(f"{live.url}/healthz").status_code == 200
 
 
-def test_connections_accepted_on_asyncio_loop_send_at_once() -> None:
-    """asyncio turns Nagle's algorithm off only on sockets that say they are TCP: the listening
-    socket must, or each answer waits ~40 ms for the client's delayed ACK."""
+def test_a_worker_serves_the_connections_passed_on_its_channel() -> None:
+    """A worker's channel, served by asyncio as it serves a listening socket: ready once served, a
+    connection passed on it is accepted with the client's address and TCP_NODELAY (asyncio sets it
+    only on sockets that say they are TCP; without it each answer waits ~40 ms for the client's
+    delayed ACK), and when the worker closes it the client sees it closed, though the supervisor
+    still holds it."""
 
-    async def nodelay_of_accepted(sock: socket.socket) -> int:
+    async def pass_one() -> tuple[int, bool, bytes]:
         loop = asyncio.get_running_loop()
-        accepted: asyncio.Future[int] = loop.create_future()
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        channel = server.worker_channel(theirs)
+        assert await loop.sock_recv(ours, 1) == b"h"
+        accepted: asyncio.Future[tuple[int, object]] = loop.create_future()
 
         class Probe(asyncio.Protocol):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 option = transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-                accepted.set_result(option)
+                accepted.set_result((option, transport.get_extra_info("peername")))
+                transport.close()
 
-        listener = await loop.create_server(Probe, sock=sock)
-        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
-        try:
-            return await asyncio.wait_for(accepted, 10)
-        finally:
-            writer.close()
-            listener.close()
+        served = await loop.create_server(Probe, sock=channel)
+        assert await loop.sock_recv(ours, 1) == b"+"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            client = socket.create_connection(listener.getsockname())
+            client.setblocking(False)
+            conn, _ = listener.accept()
+            try:
+                socket.send_fds(ours, [b"c"], [conn.fileno()])
+                option, peer = await asyncio.wait_for(accepted, 10)
+                end = await asyncio.wait_for(loop.sock_recv(client, 1), 10)  # FIN, not a timeout
+                return option, peer == client.getsockname(), end
+            finally:
+                conn.close()
+                client.close()
+                served.close()
+                ours.close()
 
-    own = server.listen_on_own_socket("127.0.0.1", 0, 8)
-    assert asyncio.run(nodelay_of_accepted(own)) != 0
-    plain = socket.socket()  # as uvicorn makes its shared socket: protocol 0
-    plain.bind(("127.0.0.1", 0))
-    plain.listen()
-    assert asyncio.run(nodelay_of_accepted(plain)) == 0  # the check above can fail
+    option, same_peer, end = asyncio.run(pass_one())
+    assert option != 0
+    assert same_peer
+    assert end == b""
 
 
-def test_a_worker_that_cannot_listen_fails_to_start_rather_than_restart_forever() -> None:
-    with socket.socket() as taken:  # a plain listener: the port is refused to the group
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        with pytest.raises(SystemExit) as exit_:
-            server.listen_on_own_socket("127.0.0.1", taken.getsockname()[1], 8)
-    assert exit_.value.code == STARTUP_FAILURE
+def test_a_connection_the_worker_closes_is_closed_for_the_client(tmp_path: Path) -> None:
+    with serving(f"sqlite:///{tmp_path / 'served.db'}", workers=2) as live:
+        port = int(live.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):  # until the server's FIN; a timeout raises
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b'{"status":"ok"}')
+        assert _settled(live, total=0) == dict.fromkeys(_workers(live), 0)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("access_log", ["true", "false"])
-def test_the_access_log_can_be_left_to_a_proxy(tmp_path: Path, access_log: str) -> None:
+def test_the_access_log_can_be_left_to_a_proxy(tmp_path: Path, access_log: str, workers: int) -> None:
     env = {"INDICATORS_LOG_LEVEL": "info", "INDICATORS_ACCESS_LOG": access_log}
-    with serving(f"sqlite:///{tmp_path / 'served.db'}", env=env) as live:
-        assert httpx.get(f"{live.url}/api/v1/indicators").status_code == 401
+    with serving(f"sqlite:///{tmp_path / 'served.db'}", env=env, workers=workers) as live:
+        with httpx.Client() as client:
+            assert client.get(f"{live.url}/api/v1/indicators").status_code == 401
+            port = (
+                client.get(f"{live.url}/healthz")
+                .extensions["network_stream"]
+                .get_extra_info("client_addr")[1]
+            )
         time.sleep(0.2)
-        logged = '"GET /api/v1/indicators HTTP/1.1" 401' in live.output()
+        # The client's own address, with 2 workers too (where the supervisor accepted it).
+        logged = f'127.0.0.1:{port} - "GET /api/v1/indicators HTTP/1.1" 401' in live.output()
     assert logged is (access_log == "true")
