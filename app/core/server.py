@@ -8,9 +8,10 @@ own with SO_REUSEPORT, and the kernel spread connections over them by a hash of 
 unevenly, 7/1 of 8 and 24/8 of 32 seen, and the connections of the worker with the larger share wait
 longest (BENCHMARKS.md). So here, as Node's cluster module does by default, the supervisor listens,
 accepts, and passes each connection (its file descriptor, SCM_RIGHTS) over a Unix socket pair to the
-worker that holds the fewest; each worker says on the same pair when it is ready and when it closes
-one. uvicorn's own supervisor still starts, watches and restarts the workers, and each worker's
-uvicorn serves its end of the pair as asyncio serves a listening socket.
+worker that holds the fewest; each worker says on the same pair when it is ready, and the supervisor
+sees each connection end by its own descriptor of it (epoll: Linux, where the service runs). uvicorn's
+own supervisor still starts, watches and restarts the workers, and each worker's uvicorn serves its
+end of the pair as asyncio serves a listening socket.
 """
 
 import asyncio
