@@ -101,11 +101,16 @@ class _Worker:
         self.ready = False
         self.connections: set[int] = set()  # passed to it and not yet ended (their descriptors)
 
+    def close(self) -> None:
+        self.channel.close()
+        if self.theirs is not None:
+            self.theirs.close()
+
+
+_START_WAIT = 10.0  # seconds
 
 # A connection has ended, for the supervisor, when either side has shut it down: the client (EPOLLRDHUP,
 # the moment its FIN arrives, however busy the worker is) or the worker (EPOLLHUP, from _Connection.close).
-_START_WAIT = 10.0  # seconds
-
 _ENDED = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 
 
@@ -129,8 +134,7 @@ class Dispatcher:
         self._wake.setblocking(False)
         self._epoll.register(self._wake.fileno(), select.EPOLLIN)
         self._new: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        self._workers: list[_Worker] = []
-        self._channels: dict[int, _Worker] = {}  # by the descriptor of the supervisor's end
+        self._workers: dict[int, _Worker] = {}  # by the descriptor of the supervisor's end
         self._held: dict[int, tuple[socket.socket, _Worker]] = {}  # passed connections, by descriptor
         self._accepting = False
         # At start, connections wait until every worker is ready (or one has been for a while), so
@@ -154,13 +158,10 @@ class Dispatcher:
         self._stopping = True
         self._waker.send(b"w")
         self._thread.join(5)
-        for worker in [*self._workers]:
+        for worker in [*self._workers.values()]:
             self._drop(worker)
         while not self._new.empty():
-            worker = self._new.get()
-            worker.channel.close()
-            if worker.theirs is not None:
-                worker.theirs.close()
+            self._new.get().close()
         self._epoll.close()
         self._wake.close()
         self._waker.close()
@@ -184,8 +185,8 @@ class Dispatcher:
                         self._accept()
                     elif fd == wake:
                         self._take_new()
-                    elif fd in self._channels:
-                        self._hear(self._channels[fd])
+                    elif fd in self._workers:
+                        self._hear(self._workers[fd])
                     elif fd in self._held and events & _ENDED:
                         self._ended(fd)
                 except Exception:  # a fault here must not stop the service taking connections
@@ -196,8 +197,7 @@ class Dispatcher:
             self._wake.recv(4096)
         while not self._new.empty():
             worker = self._new.get()
-            self._workers.append(worker)
-            self._channels[worker.channel.fileno()] = worker
+            self._workers[worker.channel.fileno()] = worker
             self._epoll.register(worker.channel.fileno(), select.EPOLLIN)
 
     def _hear(self, worker: _Worker) -> None:
@@ -227,19 +227,16 @@ class Dispatcher:
 
     def _drop(self, worker: _Worker) -> None:
         """Forget a worker that has exited, and let go of the connections it held."""
-        self._workers.remove(worker)
-        del self._channels[worker.channel.fileno()]
+        del self._workers[worker.channel.fileno()]
         self._epoll.unregister(worker.channel.fileno())
-        worker.channel.close()
-        if worker.theirs is not None:
-            worker.theirs.close()
+        worker.close()
         for fd in [*worker.connections]:
             self._ended(fd)
         self._readiness()
 
     def _readiness(self) -> None:
         """Accept while any worker is ready, once started: once every worker first was."""
-        ready = sum(w.ready for w in self._workers)
+        ready = sum(w.ready for w in self._workers.values())
         self._started = self._started or ready >= self._expected
         self._listen(self._started and ready > 0)
 
@@ -265,7 +262,8 @@ class Dispatcher:
                 return
 
     def _pass(self, conn: socket.socket) -> None:
-        for worker in sorted((w for w in self._workers if w.ready), key=lambda w: len(w.connections)):
+        ready = [w for w in self._workers.values() if w.ready]
+        for worker in sorted(ready, key=lambda w: len(w.connections)):
             try:
                 socket.send_fds(worker.channel, [_CONNECTION], [conn.fileno()])
             except BlockingIOError:  # this worker has not taken what it was given: try another
