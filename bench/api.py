@@ -10,7 +10,9 @@ a separate load-generating process (bench.load), next to
 - the composed ceiling (issue 21): one request of the FastAPI floor plus the same queries by Core,
   1 / (1/floor + 1/core) req/s, all measured in the same run. The reads' goal is >= 70% of it with
   p99 <= 25 ms at 32 connections with 2 workers; PUT's, on PostgreSQL with 2 workers, >= 80% of the
-  Core ceiling. A summary after the table says which rows meet them.
+  Core ceiling, its rate and Core's each the median of three runs side by side, alternating. A
+  summary after the table says which rows meet them, and for PUT on PostgreSQL where its CPU goes:
+  the server's and the database's per request, against Core's own and the database's.
 
     python -m bench.api [--backends sqlite,postgresql] [--workers 1,2] [--connections 1,8,32]
                         [--seconds 2] [--client wrk|python] [--only get,public,put,series,...]
@@ -32,7 +34,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import func, insert, select
@@ -42,13 +44,14 @@ from app.auth.models import Role
 from app.observations.models import ObservationRevision
 from app.reporting.models import Assignment
 from bench import bare
-from bench.core import run_core
+from bench.core import CoreResult, run_core
 from bench.data import Dataset, populate
 from bench.harness import (
     BIN,
     Server,
     Skip,
     cpu_seconds,
+    database_cpu_seconds,
     engine_for,
     machine,
     make_token,
@@ -67,6 +70,8 @@ BATCH_ROWS = 100_000
 READ_GOAL = 0.70
 P99_GOAL_MS = 25.0
 PUT_GOAL = 0.80
+T = TypeVar("T")
+PUT_ROUNDS = 3
 READS = ("get", "series", "comparison", "compliance", "completeness")
 _bases = itertools.count(1)
 
@@ -94,6 +99,11 @@ class Row:
     asgi_p99_ms: float | None = None
     fastapi_rps: float | None = None
     core_rps: float | None = None
+    # CPU per request (µs) of the PostgreSQL server's processes in the service's run, and of Core's
+    # own processes and of the database in Core's: where a write's time goes, beside the rates.
+    database_us: float | None = None
+    core_us: float | None = None
+    core_database_us: float | None = None
     key: str = ""
     notes: list[str] = field(default_factory=list)
     # With several workers: how many of the connections each worker held (largest first); the
@@ -141,6 +151,10 @@ class Work:
     core_args: dict[str, Any] = field(default_factory=dict)
     ceiling: str | None = None  # key of the bare answer it is compared with (default: its own)
     writes: bool = False
+    # Runs of the service, each beside a run of its Core twin, alternating; the row gives the
+    # median of each (PUT: its goal is the ratio of the two alone, which one pair of runs on a
+    # shared machine put anywhere from 61% to 89% in one hour of this session).
+    rounds: int = 1
 
 
 @dataclass
@@ -199,6 +213,7 @@ def works(ctx: Context, routes: set[tuple[str, str]]) -> list[Work]:
             "put_observation",
             {"cells": cells},
             writes=True,
+            rounds=PUT_ROUNDS,
         )
     )
     if ("GET", "/api/v1/series") in routes:
@@ -307,9 +322,10 @@ def sample_answers(base: str, work_list: list[Work], skipped: list[str]) -> list
 
 def measure(
     server: Server, work: Workload, connections: int, seconds: float, client: str, *, warm_up: bool
-) -> tuple[LoadResult, float, float, list[int]]:
+) -> tuple[LoadResult, float, float, list[int], float]:
     """The timed run (after a one-second warm-up if asked): the load, the server's peak RSS, its CPU,
-    and how the connections were spread over its workers (largest first)."""
+    how the connections were spread over its workers (largest first), and the CPU seconds of the
+    PostgreSQL server's processes meanwhile."""
     if warm_up:
         if work.body is not None:
             work = Workload(work.method, work.paths, work.headers, work.body, unique_base())
@@ -317,11 +333,25 @@ def measure(
     if work.body is not None:
         work = Workload(work.method, work.paths, work.headers, work.body, unique_base())
     pids = server.pids
-    cpu_before = cpu_seconds(pids)
+    cpu_before, database = cpu_seconds(pids), database_cpu_seconds()
     with server.rss_sampler() as rss:
         result = run_load(server.base, work, connections=connections, seconds=seconds, client=client)
+    database = database_cpu_seconds() - database
     cpu = (cpu_seconds(pids) - cpu_before) / result.seconds if result.seconds else 0.0
-    return result, rss.peak, cpu, rss.split
+    return result, rss.peak, cpu, rss.split, database
+
+
+def core_args(work: Work) -> dict[str, Any]:
+    """The arguments of a work's Core twin; a write's with a value base no earlier run used."""
+    args = dict(work.core_args)
+    if work.writes:
+        args["base"] = unique_base()
+    return args
+
+
+def median_of(runs: list[T], rate: Callable[[T], float]) -> T:
+    """The run of the median rate (of an even number, the lower of the middle two)."""
+    return sorted(runs, key=rate)[(len(runs) - 1) // 2]
 
 
 def revision_count(url: str) -> int:
@@ -359,26 +389,37 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
             floors: dict[str, LoadResult] = {}
             # The Core ceiling is measured again beside each work's run, not once for the table: on a
             # machine shared with other work, a ceiling and a run minutes apart make no ratio.
-            core: dict[str, float] = {}
+            core: dict[str, CoreResult] = {}
             for work in work_list:
                 if work.core is not None and work.core not in core:
-                    args = dict(work.core_args)
-                    if work.writes:
-                        args["base"] = unique_base()
-                    run = run_core(ctx.url, work.core, args, processes=workers, seconds=ctx.seconds)
-                    core[work.core] = run.rps
+                    core[work.core] = run_core(
+                        ctx.url, work.core, core_args(work), processes=workers, seconds=ctx.seconds
+                    )
                 key = work.ceiling or work.key
                 if key not in ceilings:
-                    ceilings[key], _, _, _ = measure(
+                    ceilings[key], _, _, _, _ = measure(
                         bare_server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                     )
-                    floors[key], _, _, _ = measure(
+                    floors[key], _, _, _, _ = measure(
                         fastapi_floor, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                     )
                 before = revision_count(ctx.url) if work.writes else 0
-                result, rss, cpu, split = measure(
-                    server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first or wrote
-                )
+                runs = [
+                    measure(server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first or wrote)
+                ]
+                if work.core is not None and work.rounds > 1:
+                    cores = [core[work.core]]
+                    for _ in range(1, work.rounds):
+                        cores.append(
+                            run_core(
+                                ctx.url, work.core, core_args(work), processes=workers, seconds=ctx.seconds
+                            )
+                        )
+                        runs.append(
+                            measure(server, work.workload, conns, ctx.seconds, ctx.client, warm_up=False)
+                        )
+                    core[work.core] = median_of(cores, lambda run: run.rps)
+                result, rss, cpu, split, database = median_of(runs, lambda run: run[0].rps)
                 wrote = wrote or work.writes
                 row = Row(
                     ctx.backend,
@@ -396,14 +437,23 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     asgi_rps=ceilings[key].rps,
                     asgi_p99_ms=ceilings[key].p99_ms,
                     fastapi_rps=floors[key].rps,
-                    core_rps=core.get(work.core) if work.core else None,
+                    core_rps=core[work.core].rps if work.core else None,
                     key=work.key,
                     split=split if workers > 1 else [],
                 )
+                if ctx.backend == "postgresql" and result.requests:
+                    row.database_us = database / result.requests * 1e6
+                    if work.core:
+                        row.core_us = core[work.core].cpu_us_per_operation
+                        ops = core[work.core].operations
+                        row.core_database_us = (
+                            core[work.core].database_cpu_seconds / ops * 1e6 if ops else None
+                        )
                 if work.writes:
                     written = revision_count(ctx.url) - before
-                    if written < result.requests - result.http_errors:
-                        row.notes.append(f"only {written} of {result.requests} PUTs wrote a version")
+                    sent = sum(run[0].requests - run[0].http_errors for run in runs)
+                    if written < sent:
+                        row.notes.append(f"only {written} of {sent} PUTs wrote a version")
                 ctx.rows.append(row)
                 print_row(row, flush=True)
         if ("POST", "/api/v1/observations") in routes and (ctx.only is None or "batch" in ctx.only):
@@ -535,6 +585,11 @@ def goals(rows: list[Row]) -> list[str]:
         elif row.key == "put" and row.backend == "postgresql" and row.workers == 2 and row.vs_core:
             verdict = "met" if row.vs_core >= PUT_GOAL else "NOT met"
             text = f"{row.vs_core * 100:4.0f}% of Core (goal {PUT_GOAL:.0%}) {verdict}"
+            if row.database_us is not None and row.core_us is not None and row.core_database_us is not None:
+                text += (
+                    f"; CPU per PUT: server {row.cpu_us_per_request:.0f} + database {row.database_us:.0f} µs,"
+                    f" Core {row.core_us:.0f} + database {row.core_database_us:.0f} µs"
+                )
         else:
             continue
         if row.split:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from app import models
 from app.core.db.engine import make_engine
 from app.core.db.types import utcnow
+from bench.harness import database_cpu_seconds
 
 _TABLES = models.metadata.tables
 OBS = _TABLES["observation"]
@@ -34,10 +35,16 @@ class CoreResult:
     p50_ms: float
     p99_ms: float
     rows: int
+    cpu_seconds: float = 0.0  # of the processes' loops, the database's excluded
+    database_cpu_seconds: float = 0.0  # of the PostgreSQL server's processes (0 on SQLite)
 
     @property
     def rps(self) -> float:
         return self.operations / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us_per_operation(self) -> float:
+        return self.cpu_seconds / self.operations * 1e6 if self.operations else 0.0
 
 
 def _get_observation(conn: Connection, args: dict[str, Any], _: int) -> int:
@@ -162,15 +169,24 @@ QUERIES: dict[str, tuple[Callable[[Connection, dict[str, Any], int], int], bool]
 }
 
 
+_ENGINES: dict[str, Engine] = {}
+
+
 def _loop(
     url: str, name: str, args: dict[str, Any], seconds: float, offset: int, stride: int
-) -> tuple[int, int, list[int]]:
+) -> tuple[int, int, list[int], float]:
     work, writes = QUERIES[name]
-    engine: Engine = make_engine(url)
+    # One engine a process, kept from the warm-up pass to the timed one: its connections stay open
+    # until the pool of processes ends, so that their server processes' CPU is still theirs to read
+    # when the run is measured (and the timed pass connects no more).
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = make_engine(url)
     options = {"sqlite_begin": "IMMEDIATE"} if writes and engine.dialect.name == "sqlite" else {}
     latencies: list[int] = []
     rows = 0
     i = offset
+    cpu = time.process_time()
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter_ns()
@@ -179,8 +195,8 @@ def _loop(
             conn.commit()
         latencies.append(time.perf_counter_ns() - start)
         i += stride  # process p takes requests p, p + stride, ...: no two write the same value
-    engine.dispose()
-    return len(latencies), rows, latencies
+    cpu = time.process_time() - cpu
+    return len(latencies), rows, latencies, cpu
 
 
 def run_core(url: str, name: str, args: dict[str, Any], *, processes: int, seconds: float) -> CoreResult:
@@ -189,13 +205,17 @@ def run_core(url: str, name: str, args: dict[str, Any], *, processes: int, secon
     with context.Pool(processes) as pool:
         # One short pass first, so that every process has imported and connected before timing.
         pool.starmap(_loop, [(url, name, args, 0.2, p, processes) for p in range(processes)])
-        started = time.perf_counter()
+        started, database = time.perf_counter(), database_cpu_seconds()
         parts = pool.starmap(_loop, [(url, name, args, seconds, p, processes) for p in range(processes)])
-        elapsed = time.perf_counter() - started
-    latencies = sorted(x for _, _, lat in parts for x in lat)
-    count = sum(n for n, _, _ in parts)
+        elapsed, database = time.perf_counter() - started, database_cpu_seconds() - database
+    latencies = sorted(x for _, _, lat, _ in parts for x in lat)
+    count = sum(n for n, _, _, _ in parts)
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] / 1e6 if latencies else 0.0
 
-    return CoreResult(count, elapsed, pct(0.5), pct(0.99), sum(r for _, r, _ in parts))
+    rows = sum(r for _, r, _, _ in parts)
+    cpu = sum(c for _, _, _, c in parts)
+    if not url.startswith("postgresql"):
+        database = 0.0
+    return CoreResult(count, elapsed, pct(0.5), pct(0.99), rows, cpu, database)

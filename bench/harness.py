@@ -117,6 +117,27 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def database_cpu_seconds() -> float:
+    """CPU time of the PostgreSQL server's processes on this machine (its backends, WAL writer,
+    checkpointer...): what a request costs the database, where bench/ runs it on 127.0.0.1."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as handle:
+                if handle.read().strip() != "postgres":
+                    continue
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        # utime, stime, and those of its children that ended (the postmaster's: a backend that
+        # ended during the run, as Core's do at its end, counts there)
+        total += sum(int(x) for x in fields[11:15])
+    return total / CLOCK_TICKS
+
+
 def _established(port: int) -> set[int]:
     """The socket inodes of the TCP connections established to `port` on this machine."""
     found: set[int] = set()
