@@ -153,7 +153,7 @@ class Work:
     writes: bool = False
     # Runs of the service, each beside a run of its Core twin, alternating; the row gives the
     # median of each (PUT: its goal is the ratio of the two alone, which one pair of runs on a
-    # shared machine put anywhere from 61% to 89% in one hour of this session).
+    # shared machine put anywhere from 61% to 89% within an hour: BENCHMARKS.md).
     rounds: int = 1
 
 
