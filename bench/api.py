@@ -11,8 +11,10 @@ a separate load-generating process (bench.load), next to
   1 / (1/floor + 1/core) req/s, all measured in the same run. The reads' goal is >= 70% of it with
   p99 <= 25 ms at 32 connections with 2 workers; PUT's, on PostgreSQL with 2 workers, >= 80% of the
   Core ceiling, its rate and Core's each the median of three runs side by side, alternating. A
-  summary after the table says which rows meet them, and for PUT on PostgreSQL where its CPU goes:
-  the server's and the database's per request, against Core's own and the database's.
+  summary after the table says which rows meet them, and for PUT on PostgreSQL where its CPU goes
+  (the server's and the database's per request, against Core's own and the database's) and the
+  stack's own PUT: FastAPI running Core's statements as the service runs a write, and nothing else
+  (bench.bare --write), measured in the same rounds.
 
     python -m bench.api [--backends sqlite,postgresql] [--workers 1,2] [--connections 1,8,32]
                         [--seconds 2] [--client wrk|python] [--only get,public,put,series,...]
@@ -104,6 +106,9 @@ class Row:
     database_us: float | None = None
     core_us: float | None = None
     core_database_us: float | None = None
+    # PostgreSQL PUT: the stack's own PUT (bench.bare --write: the FastAPI floor running Core's
+    # statements as the service runs a write), req/s
+    stack_rps: float | None = None
     key: str = ""
     notes: list[str] = field(default_factory=list)
     # With several workers: how many of the connections each worker held (largest first); the
@@ -380,6 +385,11 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
         fastapi_floor = stack.enter_context(
             Server(ctx.url, workers=workers, command=bare_command("--fastapi"))
         )
+        stack_write = None
+        if ctx.backend == "postgresql" and any(work.writes and work.rounds > 1 for work in work_list):
+            stack_write = stack.enter_context(
+                Server(ctx.url, workers=workers, command=bare_command("--fastapi", "--write"))
+            )
         for n, conns in enumerate(connections):
             first = n == 0
             # A read run after a write in the same pass (the PUT row) warms up too: the write made
@@ -403,6 +413,12 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     floors[key], _, _, _, _ = measure(
                         fastapi_floor, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                     )
+                stacks: list[LoadResult] = []
+                own_stack = stack_write if work.writes and work.rounds > 1 else None
+                if own_stack is not None:
+                    stacks.append(
+                        measure(own_stack, work.workload, conns, ctx.seconds, ctx.client, warm_up=True)[0]
+                    )
                 before = revision_count(ctx.url) if work.writes else 0
                 runs = [
                     measure(server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first or wrote)
@@ -415,6 +431,12 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                                 ctx.url, work.core, core_args(work), processes=workers, seconds=ctx.seconds
                             )
                         )
+                        if own_stack is not None:
+                            stacks.append(
+                                measure(
+                                    own_stack, work.workload, conns, ctx.seconds, ctx.client, warm_up=False
+                                )[0]
+                            )
                         runs.append(
                             measure(server, work.workload, conns, ctx.seconds, ctx.client, warm_up=False)
                         )
@@ -440,6 +462,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     core_rps=core[work.core].rps if work.core else None,
                     key=work.key,
                     split=split if workers > 1 else [],
+                    stack_rps=median_of(stacks, lambda run: run.rps).rps if stacks else None,
                 )
                 if ctx.backend == "postgresql" and result.requests:
                     row.database_us = database / result.requests * 1e6
@@ -452,6 +475,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                 if work.writes:
                     written = revision_count(ctx.url) - before
                     sent = sum(run[0].requests - run[0].http_errors for run in runs)
+                    sent += sum(run.requests - run.http_errors for run in stacks[1:])
                     if written < sent:
                         row.notes.append(f"only {written} of {sent} PUTs wrote a version")
                 ctx.rows.append(row)
@@ -589,6 +613,13 @@ def goals(rows: list[Row]) -> list[str]:
                 text += (
                     f"; CPU per PUT: server {row.cpu_us_per_request:.0f} + database {row.database_us:.0f} µs,"
                     f" Core {row.core_us:.0f} + database {row.core_database_us:.0f} µs"
+                )
+            if row.stack_rps and row.core_rps:
+                of_core, of_stack = row.stack_rps / row.core_rps * 100, row.rps / row.stack_rps * 100
+                text += (
+                    "; the stack's own PUT (FastAPI + Core's statements in a worker thread)"
+                    f" {row.stack_rps:.0f} req/s, {of_core:.0f}% of Core:"
+                    f" the service at {of_stack:.0f}% of it"
                 )
         else:
             continue

@@ -8,7 +8,12 @@ With --fastapi, the same answers come from a FastAPI app with one catch-all asyn
 any FastAPI service pays per request, so that the table shows which part of the gap is the
 framework's own and which is ours.
 
-    python -m bench.bare BODIES.json --port P --workers N [--fastapi]
+With --write, that app also runs Core's statements of a PUT (bench.core's put_observation) for
+the cell the path names, as the service runs a write on PostgreSQL: in a worker thread, at most
+INDICATORS_DB_CONCURRENCY at once a worker, on an engine made as the service's. The stack's own PUT:
+the framework's floor and the database's work, composed for real, and nothing of ours.
+
+    python -m bench.bare BODIES.json --port P --workers N [--fastapi [--write]]
 """
 
 import argparse
@@ -79,6 +84,43 @@ def create_fastapi_app() -> FastAPI:
     return app
 
 
+def create_write_app() -> FastAPI:
+    """The FastAPI floor, with Core's statements of a PUT of the figure the body gives to the cell
+    the path ends with (`.../INDICATOR/DEPARTMENT/YEAR`), before the stored answer."""
+    import asyncio
+
+    from starlette.concurrency import run_in_threadpool
+
+    from app.core.config import get_settings
+    from app.core.db.engine import make_engine
+    from bench.core import QUERIES
+
+    answer_for = _answers()
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    put_observation, _ = QUERIES["put_observation"]
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    gate = asyncio.Semaphore(settings.db_concurrency)
+
+    def write(cell: tuple[str, str, int], value: int) -> None:
+        with engine.connect() as conn:
+            put_observation(conn, {"cells": [cell], "base": value}, 0)
+            conn.commit()
+
+    @app.api_route("/{path:path}", methods=["PUT"])
+    async def answer(path: str, request: Request) -> Response:
+        indicator, department, year = path.rsplit("/", 3)[1:]
+        value = json.loads(await request.body())["value"]
+        async with gate:
+            await run_in_threadpool(write, (indicator, department, int(year)), value)
+        status, headers, body = answer_for(request.method, request.url.path)
+        response = Response(body, status_code=status)
+        response.raw_headers = headers
+        return response
+
+    return app
+
+
 def create_app() -> ASGI:
     answer_for = _answers()
 
@@ -114,9 +156,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--fastapi", action="store_true", help="the FastAPI floor instead of bare ASGI")
+    parser.add_argument("--write", action="store_true", help="with --fastapi: Core's statements of a PUT too")
     args = parser.parse_args()
     os.environ[ENV] = str(Path(args.bodies).resolve())
-    factory = "bench.bare:create_fastapi_app" if args.fastapi else "bench.bare:create_app"
+    factory = "bench.bare:create_app"
+    if args.fastapi:
+        factory = "bench.bare:create_write_app" if args.write else "bench.bare:create_fastapi_app"
     server.run(factory, host=args.host, port=args.port, **server_options(args.workers))
 
 
