@@ -478,6 +478,9 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     sent += sum(run.requests - run.http_errors for run in stacks[1:])
                     if written < sent:
                         row.notes.append(f"only {written} of {sent} PUTs wrote a version")
+                failed = sum(run.http_errors + run.socket_errors for run in stacks)
+                if failed:
+                    row.notes.append(f"the stack's own PUT failed {failed} times: its rate means nothing")
                 ctx.rows.append(row)
                 print_row(row, flush=True)
         if ("POST", "/api/v1/observations") in routes and (ctx.only is None or "batch" in ctx.only):
