@@ -386,7 +386,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
             Server(ctx.url, workers=workers, command=bare_command("--fastapi"))
         )
         stack_write = None
-        if ctx.backend == "postgresql" and any(work.writes and work.rounds > 1 for work in work_list):
+        if ctx.backend == "postgresql" and any(work.writes for work in work_list):
             stack_write = stack.enter_context(
                 Server(ctx.url, workers=workers, command=bare_command("--fastapi", "--write"))
             )
@@ -413,33 +413,30 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                     floors[key], _, _, _, _ = measure(
                         fastapi_floor, work.workload, conns, ctx.seconds, ctx.client, warm_up=first
                     )
-                stacks: list[LoadResult] = []
-                own_stack = stack_write if work.writes and work.rounds > 1 else None
-                if own_stack is not None:
-                    stacks.append(
-                        measure(own_stack, work.workload, conns, ctx.seconds, ctx.client, warm_up=True)[0]
-                    )
+                # Round one measures beside the Core run above; each further round runs Core again.
                 before = revision_count(ctx.url) if work.writes else 0
-                runs = [
-                    measure(server, work.workload, conns, ctx.seconds, ctx.client, warm_up=first or wrote)
-                ]
-                if work.core is not None and work.rounds > 1:
-                    cores = [core[work.core]]
-                    for _ in range(1, work.rounds):
+                own_stack = stack_write if work.writes else None
+                cores = [core[work.core]] if work.core is not None else []
+                stacks: list[LoadResult] = []
+                runs = []
+                for attempt in range(work.rounds):
+                    if attempt and work.core is not None:
                         cores.append(
                             run_core(
                                 ctx.url, work.core, core_args(work), processes=workers, seconds=ctx.seconds
                             )
                         )
-                        if own_stack is not None:
-                            stacks.append(
-                                measure(
-                                    own_stack, work.workload, conns, ctx.seconds, ctx.client, warm_up=False
-                                )[0]
-                            )
-                        runs.append(
-                            measure(server, work.workload, conns, ctx.seconds, ctx.client, warm_up=False)
+                    if own_stack is not None:
+                        stacks.append(
+                            measure(
+                                own_stack, work.workload, conns, ctx.seconds, ctx.client, warm_up=not attempt
+                            )[0]
                         )
+                    warm_up = not attempt and (first or wrote)
+                    runs.append(
+                        measure(server, work.workload, conns, ctx.seconds, ctx.client, warm_up=warm_up)
+                    )
+                if work.core is not None:
                     core[work.core] = median_of(cores, lambda run: run.rps)
                 result, rss, cpu, split, database = median_of(runs, lambda run: run[0].rps)
                 wrote = wrote or work.writes
@@ -475,7 +472,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                 if work.writes:
                     written = revision_count(ctx.url) - before
                     sent = sum(run[0].requests - run[0].http_errors for run in runs)
-                    sent += sum(run.requests - run.http_errors for run in stacks[1:])
+                    sent += sum(run.requests - run.http_errors for run in stacks)
                     if written < sent:
                         row.notes.append(f"only {written} of {sent} PUTs wrote a version")
                 failed = sum(run.http_errors + run.socket_errors for run in stacks)

@@ -66,6 +66,13 @@ def _answers() -> Callable[[str, str], Answer]:
     return answer_for
 
 
+def _response(answer: Answer) -> Response:
+    status, headers, body = answer
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
+
+
 def create_fastapi_app() -> FastAPI:
     """The framework's own floor: FastAPI with one async route for every path, answering the same
     stored bytes. No dependency, no validation, no database: what any FastAPI service pays first."""
@@ -76,10 +83,7 @@ def create_fastapi_app() -> FastAPI:
     async def answer(request: Request) -> Response:
         await request.body()
         query = request.url.query
-        status, headers, body = answer_for(request.method, request.url.path + ("?" + query if query else ""))
-        response = Response(body, status_code=status)
-        response.raw_headers = headers
-        return response
+        return _response(answer_for(request.method, request.url.path + ("?" + query if query else "")))
 
     return app
 
@@ -113,10 +117,7 @@ def create_write_app() -> FastAPI:
         value = json.loads(await request.body())["value"]
         async with gate:
             await run_in_threadpool(write, (indicator, department, int(year)), value)
-        status, headers, body = answer_for(request.method, request.url.path)
-        response = Response(body, status_code=status)
-        response.raw_headers = headers
-        return response
+        return _response(answer_for(request.method, request.url.path))
 
     return app
 

@@ -105,16 +105,19 @@ def rss_mb(pids: list[int]) -> float:
     return sum(_status_kb(p, "VmRSS") for p in pids) / 1024
 
 
+def _ticks(pid: int | str, *, ended_children: bool = False) -> int:
+    """A process's CPU time in clock ticks: utime and stime, and with `ended_children` cutime and
+    cstime (its children that ended and were waited for); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return sum(int(x) for x in fields[11 : 15 if ended_children else 13])
+
+
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
+    return sum(_ticks(pid) for pid in pids) / CLOCK_TICKS
 
 
 def database_cpu_seconds() -> float:
@@ -128,13 +131,11 @@ def database_cpu_seconds() -> float:
             with open(f"/proc/{entry}/comm") as handle:
                 if handle.read().strip() != "postgres":
                     continue
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
-        # utime, stime, and those of its children that ended (the postmaster's: a backend that
-        # ended during the run, as Core's do at its end, counts there)
-        total += sum(int(x) for x in fields[11:15])
+        # with its children that ended: the postmaster's, where a backend that ended during the
+        # run (as Core's do at its end) counts
+        total += _ticks(entry, ended_children=True)
     return total / CLOCK_TICKS
 
 
