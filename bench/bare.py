@@ -9,9 +9,10 @@ any FastAPI service pays per request, so that the table shows which part of the 
 framework's own and which is ours.
 
 With --write, that app also runs Core's statements of a PUT (bench.core's put_observation) for
-the cell the path names, as the service runs a write on PostgreSQL: in a worker thread, at most
-INDICATORS_DB_CONCURRENCY at once a worker, on an engine made as the service's. The stack's own PUT:
-the framework's floor and the database's work, composed for real, and nothing of ours.
+the cell the path names, as the service runs a write on PostgreSQL: in a worker thread (asyncio's
+run_in_executor, the trip app.core.threads makes), at most INDICATORS_DB_CONCURRENCY at once a
+worker, on an engine made as the service's. The stack's own PUT: the framework's floor and the
+database's work, composed for real, and nothing of ours.
 
     python -m bench.bare BODIES.json --port P --workers N [--fastapi [--write]]
 """
@@ -92,8 +93,7 @@ def create_write_app() -> FastAPI:
     """The FastAPI floor, with Core's statements of a PUT of the figure the body gives to the cell
     the path ends with (`.../INDICATOR/DEPARTMENT/YEAR`), before the stored answer."""
     import asyncio
-
-    from starlette.concurrency import run_in_threadpool
+    from concurrent.futures import ThreadPoolExecutor
 
     from app.core.config import get_settings
     from app.core.db.engine import make_engine
@@ -105,6 +105,8 @@ def create_write_app() -> FastAPI:
     put_observation, _ = QUERIES["put_observation"]
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     gate = asyncio.Semaphore(settings.db_concurrency)
+    # asyncio's own trip to a thread, as the service's (app.core.threads) is
+    threads = ThreadPoolExecutor(settings.db_concurrency)
 
     def write(cell: tuple[str, str, int], value: int) -> None:
         with engine.connect() as conn:
@@ -116,7 +118,8 @@ def create_write_app() -> FastAPI:
         indicator, department, year = path.rsplit("/", 3)[1:]
         value = json.loads(await request.body())["value"]
         async with gate:
-            await run_in_threadpool(write, (indicator, department, int(year)), value)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(threads, write, (indicator, department, int(year)), value)
         return _response(answer_for(request.method, request.url.path))
 
     return app

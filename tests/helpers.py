@@ -112,16 +112,25 @@ def reopen_2021(session: Session) -> None:
 
 
 def thread_trips(monkeypatch: "pytest.MonkeyPatch") -> list[Any]:
-    """The functions sent to a worker thread from now on (anyio's run_sync, which Starlette's
-    run_in_threadpool and FastAPI use), in order."""
+    """The functions sent to a worker thread from now on, in order: by app.core.threads.in_thread,
+    and by anyio's run_sync (which Starlette's run_in_threadpool and FastAPI use)."""
     import anyio.to_thread
+
+    from app.core import threads
 
     trips: list[Any] = []
     run_sync = anyio.to_thread.run_sync
+    pool = threads._pool
 
     async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
         trips.append(func)
         return await run_sync(func, *args, **kwargs)
 
+    class Counted:
+        def submit(self, run: Any, work: Any, /, *args: Any, **kwargs: Any) -> Any:  # run: the context's
+            trips.append(work)
+            return pool().submit(run, work, *args, **kwargs)
+
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    monkeypatch.setattr(threads, "_pool", Counted)
     return trips

@@ -2,7 +2,6 @@ from collections.abc import Hashable
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.analytics import completeness, service
@@ -19,6 +18,7 @@ from app.core.json import dumps
 from app.core.memo import Memo, committed_only
 from app.core.routing import api_router
 from app.core.tables import FILE_RESPONSES, FILES_OR_304, Format, FormatQuery, requested_format, table
+from app.core.threads import in_thread
 
 router = api_router("", "analytics")
 # Completeness's JSON answers, by what was asked and the generation of the data (app.core.memo).
@@ -98,7 +98,7 @@ async def get_series(
             )
         return _json(request, content)
 
-    return await run_in_threadpool(answer)
+    return await in_thread(answer)
 
 
 @router.get("/comparison", response_model=ComparisonRead, responses=FILES_OR_304)
@@ -148,7 +148,7 @@ async def get_comparison(
         rows = service.comparison_rows(content)
         return table(request, service.COMPARISON_COLUMNS, rows, format=wanted, name="comparison")
 
-    return await run_in_threadpool(rows)
+    return await in_thread(rows)
 
 
 @router.get("/completeness", response_model=CompletenessRead, responses=FILE_RESPONSES)
@@ -187,4 +187,4 @@ async def get_completeness(
         rows = completeness.item_rows(content)
         return table(request, completeness.ITEM_COLUMNS, rows, format=kind, name=f"completeness-{year}")
 
-    return await run_in_threadpool(rows)
+    return await in_thread(rows)

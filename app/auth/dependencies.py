@@ -5,7 +5,6 @@ from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from app.auth import tokens
 from app.auth.models import Role
@@ -13,6 +12,7 @@ from app.auth.principal import ANONYMOUS, Principal
 from app.core.config import Settings, current_settings
 from app.core.db.session import READ_METHODS, get_session, take_write_lock
 from app.core.problems import Forbidden, Problem, Unauthorized
+from app.core.threads import in_thread
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
@@ -174,7 +174,7 @@ async def refusal_first(request: Request) -> Problem | None:
             session.rollback()
         return None
 
-    return await run_in_threadpool(check)
+    return await in_thread(check)
 
 
 Viewer = Annotated[Principal, Depends(require(Role.viewer))]

@@ -15,10 +15,10 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Engine, Integer, String, cast, func, literal_column, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from starlette.concurrency import run_in_threadpool
 
 from app.core.db.rows import DriverQuery
 from app.core.db.session import one_statement_now, snapshot_again
+from app.core.threads import in_thread
 
 T = TypeVar("T")
 
@@ -93,11 +93,11 @@ class Memo(Generic[T]):
             snapshot_again(session)
             found_key, keep = key()
         if not keep:
-            return await run_in_threadpool(self.answer, found_key, compute, store=False)
+            return await in_thread(self.answer, found_key, compute, store=False)
         flight = asyncio.get_running_loop().create_future()
         self._flights.setdefault(found_key, flight)
         try:
-            return await run_in_threadpool(self.answer, found_key, compute, store=True)
+            return await in_thread(self.answer, found_key, compute, store=True)
         finally:
             if self._flights.get(found_key) is flight:
                 del self._flights[found_key]

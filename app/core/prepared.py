@@ -33,10 +33,11 @@ from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import _solve_generator, get_dependant
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from app.core.threads import in_thread
 
 Endpoint = Callable[..., Any]
 # The requests a plan answered, and those it handed to FastAPI, in this process (tests read them).
@@ -211,7 +212,7 @@ class Plan:
         if self.endpoint_async:
             result: Response = await self.endpoint(**values)
         else:
-            result = await run_in_threadpool(self.endpoint, **values)
+            result = await in_thread(self.endpoint, **values)
         return result
 
     async def _read_body(self, request: Request) -> Any:
@@ -282,7 +283,7 @@ class Plan:
             return await _solve_generator(dependant=dependant, stack=stack, sub_values=given, request=request)
         if kind == "async":
             return await call(**given)
-        return await run_in_threadpool(call, **given)
+        return await in_thread(call, **given)
 
 
 def plan_for(

@@ -9,7 +9,6 @@ from typing import Any, NamedTuple, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +16,7 @@ from app.core.config import get_settings
 from app.core.db import gate as admission
 from app.core.db import retry as resilience
 from app.core.db.engine import get_engine
+from app.core.threads import in_thread
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -275,7 +275,7 @@ async def run_write(session: Session, work: Callable[[], T]) -> T:
             session.committed = True
         return result
 
-    return await run_in_threadpool(work_and_commit)
+    return await in_thread(work_and_commit)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -2,7 +2,6 @@ from typing import Annotated
 
 from fastapi import Query, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from app.auth.dependencies import ReaderFirst, SessionDep, ViewerToken, check_reader
@@ -15,6 +14,7 @@ from app.core.pagination import Limit, decode_cursor, encode_cursor
 from app.core.problems import BadRequest, FieldError, InvalidValue
 from app.core.routing import api_router
 from app.core.tables import FILES_OR_304, Format, FormatQuery, requested_format, table
+from app.core.threads import in_thread
 from app.targets.compliance import report as compliance
 from app.targets.compliance.generation import generation
 from app.targets.compliance.messages import Lang
@@ -110,9 +110,7 @@ async def get_compliance(
         )
         return conditional(request, body, etag=etag, headers={"Vary": "Accept"})
     check_reader(session, token)
-    return await run_in_threadpool(
-        _answer, request, session, (year, year_from, year_to), filters, lang, wanted
-    )
+    return await in_thread(_answer, request, session, (year, year_from, year_to), filters, lang, wanted)
 
 
 @paused_gc()

@@ -1,0 +1,81 @@
+"""app.core.threads.in_thread: work in a worker thread, in the caller's context, and never cut short."""
+
+import asyncio
+import contextvars
+import threading
+
+import pytest
+
+from app.core.threads import in_thread
+
+REQUEST = contextvars.ContextVar("request", default="none")
+
+
+def test_work_runs_in_another_thread_with_the_callers_context_and_its_answer_comes_back() -> None:
+    def work(a: int, b: int) -> tuple[int, str, int]:
+        return a + b, REQUEST.get(), threading.get_ident()
+
+    async def scenario() -> tuple[int, str, int]:
+        REQUEST.set("put-1")
+        return await in_thread(work, 2, 3)
+
+    total, seen, ident = asyncio.run(scenario())
+    assert (total, seen) == (5, "put-1")
+    assert ident != threading.get_ident()
+
+
+def test_an_error_of_the_work_is_raised_to_the_caller() -> None:
+    def work() -> None:
+        raise LookupError("no such cell")
+
+    with pytest.raises(LookupError, match="no such cell"):
+        asyncio.run(in_thread(work))
+
+
+def test_a_cancelled_caller_waits_for_the_running_work_to_end_before_its_cancellation_goes_on() -> None:
+    started, release = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def work() -> None:
+        started.set()
+        release.wait(5)
+        events.append("work ended")
+
+    async def scenario() -> None:
+        task = asyncio.create_task(in_thread(work))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        assert not task.done()  # still waiting for the work: it holds the session
+        task.cancel()  # cancelled again meanwhile: it still waits
+        await asyncio.sleep(0.02)
+        assert not task.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        events.append("caller cancelled")
+
+    asyncio.run(scenario())
+    assert events == ["work ended", "caller cancelled"]
+
+
+def test_work_that_had_not_started_when_its_caller_was_cancelled_never_runs() -> None:
+    release = threading.Event()
+    ran: list[int] = []
+
+    async def scenario() -> None:
+        # every worker thread busy, so the last trip waits in the pool's queue
+        from app.core import threads
+
+        busy = [asyncio.create_task(in_thread(release.wait, 5)) for _ in range(threads.MAX_THREADS)]
+        waiting = asyncio.create_task(in_thread(ran.append, 1))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        release.set()
+        await asyncio.gather(*busy)
+
+    asyncio.run(scenario())
+    assert ran == []
