@@ -120,17 +120,16 @@ def thread_trips(monkeypatch: "pytest.MonkeyPatch") -> list[Any]:
 
     trips: list[Any] = []
     run_sync = anyio.to_thread.run_sync
-    pool = threads._pool
+    submit = threads._submit
 
     async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
         trips.append(func)
         return await run_sync(func, *args, **kwargs)
 
-    class Counted:
-        def submit(self, run: Any, work: Any, /, *args: Any, **kwargs: Any) -> Any:  # run: the context's
-            trips.append(work)
-            return pool().submit(run, work, *args, **kwargs)
+    def counted_submit(item: Any) -> None:
+        trips.append(item[2])  # (trip, context, work, args, kwargs)
+        submit(item)
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
-    monkeypatch.setattr(threads, "_pool", Counted)
+    monkeypatch.setattr(threads, "_submit", counted_submit)
     return trips

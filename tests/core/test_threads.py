@@ -79,3 +79,26 @@ def test_work_that_had_not_started_when_its_caller_was_cancelled_never_runs() ->
 
     asyncio.run(scenario())
     assert ran == []
+
+
+def test_every_trip_has_a_thread_of_its_own_so_none_waits_behind_another() -> None:
+    # ten trips that can only end together: were one queued behind another's work, none would end
+    together = threading.Barrier(10, timeout=5)
+
+    async def scenario() -> list[int]:
+        return await asyncio.gather(*(in_thread(together.wait) for _ in range(10)))
+
+    assert sorted(asyncio.run(scenario())) == list(range(10))
+
+
+def test_threads_are_reused_from_one_trip_to_the_next() -> None:
+    from app.core import threads
+
+    async def scenario() -> None:
+        for _ in range(50):
+            await in_thread(threading.get_ident)
+
+    asyncio.run(scenario())  # threads enough for one trip at a time
+    before = threads._threads
+    asyncio.run(scenario())
+    assert threads._threads == before  # none more
