@@ -48,7 +48,7 @@ _Item = tuple[_Trip, contextvars.Context, Callable[..., Any], tuple[Any, ...], d
 
 _queue: "SimpleQueue[_Item]" = SimpleQueue()
 _lock = threading.Lock()
-_idle = 0  # threads waiting on the queue, and not yet promised to a trip
+_idle = 0  # threads waiting on the queue and not promised to a trip, less trips queued for none
 _threads = 0
 
 
@@ -100,12 +100,11 @@ def _submit(item: _Item) -> None:
     """Queue the trip, with a thread promised to it: an idle one, or a new one."""
     global _idle, _threads
     with _lock:
-        if _idle:
-            _idle -= 1
-            start = False
+        start = _idle <= 0 and _threads < MAX_THREADS
+        if start:
+            _threads += 1
         else:
-            start = _threads < MAX_THREADS
-            _threads += start
+            _idle -= 1  # below 0 (all MAX_THREADS busy): trips waiting in the queue
         queue = _queue
     if start:
         name = f"indicators-work-{_threads}"

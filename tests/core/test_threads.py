@@ -102,3 +102,20 @@ def test_threads_are_reused_from_one_trip_to_the_next() -> None:
     before = threads._threads
     asyncio.run(scenario())
     assert threads._threads == before  # none more
+
+
+def test_after_every_thread_was_busy_a_trip_still_finds_a_thread_of_its_own() -> None:
+    from app.core import threads
+
+    release = threading.Event()
+
+    async def saturate() -> None:
+        # more trips than threads: the last ones wait in the queue for a thread to come free
+        busy = [asyncio.create_task(in_thread(release.wait, 5)) for _ in range(threads.MAX_THREADS + 5)]
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.gather(*busy)
+
+    asyncio.run(saturate())
+    assert threads._idle == threads._threads  # every thread idle again, none promised twice
+    test_every_trip_has_a_thread_of_its_own_so_none_waits_behind_another()
