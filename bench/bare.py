@@ -10,9 +10,9 @@ framework's own and which is ours.
 
 With --write, that app also runs Core's statements of a PUT (bench.core's put_observation) for
 the cell the path names, as the service runs a write on PostgreSQL: in a worker thread (asyncio's
-run_in_executor, the trip app.core.threads makes), at most INDICATORS_DB_CONCURRENCY at once a
-worker, on an engine made as the service's. The stack's own PUT: the framework's floor and the
-database's work, composed for real, and nothing of ours.
+own trip, run_in_executor; the service's, app.core.threads, is a pool of its own), at most
+INDICATORS_DB_CONCURRENCY at once a worker, on an engine made as the service's. The stack's own
+PUT: the framework's floor and the database's work, composed for real, and nothing of ours.
 
     python -m bench.bare BODIES.json --port P --workers N [--fastapi [--write]]
 """
@@ -105,7 +105,7 @@ def create_write_app() -> FastAPI:
     put_observation, _ = QUERIES["put_observation"]
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     gate = asyncio.Semaphore(settings.db_concurrency)
-    # asyncio's own trip to a thread, as the service's (app.core.threads) is
+    # asyncio's own trip to a thread: the stack's, not the service's pool (app.core.threads)
     threads = ThreadPoolExecutor(settings.db_concurrency)
 
     def write(cell: tuple[str, str, int], value: int) -> None:

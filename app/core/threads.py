@@ -3,9 +3,10 @@
 Starlette's `run_in_threadpool` (anyio's `to_thread.run_sync`) first yields to the event loop once
 (a checkpoint), then takes its capacity limiter and enters a cancel scope, on every trip; asyncio's
 `run_in_executor` makes a `concurrent.futures.Future` (a Condition) and chains it to an asyncio one.
-A trip here is one queue put, and one `call_soon_threadsafe` back: a PUT on PostgreSQL, which makes
-one trip, went from 2.83 M to 2.67 M instructions with asyncio's executor and lower still with this
-(`python -m bench.inproc put --backend postgresql --instructions`, BENCHMARKS.md).
+A trip here is one queue put, and one `call_soon_threadsafe` back. A PUT on PostgreSQL, which makes
+one trip, went from 2.83 M instructions (anyio) to 2.67 M (asyncio's executor) and 2.63 M (this);
+a 10-year series from 1.47 M to 1.45 M, compliance from 1.40 M to 1.32 M (`python -m bench.inproc
+KIND --backend postgresql --instructions`, BENCHMARKS.md).
 
 As many threads as trips at once, up to MAX_THREADS (anyio's default limit); app.core.db.gate keeps
 database work far below it. Every trip is handed to a thread of its own, idle or new, so that no
