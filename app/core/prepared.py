@@ -6,8 +6,9 @@ the value (about half the CPU of a 10-year series request, bench.inproc). The pl
 answers once, when the route is built, and then takes FastAPI's own steps in FastAPI's order:
 
 - each dependency is called once (FastAPI's cache), in the order FastAPI calls them, an `async def` on
-  the event loop, a `def` in the thread pool, a generator entered on the request's own exit stacks by
-  FastAPI's own helper, so that it ends when FastAPI would end it;
+  the event loop, a `def` in a worker thread (app.core.threads, where FastAPI takes anyio's), a
+  generator entered on the request's own exit stacks by FastAPI's own helper, so that it ends when
+  FastAPI would end it;
 - each path and query parameter is validated by its own field, FastAPI's validator, from the same
   request key, with the same default.
 
