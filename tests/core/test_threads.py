@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from app.core import threads
 from app.core.threads import in_thread
 
 REQUEST = contextvars.ContextVar("request", default="none")
@@ -66,8 +67,6 @@ def test_work_that_had_not_started_when_its_caller_was_cancelled_never_runs() ->
 
     async def scenario() -> None:
         # every worker thread busy, so the last trip waits in the pool's queue
-        from app.core import threads
-
         busy = [asyncio.create_task(in_thread(release.wait, 5)) for _ in range(threads.MAX_THREADS)]
         waiting = asyncio.create_task(in_thread(ran.append, 1))
         await asyncio.sleep(0.05)
@@ -92,8 +91,6 @@ def test_every_trip_has_a_thread_of_its_own_so_none_waits_behind_another() -> No
 
 
 def test_threads_are_reused_from_one_trip_to_the_next() -> None:
-    from app.core import threads
-
     async def scenario() -> None:
         for _ in range(50):
             await in_thread(threading.get_ident)
@@ -105,8 +102,6 @@ def test_threads_are_reused_from_one_trip_to_the_next() -> None:
 
 
 def test_after_every_thread_was_busy_a_trip_still_finds_a_thread_of_its_own() -> None:
-    from app.core import threads
-
     release = threading.Event()
 
     async def saturate() -> None:

@@ -157,9 +157,10 @@ def _roll_back(session: Session) -> None:
         session.close()
 
 
-async def _in_thread(finish: Callable[[U], None], session: U) -> None:
+async def _in_thread_of_its_own(finish: Callable[[U], None], session: U) -> None:
     # Shielded, and with a limiter of its own (as FastAPI ends sync generators): the connection goes
-    # back to the pool even when the request is cancelled or every worker thread waits for one.
+    # back to the pool even when the request is cancelled or every worker thread waits for one. Not
+    # app.core.threads.in_thread, whose trips wait for a thread once MAX_THREADS are busy.
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(finish, session, limiter=anyio.CapacityLimiter(1))
 
@@ -244,14 +245,14 @@ async def take_write_lock(session: Session) -> None:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            await _in_thread(_wait_for_writers, session)
+            await _in_thread_of_its_own(_wait_for_writers, session)
     try:
         session.connection(execution_options={"sqlite_wait": False})
     except Exception as exc:
         if resilience.classify(exc) != "retry":  # not SQLITE_BUSY: a real failure
             raise
         session.close()  # nothing began; the next connection() checks out a connection again
-        await _in_thread(_begin, session)
+        await _in_thread_of_its_own(_begin, session)
     session.write_locked = True
 
 
@@ -318,7 +319,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
                 if session.inline:
                     _roll_back(session)
                 else:
-                    await _in_thread(_roll_back, session)
+                    await _in_thread_of_its_own(_roll_back, session)
                 raise
             if session.committed:
                 session.close()  # nothing left to send: the connection goes back to the pool
@@ -327,7 +328,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             elif reading or session.inline:
                 _commit(session)  # waits on no lock: no trip to a thread
             else:
-                await _in_thread(_commit, session)
+                await _in_thread_of_its_own(_commit, session)
         finally:
             _release_writers(session)
     finally:
