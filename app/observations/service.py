@@ -153,9 +153,11 @@ def check_value(indicator: IndicatorRef, value: Decimal, loc: builtins.list[str 
 
 
 # After the write's first query took the lock (locks.HELD): the department-year's state (locks.STATE)
-# read with the cell's rows that its warnings are judged by (warnings.CELL), in one statement, a
-# round trip fewer per PUT. Other years' figures only: what the write changes is not among them.
-_STATE_AND_CELL = DriverQuery(warnings.CELL.add_columns(*locks.STATE))
+# read with the cell's rows that its warnings are judged by (warnings.CELL), in one statement. Other
+# years' figures only: what the write changes is not among them. On PostgreSQL the statement that
+# writes a change reads them too (CellStore.put_reading), one round trip fewer per PUT again.
+_STATE_AND_CELL_QUERY = warnings.CELL.add_columns(*locks.STATE)
+_STATE_AND_CELL = DriverQuery(_STATE_AND_CELL_QUERY)
 _STATE_FROM = len(warnings.CELL.selected_columns)  # where the state's columns begin in its rows
 
 
@@ -174,24 +176,38 @@ def put(
     """Create or replace a cell's figure: 201-created, updated, or unchanged for the same figure.
     `lock_held`: the query that read `current` took the department-year's lock (locks.HELD).
     `warned`: with the warnings of the figure written (app.quality.warnings.for_figure), asked in
-    the write's transaction, a PUT's or PATCH's answer (else none)."""
+    the write's transaction, a PUT's or PATCH's answer (else none).
+
+    On PostgreSQL, with the lock held and `current` read, the department-year's state is read by the
+    statement that writes the change, and checked after it: a refusal (409) rolls the change back
+    with the whole transaction, and answers as it would have before the change was sent. A refusal
+    comes before a failed precondition (RFC 9110, 13.2.1), as it does when the state is read first."""
     check_writable(cell)
     check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])
     department, year = cell.department, cell.year
+    key = {"indicator_id": cell.indicator.id, "department_id": department.id, "year": year}
     rows = None
+    along = None
     if warned and lock_held:
-        key = {"indicator_id": cell.indicator.id, "department_id": department.id, "year": year}
-        rows = _STATE_AND_CELL.rows(session, key) or None  # none: the indicator is gone since
-    if rows is not None:
-        locks.check_state(actor, rows[0][_STATE_FROM:], department=department.code, year=year)
+        if current is not NOT_READ and session.connection().dialect.name == "postgresql":
+            along = _STATE_AND_CELL_QUERY
+            if precondition is not None:
+                try:
+                    precondition(current)
+                except Exception:
+                    _check_state(session, actor, cell, _STATE_AND_CELL.rows(session, key) or None)
+                    raise
+        else:
+            rows = _STATE_AND_CELL.rows(session, key) or None  # none: the indicator is gone since
+            _check_state(session, actor, cell, rows)
     else:
         locks.check(
             session, actor, department_id=department.id, department=department.code, year=year, held=lock_held
         )
     fields = data.model_dump()
     reason = fields.pop("reason")  # kept with the version, not part of the figure
-    observation, outcome = STORE.put(
+    observation, outcome, read = STORE.put_reading(
         session,
         key=cell.key,
         data=fields,
@@ -199,7 +215,12 @@ def put(
         precondition=precondition,
         current=current,
         reason=reason,
+        along=along,
     )
+    if along is not None:
+        # read with the change; else (created, unchanged) read now, in the same transaction
+        rows = (read if read is not None else _STATE_AND_CELL.rows(session, key)) or None
+        _check_state(session, actor, cell, rows)
     if not warned:
         return observation, outcome, []
     found = warnings.for_figure(
@@ -211,6 +232,19 @@ def put(
         rows=rows,
     )
     return observation, outcome, found
+
+
+def _check_state(session: Session, actor: Principal, cell: Cell, rows: builtins.list[Any] | None) -> None:
+    """409 when `actor` may not write figures of the cell's department-year (locks.check), by the
+    state read with the cell's rows (_STATE_AND_CELL), the lock held; read here when there are none
+    (the indicator is gone since)."""
+    department = cell.department
+    if rows is not None:
+        locks.check_state(actor, rows[0][_STATE_FROM:], department=department.code, year=cell.year)
+    else:
+        locks.check(
+            session, actor, department_id=department.id, department=department.code, year=cell.year, held=True
+        )
 
 
 def delete(

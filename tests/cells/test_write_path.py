@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, delete, event, select
 from sqlalchemy.orm import Session
 
 from app.analytics.router import COMPARISONS, COMPLETENESS
@@ -28,7 +28,9 @@ from app.core.db import migrate
 from app.core.db import session as database
 from app.core.db.types import utcnow
 from app.core.memo import Memo
+from app.departments.models import Department
 from app.main import create_app
+from app.reporting.models import Approval, State
 from app.targets.compliance import router as compliance_router
 from seed.loader import load
 from tests.helpers import reopen_2021, revisions, stored, thread_trips
@@ -169,9 +171,10 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     row, locked (on PostgreSQL it also takes the department-year's shared advisory lock:
     app.reporting.locks.HELD); one, after it, reads the department-year's approval state and period
     with the cell's other years, the indicator's bounds and whether a rule reads it (for the
-    warnings, app.quality.warnings); on PostgreSQL the revision and the update go as one statement.
-    Then expert-hazards-found, an operand of a seed rule, has it judged by four more (the rules, the
-    department's code, their operands, the figures). Each statement is seen by the listeners, those
+    warnings, app.quality.warnings); then the revision and the update. On PostgreSQL those last
+    three are one statement (app.cells.store.CellStore.put_reading). Then expert-hazards-found, an
+    operand of a seed rule, has it judged by four more (the rules, the department's code, their
+    operands, the figures). Each statement is seen by the listeners, those
     the driver sends itself (app.core.db.rows.DriverQuery) included."""
     engine, _ = served
     with Session(engine) as session, session.begin():
@@ -194,12 +197,15 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     steps = [
         # the token, the path, whether it lies within the clerk's department, the current row
         "WITH RECURSIVE chain",
-        # the cell's other years, bounds and rules, with the department-year's state
-        "SELECT indicator.expected_min",
         *(
-            ["INSERT INTO observation_revision", "UPDATE observation"]
+            [
+                # the cell's other years, bounds and rules, with the department-year's state
+                "SELECT indicator.expected_min",
+                "INSERT INTO observation_revision",
+                "UPDATE observation",
+            ]
             if engine.dialect.name == "sqlite"
-            else ["WITH revision AS (INSERT INTO observation_revision"]
+            else ["WITH revision AS (INSERT INTO observation_revision"]  # all three at once
         ),
         # the seed rule reading expert-hazards-found judged
         "SELECT validation_rule.",
@@ -211,6 +217,9 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     assert all(statement.startswith(step) for statement, step in zip(sent, steps, strict=True)), sent
     assert "FROM api_token" in sent[0] and "FROM observation" in sent[0]
     assert "FROM approval" in sent[1] and "FROM period_exception" in sent[1]
+    assert "FROM indicator LEFT OUTER JOIN observation" in sent[1]
+    if engine.dialect.name == "postgresql":
+        assert "changed AS (UPDATE observation SET" in sent[1]
     if engine.dialect.name == "postgresql":
         assert "FOR UPDATE" in sent[0] and "pg_advisory_xact_lock_shared(department.id" in sent[0]
     else:
@@ -226,6 +235,46 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     response = asyncio.run(put("urban-management"))
     assert response.status_code == 403, response.text
     assert len(sent) == 1 and sent[0].startswith("WITH RECURSIVE chain"), sent
+
+
+def test_a_put_refused_by_its_department_years_state_writes_nothing(served: tuple[Engine, str]) -> None:
+    """On PostgreSQL the department-year's state is read by the statement that writes the change
+    (app.observations.service.put), and a refusal rolls that change back; on SQLite it is read
+    first. Either way: 409, the figure and its history as they were, and a stale If-Match on the
+    locked cell answers 409 too (a refusal comes before a failed precondition, RFC 9110 13.2.1).
+    Once the year is open again, the same stale If-Match is 412, and nothing is written either."""
+    engine, secret = served
+    headers = {"Authorization": f"Bearer {secret}"}
+    with Session(engine) as session, session.begin():
+        before = stored(session, *KEY)
+        assert before is not None
+        value, version, history = before.value, before.version, len(revisions(session, *KEY))
+        zone = session.scalar(select(Department.id).where(Department.code == "zone"))
+        session.execute(delete(Approval).where(Approval.department_id == zone, Approval.year == 2021))
+        session.add(Approval(department_id=zone, year=2021, state=State.approved, approved_by="test"))
+
+    async def put(extra: dict[str, str]) -> httpx.Response:
+        async with _client() as client:
+            return await client.put(CELL, json={"value": 4321}, headers={**headers, **extra})
+
+    def unchanged() -> None:
+        with Session(engine) as session:
+            now = stored(session, *KEY)
+            assert now is not None and (now.value, now.version) == (value, version)
+            assert len(revisions(session, *KEY)) == history
+
+    for extra in ({}, {"If-Match": f'"{version}"'}, {"If-Match": '"999"'}):
+        response = asyncio.run(put(extra))
+        assert response.status_code == 409, response.text
+        assert response.json()["type"].endswith("/locked") and response.json()["approved_by"] == "test"
+        unchanged()
+    with Session(engine) as session, session.begin():
+        session.execute(delete(Approval).where(Approval.department_id == zone, Approval.year == 2021))
+    response = asyncio.run(put({"If-Match": '"999"'}))
+    assert response.status_code == 412, response.text
+    unchanged()
+    response = asyncio.run(put({"If-Match": f'"{version}"'}))
+    assert response.status_code == 200 and response.json()["version"] == version + 1, response.text
 
 
 def test_a_read_of_one_statement_sends_no_begin_or_commit_on_postgresql(served: tuple[Engine, str]) -> None:
