@@ -90,6 +90,7 @@ def server_options(workers: int) -> dict[str, Any]:
         "log_level": settings.log_level,
         "access_log": settings.access_log,
         "loop": "asyncio",
+        "pin_workers": settings.pin_workers,
     }
 
 

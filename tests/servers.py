@@ -130,8 +130,11 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Server:
-    """uvicorn serving create_app() on a free port; waits until /healthz answers."""
+def start(
+    database_url: str, *, workers: int = 1, env: dict[str, str] | None = None, cpus: list[int] | None = None
+) -> Server:
+    """uvicorn serving create_app() on a free port; waits until /healthz answers. `cpus`: the CPUs
+    the server may run on (all of this process's: by default)."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="indicators-server-", suffix=".log")[1])
     full_env = {
@@ -144,11 +147,13 @@ def start(database_url: str, *, workers: int = 1, env: dict[str, str] | None = N
     command = [
         sys.executable,
         "-c",
-        "import sys; from app.core import server; from app.cli import server_options; "
+        "import os, sys; from app.core import server; from app.cli import server_options; "
+        "sys.argv[3:] and os.sched_setaffinity(0, {int(c) for c in sys.argv[3].split(',')}); "
         "server.run('app.main:create_app', host='127.0.0.1', port=int(sys.argv[1]), "
         "**server_options(int(sys.argv[2])))",
         str(port),
         str(workers),
+        *([",".join(map(str, cpus))] if cpus else []),
     ]
     process = launch(command, env=full_env, log=log)
     server = Server(f"http://127.0.0.1:{port}", process, log, env or {})
@@ -157,8 +162,10 @@ def start(database_url: str, *, workers: int = 1, env: dict[str, str] | None = N
 
 
 @contextmanager
-def serving(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
-    server = start(database_url, workers=workers, env=env)
+def serving(
+    database_url: str, *, workers: int = 1, env: dict[str, str] | None = None, cpus: list[int] | None = None
+) -> Iterator[Server]:
+    server = start(database_url, workers=workers, env=env, cpus=cpus)
     try:
         yield server
     finally:

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # uvicorn's line per request; off where a proxy in front logs requests already.
     access_log: bool = True
+    # With at least as many workers as CPUs the server may run on, each worker is held to one CPU
+    # (app.core.server): its event loop and its worker threads then hand the GIL to each other on
+    # that CPU. Off: the kernel moves them as it likes.
+    pin_workers: bool = True
 
     # The zone whose calendar says which year is current and when an entry period opens and closes.
     timezone: str = "Asia/Shanghai"

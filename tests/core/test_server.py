@@ -185,6 +185,70 @@ def test_a_worker_that_dies_is_sent_nothing_and_its_replacement_takes_connection
         assert killed not in counts
 
 
+def _allowed(pid: int, task: int | None = None) -> set[int]:
+    """The CPUs a process (or one of its threads) may run on (Linux's Cpus_allowed_list)."""
+    status = Path(f"/proc/{pid}/task/{task or pid}/status").read_text()
+    (line,) = [x for x in status.splitlines() if x.startswith("Cpus_allowed_list:")]
+    cpus: set[int] = set()
+    for part in line.split(":", 1)[1].strip().split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def _threads_allowed(pid: int) -> list[set[int]]:
+    return [_allowed(pid, int(task)) for task in os.listdir(f"/proc/{pid}/task")]
+
+
+CPUS = sorted(os.sched_getaffinity(0))
+
+
+def test_workers_are_held_to_cpus_only_when_there_are_no_more_cpus_than_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 2, 5})
+    assert server.cpus_to_pin(3) == [0, 2, 5]
+    assert server.cpus_to_pin(4) == [0, 2, 5]  # two on the first CPU, the others one each
+    assert server.cpus_to_pin(2) is None  # more CPUs than workers: the kernel places them
+    assert server.cpus_to_pin(3, pin_workers=False) is None
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0})
+    assert server.cpus_to_pin(1) is None  # one worker is uvicorn's own process, not held
+
+
+@pytest.mark.skipif(len(CPUS) < 2, reason="one CPU: there is nothing to hold two workers to")
+def test_with_a_worker_per_cpu_each_worker_and_its_threads_hold_to_a_cpu_of_its_own(tmp_path: Path) -> None:
+    two = CPUS[:2]  # the server on two CPUs, as on a machine of two cores
+    with serving(f"sqlite:///{tmp_path / 'served.db'}", workers=2, cpus=two) as live:
+        assert _allowed(live.process.pid) == set(two)  # the supervisor is not held
+        for _ in range(10):  # readiness checks the database in a worker thread
+            assert httpx.get(f"{live.url}/readyz", timeout=10).status_code == 200
+        held = {}
+        for pid in _workers(live):
+            threads = _threads_allowed(pid)
+            assert len(threads) > 1 and all(len(cpus) == 1 for cpus in threads), threads
+            (held[pid],) = set.union(*threads)
+        assert sorted(held.values()) == two
+        killed = min(held)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(_workers(live) - held.keys()) < 1 or len(_workers(live)) < 2:
+            assert time.monotonic() < deadline, "the supervisor did not replace the worker"
+            time.sleep(0.1)
+        (replacement,) = _workers(live) - held.keys()
+        while len(_allowed(replacement)) > 1:  # until it has started (it holds to its CPU as it starts)
+            assert time.monotonic() < deadline, f"the replacement is held to none: {_allowed(replacement)}"
+            time.sleep(0.1)
+        assert _allowed(replacement) == {held[killed]}  # the CPU its predecessor left
+
+
+@pytest.mark.skipif(len(CPUS) < 2, reason="one CPU: there is nothing to hold two workers to")
+def test_workers_are_not_held_to_a_cpu_when_told_not_to(tmp_path: Path) -> None:
+    two = CPUS[:2]
+    env = {"INDICATORS_PIN_WORKERS": "false"}
+    with serving(f"sqlite:///{tmp_path / 'served.db'}", workers=2, env=env, cpus=two) as live:
+        assert [_allowed(pid) for pid in _workers(live)] == [set(two), set(two)]
+
+
 def test_a_second_server_on_a_port_in_use_is_refused_and_the_first_serves_on(tmp_path: Path) -> None:
     with serving(f"sqlite:///{tmp_path / 'served.db'}", workers=2) as live:
         port = live.url.rsplit(":", 1)[1]
