@@ -43,6 +43,8 @@ from sqlalchemy import func, insert, select
 
 from app import models
 from app.auth.models import Role
+from app.core.config import get_settings
+from app.core.server import cpus_to_pin
 from app.observations.models import ObservationRevision
 from app.reporting.models import Assignment
 from bench import bare
@@ -714,6 +716,9 @@ def main(argv: list[str] | None = None) -> int:
     pg = postgres_version()
     if pg:
         info["postgresql"] = pg
+    # With 2 workers, whether each server (the service, its ceilings) holds each worker to a CPU.
+    held = cpus_to_pin(2, get_settings().pin_workers)
+    info["2 workers held to CPUs"] = ",".join(map(str, held)) if held else "no"
     rows: list[Row] = []
     skipped: list[str] = []
     for backend in args.backends.split(","):
