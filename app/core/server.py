@@ -373,7 +373,13 @@ def run(app: str, *, host: str, port: int, workers: int, pin_workers: bool = Tru
         sys.exit(STARTUP_FAILURE)
     port = listener.getsockname()[1]  # port 0 becomes a free one
     logger.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port)
-    dispatcher = Dispatcher(listener, workers, cpus_to_pin(workers, pin_workers))
+    cpus = cpus_to_pin(workers, pin_workers)
+    if cpus:
+        logger.info(
+            "Each worker is held to a CPU of its own (%s); INDICATORS_PIN_WORKERS=false leaves them free",
+            ",".join(map(str, cpus)),
+        )
+    dispatcher = Dispatcher(listener, workers, cpus)
     try:
         Multiprocess(config, sockets=[cast(socket.socket, _Channelled(dispatcher))]).run()
     finally:
