@@ -112,36 +112,13 @@ class CellStore(Generic[M]):
         self._update_with_revision = DriverQuery(update_all.add_cte(revise.cte("revision")))
         self._delete_with_revision = DriverQuery(self._delete.add_cte(revise.cte("revision")))
         self._revise, self._update_all = revise, update_all
-        # By the query read along (put_reading): the change with its revision, as CTEs of that query.
+        # By the query read along (put): the change with its revision, as CTEs of that query.
         self._update_reading: dict[Select[Any], DriverQuery] = {}
 
     def find(self, session: Session, key: dict[str, int]) -> M | None:
         return session.scalar(self._find, key)
 
     def put(
-        self,
-        session: Session,
-        *,
-        key: dict[str, int],
-        data: dict[str, Any],
-        actor: str,
-        precondition: Precondition | None = None,
-        current: Any = NOT_READ,
-        reason: str | None = None,
-    ) -> tuple[M, Outcome]:
-        """Create or replace a cell (put_reading, reading nothing along)."""
-        row, outcome, _ = self.put_reading(
-            session,
-            key=key,
-            data=data,
-            actor=actor,
-            precondition=precondition,
-            current=current,
-            reason=reason,
-        )
-        return row, outcome
-
-    def put_reading(
         self,
         session: Session,
         *,

@@ -155,7 +155,7 @@ def check_value(indicator: IndicatorRef, value: Decimal, loc: builtins.list[str 
 # After the write's first query took the lock (locks.HELD): the department-year's state (locks.STATE)
 # read with the cell's rows that its warnings are judged by (warnings.CELL), in one statement. Other
 # years' figures only: what the write changes is not among them. On PostgreSQL the statement that
-# writes a change reads them too (CellStore.put_reading), one round trip fewer per PUT again.
+# writes a change reads them too (CellStore.put, `along`), one round trip fewer per PUT again.
 _STATE_AND_CELL_QUERY = warnings.CELL.add_columns(*locks.STATE)
 _STATE_AND_CELL = DriverQuery(_STATE_AND_CELL_QUERY)
 _STATE_FROM = len(warnings.CELL.selected_columns)  # where the state's columns begin in its rows
@@ -207,7 +207,7 @@ def put(
         )
     fields = data.model_dump()
     reason = fields.pop("reason")  # kept with the version, not part of the figure
-    observation, outcome, read = STORE.put_reading(
+    observation, outcome, read = STORE.put(
         session,
         key=cell.key,
         data=fields,

@@ -62,7 +62,7 @@ def put(
         check_value(cell.indicator, data.upper, ["body", "upper"])
     fields = data.model_dump()
     reason = fields.pop("reason")  # kept with the version, not part of the figure
-    return STORE.put(
+    target, outcome, _ = STORE.put(
         session,
         key=cell.key,
         data=fields,
@@ -71,6 +71,7 @@ def put(
         current=current,
         reason=reason,
     )
+    return target, outcome
 
 
 def delete(

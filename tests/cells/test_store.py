@@ -30,7 +30,7 @@ def test_a_cell_created_between_the_read_and_the_insert_is_updated(session: Sess
         if current is None:
             STORE.put(session, key=key, data=_figure("10"), actor="other")
 
-    row, outcome = STORE.put(
+    row, outcome, _ = STORE.put(
         session, key=key, data=_figure("12"), actor="late", precondition=another_writer_gets_there_first
     )
 

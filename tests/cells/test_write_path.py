@@ -172,7 +172,7 @@ def test_a_clerks_put_below_its_department_sends_one_statement_per_step(
     app.reporting.locks.HELD); one, after it, reads the department-year's approval state and period
     with the cell's other years, the indicator's bounds and whether a rule reads it (for the
     warnings, app.quality.warnings); then the revision and the update. On PostgreSQL those last
-    three are one statement (app.cells.store.CellStore.put_reading). Then expert-hazards-found, an
+    three are one statement (app.cells.store.CellStore.put, `along`). Then expert-hazards-found, an
     operand of a seed rule, has it judged by four more (the rules, the department's code, their
     operands, the figures). Each statement is seen by the listeners, those
     the driver sends itself (app.core.db.rows.DriverQuery) included."""
