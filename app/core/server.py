@@ -17,10 +17,10 @@ With at least as many workers as CPUs the server may run on (a worker per core, 
 is served), each worker is held to one CPU, the one the fewest live workers hold: its event loop and
 the threads that run its database work pass the GIL to each other many times a request, and on one
 CPU each pass is a switch on that CPU rather than a wake-up of another, and the threads' memory
-stays in that CPU's cache. PostgreSQL PUT with 2 workers on 2 cores: 65-73% of the Core ceiling
-unpinned, 87-97% pinned, in alternating runs (BENCHMARKS.md). nginx's `worker_cpu_affinity auto`
-does the same. With fewer workers than CPUs the kernel places them (INDICATORS_PIN_WORKERS=false:
-always).
+stays in that CPU's cache. PostgreSQL PUT with 2 workers on 2 cores: 65-78% of the Core ceiling
+not held, 76-97% held (medians 86-88%), in alternating and repeated runs (BENCHMARKS.md).
+nginx's `worker_cpu_affinity auto` does the same. With fewer workers than CPUs the kernel places
+them (INDICATORS_PIN_WORKERS=false: always).
 """
 
 import asyncio
