@@ -186,18 +186,14 @@ def put(
     check_scope(session, actor, cell, checked=scope_checked)
     check_value(cell.indicator, data.value, ["body", "value"])
     department, year = cell.department, cell.year
-    key = {"indicator_id": cell.indicator.id, "department_id": department.id, "year": year}
+    key = cell.key
     rows = None
     along = None
     if warned and lock_held:
         if current is not NOT_READ and session.connection().dialect.name == "postgresql":
             along = _STATE_AND_CELL_QUERY
             if precondition is not None:
-                try:
-                    precondition(current)
-                except Exception:
-                    _check_state(session, actor, cell, _STATE_AND_CELL.rows(session, key) or None)
-                    raise
+                precondition = _refusal_first(session, actor, cell, precondition)
         else:
             rows = _STATE_AND_CELL.rows(session, key) or None  # none: the indicator is gone since
             _check_state(session, actor, cell, rows)
@@ -209,7 +205,7 @@ def put(
     reason = fields.pop("reason")  # kept with the version, not part of the figure
     observation, outcome, read = STORE.put(
         session,
-        key=cell.key,
+        key=key,
         data=fields,
         actor=actor.name,
         precondition=precondition,
@@ -232,6 +228,22 @@ def put(
         rows=rows,
     )
     return observation, outcome, found
+
+
+def _refusal_first(
+    session: Session, actor: Principal, cell: Cell, precondition: Precondition
+) -> Precondition:
+    """`precondition`, which checks the department-year's state before it refuses: a refusal of the
+    write answers before a failed precondition (RFC 9110, 13.2.1)."""
+
+    def checked(current: Any) -> None:
+        try:
+            precondition(current)
+        except Exception:
+            _check_state(session, actor, cell, _STATE_AND_CELL.rows(session, cell.key) or None)
+            raise
+
+    return checked
 
 
 def _check_state(session: Session, actor: Principal, cell: Cell, rows: builtins.list[Any] | None) -> None:
