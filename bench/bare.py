@@ -8,13 +8,15 @@ With --fastapi, the same answers come from a FastAPI app with one catch-all asyn
 any FastAPI service pays per request, so that the table shows which part of the gap is the
 framework's own and which is ours.
 
-With --write, that app also runs Core's statements of a PUT (bench.core's put_observation) for
-the cell the path names, as the service runs a write on PostgreSQL: in a worker thread (asyncio's
-own trip, run_in_executor; the service's, app.core.threads, is a pool of its own), at most
-INDICATORS_DB_CONCURRENCY at once a worker, on an engine made as the service's. The stack's own
-PUT: the framework's floor and the database's work, composed for real, and nothing of ours.
+With --stack, that app also runs Core's statements before it answers, as the service runs its
+database work: in a worker thread (asyncio's own trip, run_in_executor; the service's,
+app.core.threads, is a pool of its own), at most INDICATORS_DB_CONCURRENCY at once a worker, on an
+engine made as the service's. For a PUT, a write of the figure the body gives to the cell the path
+names (bench.core's put_observation); for a GET, the Core twin its saved answer names (bench.core's
+get_observation, series, ...). The stack's own PUT and reads: the framework's floor and the
+database's work, composed for real, and nothing of ours.
 
-    python -m bench.bare BODIES.json --port P --workers N [--fastapi [--write]]
+    python -m bench.bare BODIES.json --port P --workers N [--fastapi [--stack]]
 """
 
 import argparse
@@ -40,7 +42,8 @@ ENV = "BENCH_BARE_BODIES"
 
 
 def save(path: Path, answers: list[dict[str, Any]]) -> None:
-    """answers: [{"method", "path", "status", "headers": [[name, value]], "body": bytes}]."""
+    """answers: [{"method", "path", "status", "headers": [[name, value]], "body": bytes}], a read's
+    with "core": [its Core twin's name (bench.core.QUERIES), its arguments] for --stack."""
     rows = [{**a, "body": base64.b64encode(a["body"]).decode()} for a in answers]
     path.write_text(json.dumps(rows))
 
@@ -67,6 +70,12 @@ def _answers() -> Callable[[str, str], Answer]:
     return answer_for
 
 
+def _twins() -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """For a method and a path with its query, the Core twin its saved answer names."""
+    rows = json.loads(Path(os.environ[ENV]).read_text())
+    return {(row["method"], row["path"]): (row["core"][0], row["core"][1]) for row in rows if row.get("core")}
+
+
 def _response(answer: Answer) -> Response:
     status, headers, body = answer
     response = Response(body, status_code=status)
@@ -89,9 +98,10 @@ def create_fastapi_app() -> FastAPI:
     return app
 
 
-def create_write_app() -> FastAPI:
-    """The FastAPI floor, with Core's statements of a PUT of the figure the body gives to the cell
-    the path ends with (`.../INDICATOR/DEPARTMENT/YEAR`), before the stored answer."""
+def create_stack_app() -> FastAPI:
+    """The FastAPI floor, with Core's statements before the stored answer: for a PUT of the figure
+    the body gives to the cell the path ends with (`.../INDICATOR/DEPARTMENT/YEAR`), for a GET its
+    saved answer's Core twin."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
@@ -100,6 +110,7 @@ def create_write_app() -> FastAPI:
     from bench.core import QUERIES
 
     answer_for = _answers()
+    twins = _twins()
     settings = get_settings()
     engine = make_engine(settings.database_url)
     put_observation, _ = QUERIES["put_observation"]
@@ -113,14 +124,30 @@ def create_write_app() -> FastAPI:
             put_observation(conn, {"cells": [cell], "base": value}, 0)
             conn.commit()
 
+    def read(name: str, args: dict[str, Any]) -> None:
+        with engine.connect() as conn:
+            QUERIES[name][0](conn, args, 0)
+            conn.commit()
+
+    async def in_thread(work: Callable[..., None], *args: Any) -> None:
+        async with gate:
+            await asyncio.get_running_loop().run_in_executor(threads, work, *args)
+
     @app.api_route("/{path:path}", methods=["PUT"])
-    async def answer(path: str, request: Request) -> Response:
+    async def put(path: str, request: Request) -> Response:
         indicator, department, year = path.rsplit("/", 3)[1:]
         value = json.loads(await request.body())["value"]
-        async with gate:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(threads, write, (indicator, department, int(year)), value)
+        await in_thread(write, (indicator, department, int(year)), value)
         return _response(answer_for(request.method, request.url.path))
+
+    @app.api_route("/{path:path}", methods=["GET"])
+    async def get(request: Request) -> Response:
+        query = request.url.query
+        target = request.url.path + ("?" + query if query else "")
+        twin = twins.get(("GET", target))  # none for /healthz, which the harness waits on
+        if twin is not None:
+            await in_thread(read, *twin)
+        return _response(answer_for("GET", target))
 
     return app
 
@@ -160,12 +187,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--fastapi", action="store_true", help="the FastAPI floor instead of bare ASGI")
-    parser.add_argument("--write", action="store_true", help="with --fastapi: Core's statements of a PUT too")
+    parser.add_argument("--stack", action="store_true", help="with --fastapi: Core's statements too")
     args = parser.parse_args()
     os.environ[ENV] = str(Path(args.bodies).resolve())
     factory = "bench.bare:create_app"
     if args.fastapi:
-        factory = "bench.bare:create_write_app" if args.write else "bench.bare:create_fastapi_app"
+        factory = "bench.bare:create_stack_app" if args.stack else "bench.bare:create_fastapi_app"
     server.run(factory, host=args.host, port=args.port, **server_options(args.workers))
 
 
