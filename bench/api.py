@@ -111,8 +111,8 @@ class Row:
     database_us: float | None = None
     core_us: float | None = None
     core_database_us: float | None = None
-    # PostgreSQL PUT, and reads with 2 workers: the stack's own request (bench.bare --stack: the
-    # FastAPI floor running Core's statements as the service runs its database work), req/s and p99
+    # PostgreSQL PUT, and every read: the stack's own request (bench.bare --stack: the FastAPI
+    # floor running Core's statements as the service runs its database work), req/s and p99
     stack_rps: float | None = None
     stack_p99_ms: float | None = None
     key: str = ""
@@ -148,6 +148,15 @@ class Row:
     def vs_composed(self) -> float | None:
         composed = self.composed_rps
         return self.rps / composed if composed else None
+
+    @property
+    def stack_vs_core(self) -> float | None:
+        return self.stack_rps / self.core_rps if self.stack_rps and self.core_rps else None
+
+    @property
+    def stack_vs_composed(self) -> float | None:
+        composed = self.composed_rps
+        return self.stack_rps / composed if self.stack_rps and composed else None
 
 
 @dataclass
@@ -426,7 +435,7 @@ def run_workers(ctx: Context, workers: int, connections: list[int]) -> None:
                 # Round one measures beside the Core run above; each further round runs Core again.
                 before = revision_count(ctx.url) if work.writes else 0
                 own_stack = None
-                if (work.writes and ctx.backend == "postgresql") or (work.key in READS and stack_reads):
+                if (work.writes and ctx.backend == "postgresql") or work.key in READS:
                     own_stack = stack_server
                 cores = [core[work.core]] if work.core is not None else []
                 stacks: list[LoadResult] = []
@@ -633,8 +642,7 @@ def goals(rows: list[Row]) -> list[str]:
 
     for row in rows:
         if row.key in READS and row.vs_composed is not None:
-            composed = row.composed_rps
-            stack_ratio = row.stack_rps / composed if row.stack_rps and composed else None
+            stack_ratio = row.stack_vs_composed
             stack_met = None if stack_ratio is None else stack_ratio >= READ_GOAL
             text = (
                 f"{row.vs_composed * 100:4.0f}% of composed (goal {READ_GOAL:.0%})"
@@ -652,7 +660,7 @@ def goals(rows: list[Row]) -> list[str]:
                     f" {stack_ratio * 100:.0f}% of composed, p99 {row.stack_p99_ms:.1f} ms"
                 )
         elif row.key == "put" and row.backend == "postgresql" and row.workers == 2 and row.vs_core:
-            stack_met = row.stack_rps / row.core_rps >= PUT_GOAL if row.stack_rps and row.core_rps else None
+            stack_met = None if row.stack_vs_core is None else row.stack_vs_core >= PUT_GOAL
             met = verdict(row.vs_core >= PUT_GOAL, stack_met)
             text = f"{row.vs_core * 100:4.0f}% of Core (goal {PUT_GOAL:.0%}) {met}"
             if row.database_us is not None and row.core_us is not None and row.core_database_us is not None:
@@ -660,12 +668,11 @@ def goals(rows: list[Row]) -> list[str]:
                     f"; CPU per PUT: server {row.cpu_us_per_request:.0f} + database {row.database_us:.0f} µs,"
                     f" Core {row.core_us:.0f} + database {row.core_database_us:.0f} µs"
                 )
-            if row.stack_rps and row.core_rps:
-                of_core, of_stack = row.stack_rps / row.core_rps * 100, row.rps / row.stack_rps * 100
+            if row.stack_rps and row.stack_vs_core is not None:
                 text += (
                     "; the stack's own PUT (FastAPI + Core's statements in a worker thread)"
-                    f" {row.stack_rps:.0f} req/s, {of_core:.0f}% of Core:"
-                    f" the service at {of_stack:.0f}% of it"
+                    f" {row.stack_rps:.0f} req/s, {row.stack_vs_core * 100:.0f}% of Core:"
+                    f" the service at {row.rps / row.stack_rps * 100:.0f}% of it"
                 )
         else:
             continue

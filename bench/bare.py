@@ -51,9 +51,14 @@ def save(path: Path, answers: list[dict[str, Any]]) -> None:
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
+def _saved() -> list[dict[str, Any]]:
+    """The answers `save` wrote, as saved."""
+    return list(json.loads(Path(os.environ[ENV]).read_text()))
+
+
 def _answers() -> Callable[[str, str], Answer]:
     """The saved answers: for a method and a path with its query, the answer the service gave."""
-    rows = json.loads(Path(os.environ[ENV]).read_text())
+    rows = _saved()
     exact: dict[tuple[str, str], Answer] = {}
     by_method: dict[str, Answer] = {}
     for row in rows:
@@ -72,8 +77,9 @@ def _answers() -> Callable[[str, str], Answer]:
 
 def _twins() -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     """For a method and a path with its query, the Core twin its saved answer names."""
-    rows = json.loads(Path(os.environ[ENV]).read_text())
-    return {(row["method"], row["path"]): (row["core"][0], row["core"][1]) for row in rows if row.get("core")}
+    return {
+        (row["method"], row["path"]): (row["core"][0], row["core"][1]) for row in _saved() if row.get("core")
+    }
 
 
 def _response(answer: Answer) -> Response:
