@@ -77,7 +77,7 @@ def serve(
             err=True,
         )
     get_engine().dispose()
-    server.run("app.main:create_app", host=host, port=port, **server_options(workers))
+    server.run("app.main:serving_app", host=host, port=port, **server_options(workers))
 
 
 def server_options(workers: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from app.auth.dependencies import refusal_first, require
 from app.auth.models import Role
 from app.auth.router import router as tokens_router
 from app.auth.router import whoami_router
-from app.core import cors, problem_pages, problems
+from app.core import cors, heap, problem_pages, problems
 from app.core.config import get_settings
 from app.core.db.retry import DatabaseRetry
 from app.core.health import router as ops_router
@@ -103,4 +103,12 @@ def create_app() -> FastAPI:
     app.add_middleware(DatabaseRetry)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     cors.install(app, settings.cors_origin_list)
+    return app
+
+
+def serving_app() -> FastAPI:
+    """create_app() as `indicators serve` runs it in each worker: its heap is set aside from the
+    garbage collector once its first requests are served (app.core.heap)."""
+    app = create_app()
+    heap.freeze_later(app)
     return app

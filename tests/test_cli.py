@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from app.audit.models import AuditEvent
 from app.auth.models import ApiToken
 from app.cli import cli
+from app.core import server
 from app.core.config import get_settings
 from app.core.db import engine as database
 from app.core.db import session as session_module
@@ -311,3 +312,12 @@ def test_token_create_and_list_in_a_process_of_their_own(tmp_path: Path) -> None
     listed = run("token", "list")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines()[1].split()[:2] == ["first", "admin"]
+
+
+def test_serve_runs_the_app_that_sets_its_heap_aside(cli_db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`indicators serve` runs app.main:serving_app (app.core.heap), not the bare create_app."""
+    served: list[str] = []
+    monkeypatch.setattr(server, "run", lambda app, **options: served.append(app))
+    result = runner.invoke(cli, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert served == ["app.main:serving_app"]
