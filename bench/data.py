@@ -7,8 +7,12 @@ revision, as one written through the API would, and targets exist for the last y
 
 import datetime as dt
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
@@ -17,7 +21,7 @@ from app.departments.models import Department
 from app.indicators.models import Indicator
 from app.observations.models import Observation, ObservationRevision
 from app.targets.models import Target, TargetRevision
-from bench.harness import engine_for
+from bench.harness import engine_for, prepare, throwaway
 
 ACTOR = "bench-data"
 CHUNK = 5000
@@ -179,3 +183,12 @@ def _revision(row: dict[str, Any], kind: str, kind_value: str, now: dt.datetime)
         out["upper_before"] = None
         out["upper_after"] = None
     return out
+
+
+@contextmanager
+def sqlite_figures() -> Iterator[tuple[str, Dataset, Path]]:
+    """A throwaway SQLite file with the 2021 report and populate()'s figures: its URL, the data, and
+    a folder of its own for the caller's files (both removed afterwards)."""
+    with tempfile.TemporaryDirectory() as tmp, throwaway("sqlite", Path(tmp)) as url:
+        prepare(url)
+        yield url, populate(url), Path(tmp)

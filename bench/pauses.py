@@ -22,14 +22,13 @@ the eighteenth session). It prints figures and never fails on a timing.
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.auth.models import Role
-from bench.data import populate
-from bench.harness import Server, machine, make_token, prepare, throwaway
+from bench.data import sqlite_figures
+from bench.harness import Server, machine, make_token
 from bench.load import Workload, client_name, run_load
 
 # Imported by every Python process started with its folder on PYTHONPATH: the server and its workers.
@@ -103,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     print(f"load: {client}, {args.connections} connections, {args.seconds:g} s a run; workers {args.workers}")
-    with tempfile.TemporaryDirectory() as tmp, throwaway("sqlite", Path(tmp)) as url:
-        prepare(url)
-        data = populate(url)
+    with sqlite_figures() as (url, data, tmp):
         viewer = make_token(url, "bench-viewer", Role.viewer)
         unit = data.units[data.bureaus[0]][0]
         indicator = data.indicators[0]
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             ("one figure", f"/api/v1/observations/{indicator}/{unit}/{data.scale.last_year}"),
             ("series", f"/api/v1/series?indicator={indicator}&department={unit}"),
         ]
-        folder = Path(tmp) / "collections"
+        folder = tmp / "collections"
         folder.mkdir()
         code = SITECUSTOMIZE.format(folder=str(folder))
         if args.freeze_after is not None:

@@ -23,7 +23,6 @@ dependency of the bench only (`pip install -e '.[bench]'`).
 import argparse
 import shutil
 import statistics
-import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,8 @@ from pathlib import Path
 import httpx
 
 from app.auth.models import Role
-from bench.data import populate
-from bench.harness import BIN, HOST, Server, Skip, cpu_seconds, machine, make_token, prepare, throwaway
+from bench.data import sqlite_figures
+from bench.harness import BIN, HOST, Server, Skip, cpu_seconds, machine, make_token
 from bench.load import LoadResult, Workload, client_name, run_load
 
 GOAL = 1.5
@@ -138,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     print(f"load: {client}, {args.connections} connections, {args.seconds:g} s a run, {args.rounds} rounds")
-    with tempfile.TemporaryDirectory() as tmp, throwaway("sqlite", Path(tmp)) as url:
-        prepare(url)
-        data = populate(url)
+    with sqlite_figures() as (url, data, _):
         make_token(url, "bench-admin", Role.admin)
         viewer = make_token(url, "bench-viewer", Role.viewer)
         file = Path(url.removeprefix("sqlite:///"))
