@@ -34,7 +34,7 @@ def test_the_heap_is_set_aside_the_given_time_after_start_up_and_the_app_still_a
     def x() -> dict[str, int]:
         return {"x": 1}
 
-    heap.freeze_later(app, 0.05)
+    heap.freeze_later(app, 1.0)
     with TestClient(app) as client:
         assert gc.get_freeze_count() == 0  # not at once: after its first requests
         assert client.get("/x").json() == {"x": 1}
