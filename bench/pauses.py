@@ -9,10 +9,11 @@ full collections that fell in it, with their length.
     python -m bench.pauses [--workers 1] [--connections 32] [--runs 8] [--seconds 3]
                            [--freeze-after SECONDS]
 
-`--freeze-after` asks what the service would gain from setting its heap aside: the same
-`sitecustomize` has each serving process run `gc.collect()` then `gc.freeze()` that many seconds
-after it starts (once its first requests have built what is built lazily), so that later full
-collections walk only what was made since. The service itself does not do it.
+Since ec22ebf the service sets each worker's heap aside itself, 10 s after the worker starts
+(app.core.heap): full collections after that walk only what was made since. `--freeze-after` has
+the same `sitecustomize` run `gc.collect()` then `gc.freeze()` in each serving process at another
+time as well, to see what an earlier or later freeze would give; the figures before ec22ebf
+(BENCHMARKS.md) were taken at aa23421, where only this option froze the heap.
 
 With one worker, every request in flight waits out a collection: at 32 connections and about 2,000
 req/s that is about 1% of a 3-s run, so a run's p99 becomes the collection's length (BENCHMARKS.md,
