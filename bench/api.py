@@ -85,8 +85,9 @@ T = TypeVar("T")
 PUT_ROUNDS = 3
 # Each read's rounds (--read-rounds): a 2-s run's p99 is its 1% slowest requests, and one stall of
 # about 100 ms (a full collection of the garbage collector in a worker, bench.pauses; the machine
-# itself), in the service or in the stack's own alike, puts it anywhere; the median of three rounds, each with its Core ceiling and the stack's own read beside
-# it, alternating, is what the goals are judged on (BENCHMARKS.md, the eighteenth session).
+# itself), in the service or in the stack's own alike, puts it anywhere; the median of three
+# rounds, each with its Core ceiling and the stack's own read beside it, alternating, is what the
+# goals are judged on (BENCHMARKS.md, the eighteenth session).
 READ_ROUNDS = 3
 READS = ("get", "series", "comparison", "compliance", "completeness")
 _bases = itertools.count(1)
